@@ -1,0 +1,47 @@
+# fleetmon — the two commands: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+# uv may live on PATH or in the user's bin after `pip install --user uv`.
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PYTEST_ARGS ?=
+
+.PHONY: help uv sync sync-dev run test test-deps lint typecheck pytest bench fmt
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+uv:
+	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || $(PYTHON) -m pip install --user --quiet uv
+
+sync: uv
+	@$(UV) sync --frozen --all-packages --quiet
+
+sync-dev: uv
+	@$(UV) sync --frozen --all-packages --group dev --quiet
+
+run: sync  ## start the whole system embedded (SQLite), print URLs and credentials
+	@$(UV) run --frozen --no-sync fleetmon up
+
+test-deps:  ## install the Debian packages the tests run for real (once)
+	@scripts/install-test-deps.sh
+
+lint: sync-dev
+	$(UV) run --frozen --no-sync ruff check .
+	$(UV) run --frozen --no-sync ruff format --check .
+
+typecheck: sync-dev
+	$(UV) run --frozen --no-sync mypy
+	$(UV) run --frozen --no-sync mypy --python-version 3.9 collector/src
+
+pytest: sync-dev test-deps
+	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
+
+test: sync-dev test-deps lint typecheck pytest  ## lint, type-check and run the whole suite against real servers
+
+bench: sync-dev test-deps  ## run the benchmarks and rewrite docs/benchmarks.md
+	$(UV) run --frozen --no-sync python -m bench
+
+fmt: sync-dev
+	$(UV) run --frozen --no-sync ruff format .
+	$(UV) run --frozen --no-sync ruff check --fix .

@@ -1,0 +1,1 @@
+"""fleetmon_alerts."""

@@ -1,0 +1,1 @@
+"""fleetmon benchmarks: each module measures one issue's figures and rewrites its section of docs/benchmarks.md."""

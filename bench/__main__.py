@@ -1,0 +1,30 @@
+"""Run benchmarks: `python -m bench [name ...]` (all when no name is given)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# Explicit registry: module name -> what it measures. Each module has `main(argv) -> int`.
+BENCHMARKS: dict[str, str] = {
+    "bench.storage": "store write throughput vs direct influxd (issue: foundation)",
+}
+
+
+def main(argv: list[str]) -> int:
+    """Run the named benchmarks, or all of them."""
+    names = argv or list(BENCHMARKS)
+    for name in names:
+        mod = name if name.startswith("bench.") else f"bench.{name}"
+        if mod not in BENCHMARKS:
+            print(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+            return 2
+        print(f"== {mod}: {BENCHMARKS[mod]}", flush=True)
+        rc = importlib.import_module(mod).main([])
+        if rc:
+            return int(rc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,3 @@
+"""fleetmon agent."""
+
+__version__ = "1.0.0"

@@ -1,0 +1,41 @@
+"""Time-series stores: the contract, the InfluxDB and SQL stores, and the factory."""
+
+from fleetmon_db.timeseries.base import (
+    NS,
+    Aggregate,
+    FieldValue,
+    Point,
+    RangeQuery,
+    RollupReport,
+    Sample,
+    SeriesData,
+    SeriesKey,
+    Selector,
+    StoreError,
+    StoreUnavailable,
+    Summary,
+    TimeSeriesStore,
+    series_key,
+)
+from fleetmon_db.timeseries.tiers import DEFAULT_TIERS, Tier, pick_tier
+
+__all__ = [
+    "DEFAULT_TIERS",
+    "NS",
+    "Aggregate",
+    "FieldValue",
+    "Point",
+    "RangeQuery",
+    "RollupReport",
+    "Sample",
+    "SeriesData",
+    "SeriesKey",
+    "Selector",
+    "StoreError",
+    "StoreUnavailable",
+    "Summary",
+    "Tier",
+    "TimeSeriesStore",
+    "pick_tier",
+    "series_key",
+]

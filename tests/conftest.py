@@ -1,0 +1,57 @@
+"""Session fixtures that start (or reach) the real servers the suite runs against."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.servers import (
+    REDIS_URL,
+    InfluxServer,
+    ServerMissing,
+    redis_available,
+    start_influxd,
+    throwaway_pg_database,
+)
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def server_missing(exc: ServerMissing) -> None:
+    """Fail under CI (a missing server must never pass silently); skip on a developer box."""
+    if IN_CI:
+        pytest.fail(f"required test server missing under CI: {exc}", pytrace=False)
+    pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def influx_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
+    """A throwaway influxd for the whole session."""
+    try:
+        server = start_influxd(tmp_path_factory.mktemp("influxd"))
+    except ServerMissing as exc:
+        server_missing(exc)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """SQLAlchemy URL of a throwaway PostgreSQL database for the whole session."""
+    try:
+        with throwaway_pg_database() as url:
+            yield url
+    except ServerMissing as exc:
+        server_missing(exc)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of the running Redis (tests use their own key prefixes)."""
+    try:
+        redis_available()
+    except ServerMissing as exc:
+        server_missing(exc)
+    return REDIS_URL
