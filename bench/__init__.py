@@ -1,1 +1,1 @@
-"""fleetmon benchmarks: each module measures one issue's figures and rewrites its section of docs/benchmarks.md."""
+"""fleetmon benchmarks: each module measures figures and rewrites its docs/benchmarks.md section."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -29,12 +30,10 @@ def machine() -> str:
     except OSError:
         pass
     rev = "unknown"
-    try:
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
         rev = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
     return (
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, {cpu}, "
         f"Python {platform.python_version()}, commit {rev}"
@@ -50,8 +49,10 @@ def write_section(key: str, title: str, command: str, body: str) -> None:
         f"{body.strip()}\n{end}"
     )
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _m: section, text) if pattern.search(text) else (
-        text.rstrip() + "\n\n" + section + "\n"
+    text = (
+        pattern.sub(lambda _m: section, text)
+        if pattern.search(text)
+        else (text.rstrip() + "\n\n" + section + "\n")
     )
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Protocol, runtime_checkable
 
 FieldValue = float | int | bool | str
@@ -79,7 +80,7 @@ class Selector:
     measurement: str
     field: str
     hosts: Sequence[str] | None = None  # None means every host
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = dataclass_field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,7 +38,8 @@ def validate_tiers(tiers: Sequence[Tier]) -> None:
     """Raise ValueError unless tiers start raw, grow coarser, and each divides the next."""
     if not tiers or not tiers[0].is_raw:
         raise ValueError("tiers: the first tier must be raw (resolution 0)")
-    for prev, cur in zip(tiers[1:], tiers[2:], strict=False):
+    # The raw tier has no resolution to divide by; check the rollup tiers pairwise.
+    for prev, cur in itertools.pairwise(tiers[1:]):
         if cur.resolution_s <= prev.resolution_s or cur.resolution_s % prev.resolution_s:
             raise ValueError(
                 f"tiers: {cur.name} resolution {cur.resolution_s}s must be a multiple of "
