@@ -1,0 +1,17 @@
+# One image for the server side; the compose file picks the command (API or alert worker).
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1
+RUN pip install --no-cache-dir uv \
+ && useradd --system --uid 10001 --home-dir /srv/fleetmon --create-home fleetmon
+WORKDIR /srv/fleetmon/app
+COPY pyproject.toml uv.lock ./
+COPY collector ./collector
+COPY database ./database
+COPY api-server ./api-server
+COPY alert-manager ./alert-manager
+RUN uv sync --frozen --no-dev --package fleetmon-api --package fleetmon-alerts \
+ && chown -R fleetmon /srv/fleetmon
+USER fleetmon
+ENV PATH=/srv/fleetmon/app/.venv/bin:$PATH FLEETMON_DATA_DIR=/srv/fleetmon/data
+EXPOSE 8080
+CMD ["fleetmon", "serve", "--host", "0.0.0.0", "--port", "8080"]
