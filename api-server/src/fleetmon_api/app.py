@@ -1,0 +1,149 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fleetmon_api import errors, jobs
+from fleetmon_api.idempotency import BatchLedger, MemoryLedger, RedisLedger
+from fleetmon_api.keycache import KeyCache
+from fleetmon_api.presence import Presence
+from fleetmon_api.ratelimit import RateLimiter
+from fleetmon_api.routers import ROUTERS
+from fleetmon_api.security import JWTConfig
+from fleetmon_api.settings import Settings
+from fleetmon_api.state import AppState, every, utc_now
+from fleetmon_api.stores import open_configured_store
+from fleetmon_api.telemetry import Telemetry
+from fleetmon_db.db import make_engine, make_sessionmaker
+from fleetmon_db.timeseries import TimeSeriesStore
+
+StoreFactory = Callable[[str], TimeSeriesStore]
+
+
+class _Timing:
+    """Pure ASGI middleware recording request latency per route template (cheap per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            state: AppState | None = getattr(scope["app"].state, "fleetmon", None)
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            if state is not None:
+                state.telemetry.request_latency.labels(
+                    scope["method"], template, str(status)
+                ).observe(time.perf_counter() - started)
+
+
+def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
+    """Open engine, store and caches for one process."""
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    store = store_factory(settings.store_url)
+    memory = MemoryLedger(settings.idempotency_ttl_s, settings.idempotency_cache_size)
+    ledger: BatchLedger = memory
+    if settings.redis_url:
+        ledger = RedisLedger(
+            settings.redis_url, settings.rate_limit_key_prefix, settings.idempotency_ttl_s, memory
+        )
+    limiter = RateLimiter(
+        settings.rate_limit_storage_url,
+        settings.rate_limit_key_prefix,
+        {
+            "ingest": settings.ingest_rate_limit,
+            "enroll": settings.enroll_rate_limit,
+            "login": settings.login_rate_limit,
+        },
+    )
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        store=store,
+        limiter=limiter,
+        ledger=ledger,
+        keys=KeyCache(settings.key_cache_ttl_s),
+        presence=Presence(sessions, utc_now),
+        telemetry=Telemetry(),
+        jwt=JWTConfig(
+            key=settings.secret_key,
+            algorithm=settings.jwt_algorithm,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl_s=settings.jwt_ttl_s,
+        ),
+    )
+
+
+def _start(state: AppState, name: str, interval: float, job: Callable[[], object]) -> None:
+    t = threading.Thread(
+        target=every, args=(interval, state.stop, job, name), name=f"fleetmon-{name}", daemon=True
+    )
+    t.start()
+    state.threads.append(t)
+
+
+def create_app(settings: Settings, store_factory: StoreFactory | None = None) -> FastAPI:
+    """Build the API; the lifespan opens the database engine and the store."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(settings, store_factory or open_configured_store)
+        app.state.fleetmon = state
+        _start(state, "presence-flush", settings.presence_flush_s, state.presence.flush)
+        if settings.rollup_interval_s > 0:
+            _start(state, "rollup", settings.rollup_interval_s, lambda: jobs.rollup_once(state))
+        try:
+            yield
+        finally:
+            state.stop.set()
+            for t in state.threads:
+                t.join(timeout=10)
+            state.presence.flush()
+            close = getattr(state.ledger, "close", None)
+            if close is not None:
+                close()
+            state.store.close()
+            state.engine.dispose()
+
+    app = FastAPI(
+        title="fleetmon API",
+        version="1.0.0",
+        summary="Fleet server monitoring: ingest, queries, hosts, auth and alerts",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(_Timing)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        # The built-in web UI will live here; until then, the API docs.
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,83 @@
+"""Host last-seen and agent version, kept in memory and flushed to the database periodically."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from fleetmon_db.models import Host
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Seen:
+    """The newest contact with one host not yet written to the database."""
+
+    last_seen: datetime
+    agent_version: str | None
+
+
+class Presence:
+    """Collects contacts per host; `flush` writes them in one transaction (not one per request)."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pending: dict[int, Seen] = {}
+        self._known: dict[int, Seen] = {}
+
+    def touch(self, host_id: int, agent_version: str | None = None) -> None:
+        """Record that a host just sent data."""
+        now = self._clock()
+        with self._lock:
+            prev = self._pending.get(host_id) or self._known.get(host_id)
+            version = agent_version or (prev.agent_version if prev else None)
+            seen = Seen(now, version)
+            self._pending[host_id] = seen
+            self._known[host_id] = seen
+
+    def get(self, host_id: int) -> Seen | None:
+        """The freshest contact this process knows of (flushed or not)."""
+        with self._lock:
+            return self._known.get(host_id)
+
+    def forget(self, host_id: int) -> None:
+        """Drop a deleted host."""
+        with self._lock:
+            self._pending.pop(host_id, None)
+            self._known.pop(host_id, None)
+
+    def flush(self) -> int:
+        """Write pending contacts; return how many hosts were updated."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        try:
+            with self._sessions.begin() as db:
+                for host_id, seen in pending.items():
+                    values: dict[str, object] = {"last_seen": seen.last_seen}
+                    if seen.agent_version:
+                        values["agent_version"] = seen.agent_version
+                    db.execute(update(Host).where(Host.id == host_id).values(**values))
+                    # first_seen is set once: only where it is still empty.
+                    db.execute(
+                        update(Host)
+                        .where(Host.id == host_id, Host.first_seen.is_(None))
+                        .values(first_seen=seen.last_seen)
+                    )
+        except Exception:
+            log.exception("presence flush failed; will retry")
+            with self._lock:
+                for host_id, seen in pending.items():
+                    self._pending.setdefault(host_id, seen)
+            return 0
+        return len(pending)

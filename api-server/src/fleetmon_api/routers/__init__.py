@@ -1,0 +1,12 @@
+"""Explicit router registry: every API router is listed here, never discovered."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from fleetmon_api.routers import health
+
+# Order matters only for the OpenAPI page; add a module's `router` here when it exists.
+ROUTERS: list[APIRouter] = [
+    health.router,
+]

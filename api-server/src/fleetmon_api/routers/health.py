@@ -1,0 +1,42 @@
+"""Liveness/readiness and the server's own Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from fleetmon_api.deps import State
+from fleetmon_api.responses import JSON
+from fleetmon_db.timeseries import StoreError
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", summary="Liveness and the readiness of each dependency")
+def health(state: State) -> JSON:
+    """200 when every dependency answers, 503 (same body) when one does not."""
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        with state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = {"status": "ok"}
+    except Exception as exc:  # noqa: BLE001 - report, never raise, from a health check
+        checks["database"] = {"status": "error", "error": type(exc).__name__}
+    try:
+        state.store.ping()
+        checks["store"] = {"status": "ok", "kind": state.store.name}
+    except StoreError as exc:
+        checks["store"] = {"status": "error", "kind": state.store.name, "error": str(exc)[:200]}
+    ok = all(c["status"] == "ok" for c in checks.values())
+    body = {"status": "ok" if ok else "degraded", "checks": checks}
+    return JSON(body, status_code=200 if ok else 503)
+
+
+@router.get("/metrics", summary="Prometheus exposition of the server's own metrics")
+def metrics(state: State) -> Response:
+    """Counters and histograms in the Prometheus text format."""
+    return Response(generate_latest(state.telemetry.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,63 @@
+"""Per-app runtime state: engines, store, caches; created in the lifespan, read via deps."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from fleetmon_api.idempotency import BatchLedger
+from fleetmon_api.keycache import KeyCache
+from fleetmon_api.presence import Presence
+from fleetmon_api.ratelimit import RateLimiter
+from fleetmon_api.security import JWTConfig
+from fleetmon_api.settings import Settings
+from fleetmon_api.telemetry import Telemetry
+from fleetmon_db.timeseries import TimeSeriesStore
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """Wall-clock now, UTC-aware."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class AppState:
+    """Everything request handlers share within one process."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: TimeSeriesStore
+    limiter: RateLimiter
+    ledger: BatchLedger
+    keys: KeyCache
+    presence: Presence
+    telemetry: Telemetry
+    jwt: JWTConfig
+    clock: Callable[[], datetime] = utc_now
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def now_ns(self) -> int:
+        """The injected clock as epoch nanoseconds."""
+        return int(self.clock().timestamp() * 1_000_000_000)
+
+
+def every(interval_s: float, stop: threading.Event, job: Callable[[], object], name: str) -> None:
+    """Run `job` every `interval_s` until `stop` is set; a failing run is logged, not fatal."""
+    while not stop.wait(interval_s):
+        started = time.monotonic()
+        try:
+            job()
+        except Exception:
+            log.exception("%s failed", name)
+        log.debug("%s took %.3fs", name, time.monotonic() - started)

@@ -1,0 +1,154 @@
+// uPlot time-series charts that follow the colour scheme and the width of their card.
+
+import { h } from "./dom.js";
+
+const PALETTE_LIGHT = ["#1f6feb", "#d4380d", "#2da44e", "#8250df", "#bf8700", "#0598bc", "#cf222e", "#6e7781"];
+const PALETTE_DARK = ["#58a6ff", "#ff7b4a", "#3fb950", "#bc8cff", "#e3b341", "#39c5cf", "#ff7b72", "#8b949e"];
+
+const dark = window.matchMedia("(prefers-color-scheme: dark)");
+
+function theme() {
+  const css = getComputedStyle(document.documentElement);
+  const v = (name) => css.getPropertyValue(name).trim();
+  return {
+    palette: dark.matches ? PALETTE_DARK : PALETTE_LIGHT,
+    axis: v("--muted") || "#6e7781",
+    grid: v("--grid") || "rgba(128,128,128,.15)",
+    font: `11px ${v("--font-sans") || "system-ui"}`,
+  };
+}
+
+export function colorAt(i) {
+  const p = dark.matches ? PALETTE_DARK : PALETTE_LIGHT;
+  return p[i % p.length];
+}
+
+// Time-axis labels: uPlot's defaults, in the viewer's local time.
+function makeOpts({ width, height, series, format, yMin, yMax, stacked }) {
+  const t = theme();
+  const axisCommon = {
+    stroke: t.axis,
+    font: t.font,
+    grid: { stroke: t.grid, width: 1 },
+    ticks: { stroke: t.grid, width: 1, size: 4 },
+  };
+  return {
+    width,
+    height,
+    cursor: { drag: { x: true, y: false }, points: { size: 6 } },
+    legend: { live: true },
+    scales: {
+      x: { time: true },
+      y: {
+        range: (u, min, max) => {
+          const lo = yMin ?? (min === null ? 0 : Math.min(0, min));
+          let hi = yMax ?? (max === null || max <= lo ? lo + 1 : max * 1.1);
+          if (yMax !== undefined && max !== null && max > yMax) hi = max;
+          return [lo, hi];
+        },
+      },
+    },
+    axes: [
+      { ...axisCommon },
+      { ...axisCommon, size: 64, values: (u, vals) => vals.map((v) => format(v)) },
+    ],
+    series: [
+      { label: "Time" },
+      ...series.map((s, i) => {
+        const stroke = s.color || t.palette[i % t.palette.length];
+        return {
+          label: s.label,
+          stroke,
+          width: 1.6,
+          fill: stacked || series.length === 1 ? `${stroke}22` : undefined,
+          points: { show: false },
+          spanGaps: false,
+          value: (u, v) => format(v),
+        };
+      }),
+    ],
+  };
+}
+
+// A chart card: title, the plot, and an empty state; returns {el, update(data), destroy()}.
+export function chartCard({ id, title, subtitle, format, yMin, yMax, height = 200 }) {
+  const body = h("div", { class: "chart-body" });
+  const empty = h("p", { class: "chart-empty", hidden: true }, "No data in this time range");
+  const el = h(
+    "section",
+    { class: "card chart-card", "aria-labelledby": `${id}-title`, "data-chart": id },
+    h("header", { class: "card-head" }, h("h3", { id: `${id}-title` }, title), subtitle ? h("span", { class: "card-sub" }, subtitle) : null),
+    body,
+    empty,
+  );
+  let plot = null;
+  let last = null;
+  let seriesSig = "";
+
+  const widthOf = () => Math.max(240, Math.floor(body.clientWidth || el.clientWidth - 32 || 480));
+
+  function render() {
+    if (!last || typeof window.uPlot !== "function") return;
+    const { series, data } = last;
+    const hasData = data.length > 1 && data[0].length > 0 && series.length > 0;
+    empty.hidden = hasData;
+    body.hidden = !hasData;
+    el.dataset.series = String(hasData ? series.length : 0);
+    if (!hasData) {
+      if (plot) plot.destroy();
+      plot = null;
+      seriesSig = "";
+      return;
+    }
+    const sig = series.map((s) => s.label).join("\u0000");
+    if (plot && sig === seriesSig) {
+      plot.setData(data);
+      return;
+    }
+    if (plot) plot.destroy();
+    seriesSig = sig;
+    plot = new window.uPlot(makeOpts({ width: widthOf(), height, series, format, yMin, yMax }), data, body);
+  }
+
+  const ro = new ResizeObserver(() => {
+    if (plot) plot.setSize({ width: widthOf(), height });
+  });
+  ro.observe(el);
+  const onScheme = () => {
+    if (plot) {
+      plot.destroy();
+      plot = null;
+      seriesSig = "";
+      render();
+    }
+  };
+  dark.addEventListener("change", onScheme);
+
+  return {
+    el,
+    update(next) {
+      last = next;
+      render();
+    },
+    destroy() {
+      ro.disconnect();
+      dark.removeEventListener("change", onScheme);
+      if (plot) plot.destroy();
+      plot = null;
+    },
+  };
+}
+
+// Merge several [[t, v], ...] series onto one sorted time axis (uPlot's columnar layout).
+export function align(seriesList) {
+  const times = new Set();
+  for (const s of seriesList) for (const [t] of s.points) times.add(t);
+  const xs = Array.from(times).sort((a, b) => a - b);
+  const index = new Map(xs.map((t, i) => [t, i]));
+  const ys = seriesList.map((s) => {
+    const col = new Array(xs.length).fill(null);
+    for (const [t, v] of s.points) col[index.get(t)] = v;
+    return col;
+  });
+  return [xs, ...ys];
+}

@@ -1,0 +1,244 @@
+// Host drill-down: identity, current values, time-range charts and top processes.
+
+import { h, replace, svgIcon } from "../dom.js";
+import { ago, bits, bytes, datetime, duration, isNum, num, pct, rate } from "../format.js";
+import { chartCard, align } from "../charts.js";
+import { loadHost, loadCurrent, loadHistory, loadProcesses } from "../model.js";
+import { poll } from "../live.js";
+import { statusPill, meter, labelChips } from "./widgets.js";
+
+export const RANGES = [
+  { key: "1h", seconds: 3600, step: 15 },
+  { key: "6h", seconds: 6 * 3600, step: 60 },
+  { key: "24h", seconds: 86400, step: 300 },
+  { key: "7d", seconds: 7 * 86400, step: 1800 },
+  { key: "30d", seconds: 30 * 86400, step: 3 * 3600 },
+];
+
+const bitRate = (v) => bits(v);
+
+// Each chart names the Telegraf-style series it plots; `split` draws one line per tag value,
+// `rate` turns a counter into a per-second rate, `sum` adds the series of all tag values.
+export const CHARTS = [
+  {
+    id: "cpu", title: "CPU", subtitle: "% of all cores", format: pct, yMin: 0, yMax: 100,
+    queries: [
+      { metric: "cpu.usage_user", tags: { cpu: "cpu-total" }, label: "user" },
+      { metric: "cpu.usage_system", tags: { cpu: "cpu-total" }, label: "system" },
+      { metric: "cpu.usage_iowait", tags: { cpu: "cpu-total" }, label: "iowait" },
+      { metric: "cpu.usage_steal", tags: { cpu: "cpu-total" }, label: "steal", optional: true },
+    ],
+  },
+  {
+    id: "load", title: "Load average", subtitle: "runnable tasks", format: (v) => num(v, 2), yMin: 0,
+    queries: [
+      { metric: "system.load1", label: "1 min" },
+      { metric: "system.load5", label: "5 min" },
+      { metric: "system.load15", label: "15 min" },
+    ],
+  },
+  {
+    id: "memory", title: "Memory", subtitle: "% used", format: pct, yMin: 0, yMax: 100,
+    queries: [
+      { metric: "mem.used_percent", label: "memory" },
+      { metric: "swap.used_percent", label: "swap", optional: true },
+    ],
+  },
+  {
+    id: "disk", title: "Disk usage", subtitle: "% used per mount", format: pct, yMin: 0, yMax: 100,
+    queries: [{ metric: "disk.used_percent", split: "path", label: "" }],
+  },
+  {
+    id: "network", title: "Network", subtitle: "all interfaces", format: bitRate, yMin: 0,
+    queries: [
+      { metric: "net.bytes_recv", rate: true, sum: true, exclude: { interface: ["lo", "all"] }, label: "received" },
+      { metric: "net.bytes_sent", rate: true, sum: true, exclude: { interface: ["lo", "all"] }, label: "sent" },
+    ],
+  },
+  {
+    id: "diskio", title: "Disk I/O", subtitle: "all devices", format: rate, yMin: 0,
+    queries: [
+      { metric: "diskio.read_bytes", rate: true, sum: true, label: "read" },
+      { metric: "diskio.write_bytes", rate: true, sum: true, label: "write" },
+    ],
+  },
+];
+
+function rangeOf(query) {
+  return RANGES.find((r) => r.key === query.get("range")) || RANGES[0];
+}
+
+export function mountHost(main, { host, query }) {
+  document.title = `${host} · fleetmon`;
+  let range = rangeOf(query);
+  let destroyed = false;
+
+  const statusSlot = h("span");
+  const metaSlot = h("dl", { class: "meta" });
+  const labelsSlot = h("div", { class: "host-labels" });
+  const tiles = h("div", { class: "tiles stat-tiles", "aria-label": "Current values" });
+  const errorBox = h("p", { class: "banner banner-error", role: "alert", hidden: true });
+  const procBody = h("div", { class: "card table-wrap" }, h("p", { class: "empty" }, "Loading…"));
+  const disksBody = h("div", { class: "card table-wrap" }, h("p", { class: "empty" }, "Loading…"));
+  const rangeButtons = RANGES.map((r) =>
+    h("button", { type: "button", class: "seg-btn", "data-range": r.key, "aria-pressed": r.key === range.key ? "true" : "false", onclick: () => { window.location.hash = `#/host/${encodeURIComponent(host)}?range=${r.key}`; } }, r.key),
+  );
+  const cards = CHARTS.map((c) => ({ def: c, card: chartCard(c) }));
+
+  main.append(
+    h(
+      "section",
+      { class: "page" },
+      h("a", { href: "#/", class: "back-link" }, svgIcon("back"), "Fleet"),
+      h(
+        "div",
+        { class: "page-head host-head" },
+        h("div", {}, h("h1", { class: "host-title" }, h("span", { id: "host-name" }, host), statusSlot), labelsSlot),
+        metaSlot,
+      ),
+      errorBox,
+      tiles,
+      h(
+        "div",
+        { class: "section-bar" },
+        h("h2", { class: "section-title" }, "History"),
+        h("div", { class: "segmented", role: "group", "aria-label": "Time range" }, rangeButtons),
+      ),
+      h("div", { class: "chart-grid" }, cards.map((c) => c.card.el)),
+      h(
+        "div",
+        { class: "two-col" },
+        h("div", {}, h("h2", { class: "section-title" }, "Top processes"), procBody),
+        h("div", {}, h("h2", { class: "section-title" }, "Filesystems"), disksBody),
+      ),
+    ),
+  );
+
+  function renderIdentity(info) {
+    replace(statusSlot, statusPill(info.status));
+    replace(labelsSlot, labelChips(info.labels) || h("span", { class: "muted" }, "no labels"));
+    const item = (k, v, title) => [h("dt", {}, k), h("dd", { title }, v)];
+    replace(
+      metaSlot,
+      item("Last seen", ago(info.lastSeen), datetime(info.lastSeen)),
+      item("Agent", info.agentVersion || "—"),
+      item("First seen", info.firstSeen ? datetime(info.firstSeen) : "—"),
+    );
+  }
+
+  function renderCurrent(cur) {
+    const tile = (label, value, extra) => h("div", { class: "tile stat" }, h("span", { class: "tile-label" }, label), h("span", { class: "tile-value" }, value), extra ? h("span", { class: "tile-extra" }, extra) : null);
+    replace(
+      tiles,
+      tile("CPU", pct(cur.cpu), meter(cur.cpu)),
+      tile("Memory", pct(cur.mem), cur.memTotal ? `${bytes(cur.memUsed)} of ${bytes(cur.memTotal)}` : meter(cur.mem)),
+      tile("Load 1 / 5 / 15", `${num(cur.load1)} / ${num(cur.load5)} / ${num(cur.load15)}`, isNum(cur.cores) ? `${cur.cores} CPUs` : null),
+      tile("Fullest disk", pct(cur.disk), cur.diskPath || null),
+      tile("Network", h("span", { class: "net-pair" }, h("span", {}, "↓ ", bits(cur.rx)), h("span", {}, "↑ ", bits(cur.tx)))),
+      tile("Uptime", isNum(cur.uptime) ? duration(cur.uptime) : "—", isNum(cur.procs) ? `${cur.procs} processes` : null),
+    );
+    if (!cur.disks.length) {
+      replace(disksBody, h("p", { class: "empty" }, "No filesystem reported."));
+    } else {
+      replace(
+        disksBody,
+        h(
+          "table",
+          { class: "data-table", id: "disks-table" },
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Mount"), h("th", { scope: "col", class: "num" }, "Used"), h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col", class: "num" }, "Usage"))),
+          h("tbody", {}, cur.disks.map((d) => h("tr", {}, h("td", { class: "mono" }, d.path), h("td", { class: "num" }, bytes(d.used)), h("td", { class: "num" }, bytes(d.total)), h("td", { class: "num" }, meter(d.pct))))),
+        ),
+      );
+    }
+  }
+
+  function renderProcesses(list) {
+    if (!list || !list.length) {
+      replace(procBody, h("p", { class: "empty" }, "No process data reported."));
+      return;
+    }
+    replace(
+      procBody,
+      h(
+        "table",
+        { class: "data-table", id: "process-table" },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Process"), h("th", { scope: "col", class: "num" }, "PID"), h("th", { scope: "col" }, "User"), h("th", { scope: "col", class: "num" }, "CPU"), h("th", { scope: "col", class: "num" }, "Memory"))),
+        h(
+          "tbody",
+          {},
+          list.slice(0, 15).map((p) =>
+            h("tr", {}, h("td", { class: "mono", title: p.cmdline || p.name }, p.name), h("td", { class: "num" }, p.pid ?? "—"), h("td", {}, p.user || "—"), h("td", { class: "num" }, pct(p.cpu)), h("td", { class: "num" }, isNum(p.rss) ? bytes(p.rss) : pct(p.mem)))),
+        ),
+      ),
+    );
+  }
+
+  async function loadCharts(signal) {
+    const end = Math.floor(Date.now() / 1000);
+    const start = end - range.seconds;
+    await Promise.all(
+      cards.map(async ({ def, card }) => {
+        try {
+          const results = await Promise.all(def.queries.map((q) => loadHistory(host, q, start, end, range.step, signal).catch((err) => {
+            if (err.name === "AbortError") throw err;
+            return [];
+          })));
+          const series = [];
+          const lists = [];
+          results.forEach((list, i) => {
+            for (const s of list) {
+              if (def.queries[i].optional && !s.points.some(([, v]) => v !== null)) continue;
+              series.push({ label: s.label });
+              lists.push(s);
+            }
+          });
+          card.update({ series, data: lists.length ? align(lists) : [[]] });
+        } catch (err) {
+          if (err.name !== "AbortError") card.update({ series: [], data: [[]] });
+        }
+      }),
+    );
+  }
+
+  async function loadNow(signal) {
+    const [info, cur, procs] = await Promise.all([loadHost(host, signal), loadCurrent(host, signal), loadProcesses(host, signal).catch(() => [])]);
+    if (destroyed) return;
+    errorBox.hidden = true;
+    renderIdentity(info);
+    renderCurrent(cur);
+    renderProcesses(procs);
+  }
+
+  let tickCount = 0;
+  const poller = poll(async (signal) => {
+    try {
+      // Current values every tick; charts on the first tick and then every 30 s (or 6 ticks).
+      const jobs = [loadNow(signal)];
+      if (tickCount % 6 === 0) jobs.push(loadCharts(signal));
+      tickCount += 1;
+      await Promise.all(jobs);
+    } catch (err) {
+      if (err.name !== "AbortError") {
+        errorBox.textContent = err.status === 404 ? `Host “${host}” is not known to this server.` : `Could not load this host: ${err.message}`;
+        errorBox.hidden = false;
+      }
+      throw err;
+    }
+  }, 5000);
+
+  return {
+    update(q) {
+      const next = rangeOf(q);
+      if (next.key === range.key) return;
+      range = next;
+      for (const b of rangeButtons) b.setAttribute("aria-pressed", b.dataset.range === range.key ? "true" : "false");
+      tickCount = 0;
+      poller.now();
+    },
+    destroy() {
+      destroyed = true;
+      poller.stop();
+      for (const c of cards) c.card.destroy();
+    },
+  };
+}

@@ -1,0 +1,239 @@
+// Fleet overview: every host with status, CPU, memory, worst disk, network and last seen.
+// Sortable, filterable by name or label, refreshed every few seconds.
+
+import { h, replace } from "../dom.js";
+import { ago, bits, isNum, pct, num } from "../format.js";
+import { loadFleet, loadActiveAlerts } from "../model.js";
+import { poll } from "../live.js";
+import { statusPill, meter, labelChips, severityRank } from "./widgets.js";
+
+const COLUMNS = [
+  { key: "status", label: "Status", get: (r) => ({ down: 0, stale: 1, unknown: 2, up: 3 })[r.status] ?? 2 },
+  { key: "name", label: "Host", get: (r) => r.name.toLowerCase() },
+  { key: "cpu", label: "CPU", get: (r) => r.cpu, numeric: true },
+  { key: "mem", label: "Memory", get: (r) => r.mem, numeric: true },
+  { key: "disk", label: "Disk (worst)", get: (r) => r.disk, numeric: true },
+  { key: "load", label: "Load 1m", get: (r) => r.load1, numeric: true },
+  { key: "net", label: "Network in / out", get: (r) => (isNum(r.rx) || isNum(r.tx) ? (r.rx || 0) + (r.tx || 0) : null), numeric: true },
+  { key: "seen", label: "Last seen", get: (r) => r.lastSeen, numeric: true },
+];
+
+// Kept for the session so returning from a host page restores the same view.
+const state = { sort: "status", dir: "asc", q: "", status: "all" };
+
+function matches(row, q) {
+  if (!q) return true;
+  // Every term must match: "web env=prod" = name contains web AND label env is prod.
+  return q
+    .toLowerCase()
+    .split(/\s+/)
+    .filter(Boolean)
+    .every((term) => {
+      const eq = term.indexOf("=");
+      if (eq > 0) {
+        const k = term.slice(0, eq);
+        const v = term.slice(eq + 1);
+        return Object.entries(row.labels).some(([lk, lv]) => lk.toLowerCase() === k && String(lv).toLowerCase().includes(v));
+      }
+      if (row.name.toLowerCase().includes(term)) return true;
+      return Object.entries(row.labels).some(([lk, lv]) => `${lk}=${lv}`.toLowerCase().includes(term));
+    });
+}
+
+function compare(a, b, col, dir) {
+  const va = col.get(a);
+  const vb = col.get(b);
+  // Missing values sort last whatever the direction.
+  const na = va === null || va === undefined;
+  const nb = vb === null || vb === undefined;
+  if (na || nb) return na === nb ? a.name.localeCompare(b.name) : na ? 1 : -1;
+  const c = va < vb ? -1 : va > vb ? 1 : 0;
+  return (dir === "asc" ? c : -c) || a.name.localeCompare(b.name);
+}
+
+export function mountOverview(main, { navigate }) {
+  document.title = "Fleet · fleetmon";
+  let rows = [];
+  let alertsByHost = new Map();
+  let loaded = false;
+
+  const counts = h("div", { class: "tiles", "aria-label": "Fleet summary" });
+  const search = h("input", {
+    type: "search",
+    id: "host-filter",
+    placeholder: "Filter by name or label (env=prod)",
+    "aria-label": "Filter hosts by name or label",
+    value: state.q,
+    autocomplete: "off",
+  });
+  const statusSel = h(
+    "select",
+    { id: "status-filter", "aria-label": "Filter hosts by status" },
+    ["all", "up", "stale", "down"].map((s) => h("option", { value: s, selected: state.status === s }, s === "all" ? "All statuses" : s[0].toUpperCase() + s.slice(1))),
+  );
+  const headRow = h("tr");
+  const tbody = h("tbody");
+  const table = h("table", { class: "data-table fleet-table", id: "fleet-table" }, h("caption", { class: "sr-only" }, "Hosts in the fleet"), h("thead", {}, headRow), tbody);
+  const subtitle = h("p", { class: "muted page-sub" }, "Loading…");
+  const errorBox = h("p", { class: "banner banner-error", role: "alert", hidden: true });
+
+  function renderHead() {
+    replace(
+      headRow,
+      COLUMNS.map((col) => {
+        const active = state.sort === col.key;
+        return h(
+          "th",
+          { scope: "col", class: col.numeric ? "num" : "", "aria-sort": active ? (state.dir === "asc" ? "ascending" : "descending") : "none" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "sort-btn",
+              "data-sort": col.key,
+              onclick: () => {
+                if (state.sort === col.key) state.dir = state.dir === "asc" ? "desc" : "asc";
+                else {
+                  state.sort = col.key;
+                  state.dir = col.numeric ? "desc" : "asc";
+                }
+                renderHead();
+                renderBody();
+              },
+            },
+            col.label,
+            h("span", { class: "sort-ind", "aria-hidden": "true" }, active ? (state.dir === "asc" ? "▲" : "▼") : "↕"),
+          ),
+        );
+      }),
+    );
+  }
+
+  function renderTiles() {
+    const c = { up: 0, stale: 0, down: 0, unknown: 0 };
+    for (const r of rows) c[r.status in c ? r.status : "unknown"] += 1;
+    const firing = [...alertsByHost.values()].reduce((n, list) => n + list.length, 0);
+    const tile = (label, value, cls, filter) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: `tile ${cls}${state.status === filter ? " active" : ""}`,
+          "aria-pressed": state.status === filter ? "true" : "false",
+          onclick: () => {
+            state.status = state.status === filter ? "all" : filter;
+            statusSel.value = state.status;
+            renderTiles();
+            renderBody();
+          },
+        },
+        h("span", { class: "tile-value" }, String(value)),
+        h("span", { class: "tile-label" }, label),
+      );
+    replace(
+      counts,
+      tile("Hosts", rows.length, "tile-total", "all"),
+      tile("Up", c.up, "tile-up", "up"),
+      tile("Stale", c.stale, "tile-stale", "stale"),
+      tile("Down", c.down, "tile-down", "down"),
+      h("a", { class: `tile tile-alerts${firing ? " has-alerts" : ""}`, href: "#/alerts" }, h("span", { class: "tile-value" }, alertsByHost.size || firing ? String(firing) : "0"), h("span", { class: "tile-label" }, "Firing alerts")),
+    );
+  }
+
+  function renderBody() {
+    const col = COLUMNS.find((c) => c.key === state.sort) || COLUMNS[0];
+    const shown = rows.filter((r) => (state.status === "all" || r.status === state.status) && matches(r, state.q)).sort((a, b) => compare(a, b, col, state.dir));
+    if (!loaded) return;
+    if (shown.length === 0) {
+      replace(
+        tbody,
+        h(
+          "tr",
+          {},
+          h(
+            "td",
+            { colspan: COLUMNS.length, class: "empty" },
+            rows.length === 0 ? "No hosts yet. Enroll an agent and its host appears here within seconds." : "No host matches this filter.",
+          ),
+        ),
+      );
+      return;
+    }
+    replace(
+      tbody,
+      shown.map((r) => {
+        const href = `#/host/${encodeURIComponent(r.name)}`;
+        const alerts = alertsByHost.get(r.name) || [];
+        const worst = alerts.sort((a, b) => severityRank(b.severity) - severityRank(a.severity))[0];
+        return h(
+          "tr",
+          { "data-host": r.name, class: `row-${r.status}`, onclick: (ev) => { if (!ev.target.closest("a")) navigate(href); } },
+          h("td", {}, statusPill(r.status)),
+          h(
+            "td",
+            { class: "host-cell" },
+            h("a", { href, class: "host-link" }, r.name),
+            worst ? h("a", { href: "#/alerts", class: `alert-flag sev-${worst.severity}`, title: `${alerts.length} firing alert(s)` }, `${alerts.length} alert${alerts.length > 1 ? "s" : ""}`) : null,
+            labelChips(r.labels, 3),
+          ),
+          h("td", { class: "num", "data-metric": "cpu" }, meter(r.cpu)),
+          h("td", { class: "num", "data-metric": "mem" }, meter(r.mem)),
+          h("td", { class: "num", "data-metric": "disk", title: r.diskPath ? `fullest mount: ${r.diskPath}` : null }, meter(r.disk, r.diskPath)),
+          h("td", { class: "num" }, num(r.load1, 2)),
+          h("td", { class: "num net-cell" }, h("span", { title: "received" }, "↓ ", bits(r.rx)), h("span", { title: "sent" }, "↑ ", bits(r.tx))),
+          h("td", { class: "num nowrap", title: r.lastSeen ? new Date(r.lastSeen * 1000).toLocaleString() : "never" }, ago(r.lastSeen)),
+        );
+      }),
+    );
+  }
+
+  search.addEventListener("input", () => {
+    state.q = search.value;
+    renderBody();
+  });
+  statusSel.addEventListener("change", () => {
+    state.status = statusSel.value;
+    renderTiles();
+    renderBody();
+  });
+
+  main.append(
+    h(
+      "section",
+      { class: "page" },
+      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Fleet overview"), subtitle)),
+      errorBox,
+      counts,
+      h("div", { class: "toolbar" }, h("div", { class: "search-box" }, search), statusSel),
+      h("div", { class: "table-wrap card" }, table),
+    ),
+  );
+  renderHead();
+  renderTiles();
+  replace(tbody, h("tr", {}, h("td", { colspan: COLUMNS.length, class: "empty" }, "Loading hosts…")));
+
+  const poller = poll(async (signal) => {
+    try {
+      const [fleet, alerts] = await Promise.all([loadFleet(signal), loadActiveAlerts(signal).catch(() => null)]);
+      rows = fleet;
+      alertsByHost = new Map();
+      for (const a of alerts || []) {
+        if (!alertsByHost.has(a.host)) alertsByHost.set(a.host, []);
+        alertsByHost.get(a.host).push(a);
+      }
+      loaded = true;
+      errorBox.hidden = true;
+      subtitle.textContent = `${rows.length} host${rows.length === 1 ? "" : "s"} · updated ${new Date().toLocaleTimeString()}`;
+      renderTiles();
+      renderBody();
+    } catch (err) {
+      if (err.name !== "AbortError") {
+        errorBox.textContent = `Could not load the fleet: ${err.message}`;
+        errorBox.hidden = false;
+      }
+      throw err;
+    }
+  }, 5000);
+
+  return { destroy: () => poller.stop() };
+}
