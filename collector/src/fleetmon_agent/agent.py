@@ -1,0 +1,222 @@
+"""The running agent: scheduled collectors -> in-memory batch -> spool -> sender thread."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import schedule
+
+from fleetmon_agent.collectors import BY_NAME, Collector, Context
+from fleetmon_agent.config import Config
+from fleetmon_agent.exporter import LatestValues
+from fleetmon_agent.points import Point
+from fleetmon_agent.sender import Delivery, Sender
+from fleetmon_agent.spool import FileSpool, Spool, WirePoint
+from fleetmon_agent.stats import AgentStats
+
+log = logging.getLogger(__name__)
+
+ERROR_LOG_EVERY = 300.0  # a failing collector logs at most once per this many seconds
+SHUTDOWN_GRACE = 3.0  # the sender gets this long to finish; the whole exit stays under 5 s
+
+
+@dataclass
+class Running:
+    """A collector the agent schedules."""
+
+    name: str
+    interval: float
+    collector: Collector
+    heavy: bool = False
+    job: Any = None
+    last_error_log: float = -1e18
+    suppressed: int = 0
+
+
+def _every(scheduler: schedule.Scheduler, seconds: float) -> schedule.Job:
+    # schedule annotates intervals as int, yet builds a timedelta: fractions work and
+    # sub-second flushes are what the tests use.
+    return scheduler.every(seconds).seconds  # type: ignore[arg-type,no-any-return]
+
+
+def build_collectors(config: Config, ctx: Context) -> list[Running]:
+    """Instantiate every enabled collector, in registry order."""
+    out: list[Running] = []
+    for name, cc in config.collectors.items():
+        if cc.enabled:
+            spec = BY_NAME[name]
+            out.append(Running(name, cc.interval, spec.factory(ctx, cc.options), spec.heavy))
+    return out
+
+
+class Agent:
+    """Wires collectors, batching, the spool and the sender; `run()` blocks until stopped."""
+
+    def __init__(
+        self,
+        config: Config,
+        api_key: str,
+        collectors: list[Running] | None = None,
+        ctx: Context | None = None,
+        spool: Spool | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.stats = AgentStats()
+        self.ctx = ctx or Context(agent_stats=self.stats)
+        self.ctx.agent_stats = self.stats
+        self.clock = clock
+        self.spool = spool or FileSpool(
+            config.spool["dir"], config.spool["max_bytes"], config.spool["max_age"]
+        )
+        self.stats.spool_probe = self.spool.stats
+        self.collectors = (
+            collectors if collectors is not None else build_collectors(config, self.ctx)
+        )
+        self.scheduler = schedule.Scheduler()
+        self.stop_event = threading.Event()
+        self.wake = threading.Event()
+        self._pending: list[WirePoint] = []
+        self._lock = threading.Lock()
+        self.latest: LatestValues | None = None
+        self._exporter: Any = None
+        self.exit_code = 0
+        server = config.server
+        verify: Any = server["ca_bundle"] or True
+        if server["insecure"]:
+            verify = False
+        self.sender = Sender(server["url"], api_key, server["timeout"], verify, self.stats)
+        self.delivery = Delivery(
+            self.spool,
+            self.sender,
+            self.stop_event,
+            self.wake,
+            max_request_points=config.batch["max_request_points"],
+            fresh_share=config.batch["fresh_share"],
+            retry_initial=server["retry_initial"],
+            retry_max=server["retry_max"],
+        )
+        self._sender_thread: threading.Thread | None = None
+
+    # --- collection -------------------------------------------------------------------
+
+    def run_collector(self, running: Running) -> list[Point]:
+        """Run one collector; a failure is logged (rate-limited) and skipped."""
+        started = time.perf_counter()
+        points: list[Point] = []
+        failed = False
+        try:
+            points = running.collector.collect(self.clock())
+        except Exception as exc:  # noqa: BLE001 - one broken collector must not stop the rest
+            failed = True
+            now = time.monotonic()
+            if now - running.last_error_log >= ERROR_LOG_EVERY:
+                more = (
+                    f" ({running.suppressed} more since last report)" if running.suppressed else ""
+                )
+                log.error("collector %s failed: %r%s", running.name, exc, more)
+                running.last_error_log, running.suppressed = now, 0
+            else:
+                running.suppressed += 1
+        self.stats.record_collect(running.name, time.perf_counter() - started, len(points), failed)
+        if points:
+            if self.latest is not None:
+                self.latest.update(points)
+            with self._lock:
+                self._pending.extend(p.to_wire() for p in points)
+                full = len(self._pending) >= self.config.batch["max_points"]
+            if full:
+                self.flush()
+        return points
+
+    def flush(self) -> None:
+        """Move the in-memory batch into the spool (durable) and wake the sender."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if pending:
+            self.spool.add(pending)
+            self.wake.set()
+
+    def disable_next(self) -> str | None:
+        """Self-limit action: cancel the costliest collector still running (process scans first)."""
+        candidates = [r for r in self.collectors if r.job is not None and r.name != "agent"]
+        candidates.sort(key=lambda r: not r.heavy)
+        if not candidates:
+            return None
+        victim = candidates[0]
+        self.scheduler.cancel_job(victim.job)
+        victim.job = None
+        self.stats.disabled.append(victim.name)
+        return victim.name
+
+    # --- life cycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Schedule collectors, start the sender thread (and the exporter when enabled)."""
+        for running in self.collectors:
+            running.job = _every(self.scheduler, running.interval).do(self.run_collector, running)
+        _every(self.scheduler, self.config.batch["flush_interval"]).do(self.flush)
+        if self.config.exporter["enabled"]:
+            from fleetmon_agent.exporter import serve
+
+            self.latest = LatestValues()
+            self._exporter = serve(
+                self.latest, self.config.exporter["address"], self.config.exporter["port"]
+            )
+        self._sender_thread = threading.Thread(target=self.delivery.run, name="sender", daemon=True)
+        self._sender_thread.start()
+        for running in self.collectors:  # first sample right away, not one interval late
+            self.run_collector(running)
+
+    def start_limits(self) -> None:
+        """Check the self-limits on their own schedule."""
+        from fleetmon_agent.limits import SelfLimits
+
+        lim = self.config.limits
+        limits = SelfLimits(
+            lim["cpu_percent"], lim["rss_mb"], lim["action"], self.disable_next, self.request_stop
+        )
+        _every(self.scheduler, lim["check_interval"]).do(limits.check)
+
+    def request_stop(self, *_args: object) -> None:
+        """Ask the main loop to stop (signal handlers and self-limits call this)."""
+        self.stop_event.set()
+        self.wake.set()
+
+    def run(self, install_signals: bool = True) -> int:
+        """Run until SIGTERM/SIGINT or request_stop(); spool what is pending; return exit code."""
+        if install_signals:
+            signal.signal(signal.SIGTERM, self.request_stop)
+            signal.signal(signal.SIGINT, self.request_stop)
+        self.start()
+        self.start_limits()
+        while not self.stop_event.is_set():
+            self.scheduler.run_pending()
+            idle = self.scheduler.idle_seconds
+            self.stop_event.wait(min(max(idle if idle is not None else 1.0, 0.01), 1.0))
+        self.shutdown()
+        return self.exit_code
+
+    def shutdown(self) -> None:
+        """Spool the in-memory batch, give the sender a moment, close everything."""
+        self.stop_event.set()
+        self.wake.set()
+        try:
+            self.flush()
+        except OSError as exc:
+            log.error("could not spool the last batch: %s", exc)
+        if self._sender_thread is not None:
+            self._sender_thread.join(SHUTDOWN_GRACE)
+        if self._exporter is not None:
+            self._exporter.shutdown()
+        self.spool.close()
+
+    def counters(self) -> dict[str, int]:
+        """A few numbers for status output."""
+        files, size, dropped = self.spool.stats()
+        return {"spool_files": files, "spool_bytes": size, "dropped_points": dropped}

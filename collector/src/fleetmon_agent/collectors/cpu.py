@@ -1,0 +1,71 @@
+"""`cpu`: usage percentages from deltas of cumulative CPU times (never sleeps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetmon_agent.collectors.base import Context, Options
+from fleetmon_agent.points import FieldValue, Point
+
+# psutil field -> Telegraf field. guest is already counted inside user on Linux.
+FIELDS = (
+    ("user", "usage_user"),
+    ("system", "usage_system"),
+    ("idle", "usage_idle"),
+    ("iowait", "usage_iowait"),
+    ("steal", "usage_steal"),
+    ("nice", "usage_nice"),
+    ("irq", "usage_irq"),
+    ("softirq", "usage_softirq"),
+    ("guest", "usage_guest"),
+    ("guest_nice", "usage_guest_nice"),
+)
+_NOT_IN_TOTAL = ("guest", "guest_nice")
+
+
+def _as_dict(times: Any) -> dict[str, float]:
+    return {name: float(getattr(times, name, 0.0)) for name, _ in FIELDS}
+
+
+def usage(prev: dict[str, float], cur: dict[str, float]) -> dict[str, FieldValue]:
+    """Percentages of each CPU state between two cumulative samples."""
+    delta = {k: max(cur[k] - prev.get(k, 0.0), 0.0) for k in cur}
+    total = sum(v for k, v in delta.items() if k not in _NOT_IN_TOTAL)
+    if total <= 0:
+        return {}
+    return {out: round(100.0 * delta[name] / total, 3) for name, out in FIELDS}
+
+
+class CpuCollector:
+    """Total and per-core CPU usage; the first sample covers the time since boot."""
+
+    def __init__(self, ctx: Context, options: Options) -> None:
+        self.ctx = ctx
+        self.percpu = bool(options.get("percpu", True))
+        self.totalcpu = bool(options.get("totalcpu", True))
+        self._prev: dict[str, dict[str, float]] = {}
+
+    def _samples(self) -> list[tuple[str, dict[str, float]]]:
+        ps = self.ctx.ps()
+        out: list[tuple[str, dict[str, float]]] = []
+        if self.totalcpu:
+            out.append(("cpu-total", _as_dict(ps.cpu_times())))
+        if self.percpu:
+            out.extend((f"cpu{i}", _as_dict(t)) for i, t in enumerate(ps.cpu_times(percpu=True)))
+        return out
+
+    def collect(self, now: float) -> list[Point]:
+        """One point per CPU with usage since the previous call."""
+        points: list[Point] = []
+        for cpu, cur in self._samples():
+            prev: dict[str, float] | None = self._prev.get(cpu)
+            fields = usage(prev or {}, cur)
+            self._prev[cpu] = cur
+            if fields:
+                points.append(Point("cpu", now, {"cpu": cpu}, fields))
+        return points
+
+
+def create(ctx: Context, options: Options) -> CpuCollector:
+    """Build the collector."""
+    return CpuCollector(ctx, options)

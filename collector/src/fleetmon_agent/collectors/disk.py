@@ -1,0 +1,98 @@
+"""`disk`: usage and inodes per mount; pseudo and duplicate filesystems left out."""
+
+from __future__ import annotations
+
+import fnmatch
+
+from fleetmon_agent.collectors.base import Context, Options
+from fleetmon_agent.points import Point
+
+# Telegraf's default ignore_fs plus the kernel's pseudo filesystems.
+DEFAULT_IGNORE_FS = [
+    "tmpfs",
+    "devtmpfs",
+    "devfs",
+    "iso9660",
+    "overlay",
+    "aufs",
+    "squashfs",
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "nsfs",
+    "autofs",
+    "mqueue",
+    "debugfs",
+    "tracefs",
+    "securityfs",
+    "pstore",
+    "bpf",
+    "configfs",
+    "fusectl",
+    "hugetlbfs",
+    "ramfs",
+    "binfmt_misc",
+    "efivarfs",
+    "rpc_pipefs",
+    "devpts",
+    "fuse.lxcfs",
+]
+
+
+class DiskCollector:
+    """Telegraf's `disk` measurement, one point per real mount."""
+
+    def __init__(self, ctx: Context, options: Options) -> None:
+        self.ctx = ctx
+        self.ignore_fs: set[str] = set(options.get("ignore_fs", DEFAULT_IGNORE_FS))
+        self.mount_points: list[str] = list(options.get("mount_points", []))
+        self.include_duplicates = bool(options.get("include_duplicates", False))
+
+    def collect(self, now: float) -> list[Point]:
+        """One point per mount that passes the filters."""
+        points: list[Point] = []
+        seen: set[str] = set()
+        for part in self.ctx.ps().disk_partitions(all=True):
+            if part.fstype in self.ignore_fs or not part.fstype:
+                continue
+            if self.mount_points and not any(
+                fnmatch.fnmatchcase(part.mountpoint, pat) for pat in self.mount_points
+            ):
+                continue
+            # Bind mounts and btrfs subvolumes show the same device again.
+            if part.device in seen and not self.include_duplicates:
+                continue
+            seen.add(part.device)
+            try:
+                st = self.ctx.statvfs(part.mountpoint)
+            except OSError:
+                continue
+            if st.f_blocks == 0:  # size-less pseudo filesystem
+                continue
+            total = st.f_blocks * st.f_frsize
+            free = st.f_bavail * st.f_frsize
+            used = (st.f_blocks - st.f_bfree) * st.f_frsize
+            denom = used + free
+            tags = {
+                "path": part.mountpoint,
+                "device": part.device.rsplit("/", 1)[-1],
+                "fstype": part.fstype,
+                "mode": "ro" if "ro" in part.opts.split(",") else "rw",
+            }
+            fields = {
+                "total": int(total),
+                "free": int(free),
+                "used": int(used),
+                "used_percent": round(100.0 * used / denom, 3) if denom else 0.0,
+                "inodes_total": int(st.f_files),
+                "inodes_free": int(st.f_ffree),
+                "inodes_used": int(st.f_files - st.f_ffree),
+            }
+            points.append(Point("disk", now, tags, fields))
+        return points
+
+
+def create(ctx: Context, options: Options) -> DiskCollector:
+    """Build the collector."""
+    return DiskCollector(ctx, options)

@@ -1,0 +1,96 @@
+"""`procstat`: the top N processes by CPU and by memory."""
+
+from __future__ import annotations
+
+import os
+
+from fleetmon_agent.collectors import procscan
+from fleetmon_agent.collectors.base import Context, Options
+from fleetmon_agent.points import FieldValue, Point
+
+
+def _user_of(proc_root: str, pid: int, cache: dict[int, str]) -> str:
+    try:
+        with open(os.path.join(proc_root, str(pid), "status")) as f:
+            uid = next((int(line.split()[1]) for line in f if line.startswith("Uid:")), -1)
+    except (OSError, ValueError):
+        return ""
+    if uid not in cache:
+        try:
+            import pwd
+
+            cache[uid] = pwd.getpwuid(uid).pw_name
+        except (ImportError, KeyError):
+            cache[uid] = str(uid)
+    return cache[uid]
+
+
+def _cmdline_of(proc_root: str, pid: int, limit: int) -> str:
+    try:
+        with open(os.path.join(proc_root, str(pid), "cmdline"), "rb") as f:
+            raw = f.read(limit * 4 + 4)
+    except OSError:
+        return ""
+    text = raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    return text[:limit]
+
+
+class ProcstatCollector:
+    """Top processes as Telegraf `procstat`-style points; CPU from deltas between calls."""
+
+    def __init__(self, ctx: Context, options: Options) -> None:
+        self.ctx = ctx
+        self.top_n = int(options.get("top_n", 5))
+        self.cmdline_max = int(options.get("cmdline_max", 200))
+        self._prev: dict[tuple[int, float], float] = {}
+        self._prev_time: float | None = None
+        self._users: dict[int, str] = {}
+
+    def _total_memory(self) -> int:
+        return int(self.ctx.ps().virtual_memory().total)
+
+    def collect(self, now: float) -> list[Point]:
+        """Points for the union of the top N by CPU and the top N by resident memory."""
+        procs = procscan.scan(self.ctx)
+        elapsed = None if self._prev_time is None else now - self._prev_time
+        cpu: dict[int, float] = {}
+        current: dict[tuple[int, float], float] = {}
+        for p in procs:
+            key = (p.pid, p.create_time)  # pids are reused; the start time tells them apart
+            current[key] = p.cpu_seconds
+            before = self._prev.get(key)
+            if before is not None and elapsed and elapsed > 0:
+                cpu[p.pid] = 100.0 * max(p.cpu_seconds - before, 0.0) / elapsed
+            else:  # first sight: average over the process's life so far
+                age = now - p.create_time
+                cpu[p.pid] = 100.0 * p.cpu_seconds / age if age > 0 else 0.0
+        self._prev, self._prev_time = current, now
+        by_cpu = sorted(procs, key=lambda p: cpu[p.pid], reverse=True)[: self.top_n]
+        by_mem = sorted(procs, key=lambda p: p.rss, reverse=True)[: self.top_n]
+        total = self._total_memory() or 1
+        points: list[Point] = []
+        emitted: set[int] = set()
+        for p in by_cpu + by_mem:
+            if p.pid in emitted:
+                continue
+            emitted.add(p.pid)
+            tags = {
+                "process_name": p.name,
+                "pid": str(p.pid),
+                "user": _user_of(self.ctx.proc_root, p.pid, self._users),
+            }
+            fields: dict[str, FieldValue] = {
+                "pid": p.pid,
+                "cpu_percent": round(cpu[p.pid], 3),
+                "memory_rss": p.rss,
+                "memory_percent": round(100.0 * p.rss / total, 3),
+                "num_threads": p.num_threads,
+                "cmdline": _cmdline_of(self.ctx.proc_root, p.pid, self.cmdline_max),
+            }
+            points.append(Point("procstat", now, tags, fields))
+        return points
+
+
+def create(ctx: Context, options: Options) -> ProcstatCollector:
+    """Build the collector."""
+    return ProcstatCollector(ctx, options)

@@ -1,0 +1,213 @@
+"""Deliver spooled batches over HTTP: gzip, keep-alive, backoff with full jitter."""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import json
+import logging
+import random
+import threading
+import time
+from typing import Any, Callable
+
+import requests
+
+from fleetmon_agent import __version__
+from fleetmon_agent.spool import Batch, Spool
+from fleetmon_agent.stats import AgentStats
+
+log = logging.getLogger(__name__)
+
+COLLECT_PATH = "/api/v1/metrics/collect"
+USER_AGENT = f"fleetmon-agent/{__version__}"
+
+
+class Outcome:
+    """What to do with a batch after one attempt."""
+
+    ACK = "ack"
+    RETRY = "retry"
+    REJECT = "reject"
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(float(when.timestamp()) - now, 0.0)
+
+
+def backoff_delay(attempt: int, initial: float, cap: float, rand: Callable[[], float]) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, initial * 2**attempt)]."""
+    return float(rand()) * min(cap, initial * 2.0 ** min(attempt, 30))
+
+
+def encode(batch: Batch, dropped_points: int) -> bytes:
+    """The wire body (gzip'd JSON) for a batch; no host identity: the key is the identity."""
+    body = {
+        "batch_id": batch.batch_id,
+        "agent": {"version": __version__, "dropped_points": dropped_points},
+        "points": batch.points,
+    }
+    return gzip.compress(json.dumps(body, separators=(",", ":")).encode(), compresslevel=5)
+
+
+class Sender:
+    """One HTTP session posting batches; classifies every answer per the wire contract."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        timeout: float = 10.0,
+        verify: Any = True,
+        stats: AgentStats | None = None,
+    ) -> None:
+        self.endpoint = url.rstrip("/") + COLLECT_PATH
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.verify = verify
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {api_key}",
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+                "User-Agent": USER_AGENT,
+            }
+        )
+        self.stats = stats or AgentStats()
+
+    def send(self, batch: Batch, dropped_points: int) -> tuple[str, float | None, str]:
+        """POST one batch: (outcome, retry-after seconds or None, reason)."""
+        data = encode(batch, dropped_points)
+        started = time.monotonic()
+        try:
+            resp = self.session.post(self.endpoint, data=data, timeout=self.timeout)
+        except requests.RequestException as exc:
+            self.stats.record_send(False, time.monotonic() - started, 0)
+            return Outcome.RETRY, None, f"connection error: {type(exc).__name__}"
+        elapsed = time.monotonic() - started
+        code = resp.status_code
+        if 200 <= code < 300:
+            self.stats.record_send(True, elapsed, len(batch.points))
+            return Outcome.ACK, None, f"HTTP {code}"
+        self.stats.record_send(False, elapsed, 0)
+        detail = resp.text[:300].replace("\n", " ")
+        if code == 429 or code >= 500:
+            return (
+                Outcome.RETRY,
+                parse_retry_after(resp.headers.get("Retry-After"), time.time()),
+                (f"HTTP {code}: {detail}"),
+            )
+        return Outcome.REJECT, None, f"HTTP {code}: {detail}"
+
+    def close(self) -> None:
+        """Close the keep-alive connections."""
+        self.session.close()
+
+
+class Delivery:
+    """The sender thread's loop: spool -> server, oldest first with a fair share for fresh data."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        sender: Sender,
+        stop: threading.Event,
+        wake: threading.Event,
+        max_request_points: int = 20000,
+        fresh_share: float = 0.5,
+        retry_initial: float = 1.0,
+        retry_max: float = 60.0,
+        rand: Callable[[], float] = random.random,
+        before_take: Callable[[], None] | None = None,
+    ) -> None:
+        self.spool, self.sender = spool, sender
+        self.stop, self.wake = stop, wake
+        self.max_request_points = max_request_points
+        self.fresh_share = fresh_share
+        self.retry_initial, self.retry_max = retry_initial, retry_max
+        self.rand = rand
+        self.before_take = before_take
+        self._credit = 0.0
+
+    def _next(self) -> Batch | None:
+        if self.before_take is not None:
+            self.before_take()
+        entries = self.spool.stats()[0]
+        newest = False
+        if entries > 1:
+            # Backlog: mostly replay oldest-first, but a share of requests carry fresh data
+            # so dashboards recover at once instead of after the whole backlog.
+            self._credit += self.fresh_share
+            if self._credit >= 1.0:
+                self._credit -= 1.0
+                newest = True
+        return self.spool.take(self.max_request_points, newest=newest)
+
+    def deliver(self, batch: Batch) -> bool:
+        """Send one batch until acked or rejected; False if asked to stop first."""
+        attempt = 0
+        while True:
+            outcome, retry_after, reason = self.sender.send(batch, self.spool.dropped_points)
+            if outcome == Outcome.ACK:
+                self.spool.ack(batch)
+                return True
+            if outcome == Outcome.REJECT:
+                log.error(
+                    "server refused batch %s (%d points) for good: %s; moved to quarantine",
+                    batch.batch_id,
+                    len(batch.points),
+                    reason,
+                )
+                self.spool.reject(batch, reason)
+                if self.sender.stats is not None:
+                    with self.sender.stats.lock:
+                        self.sender.stats.batches_quarantined += 1
+                return True
+            delay = backoff_delay(attempt, self.retry_initial, self.retry_max, self.rand)
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, self.retry_max * 10))
+            attempt += 1
+            if attempt == 1 or attempt % 10 == 0:
+                log.warning(
+                    "sending batch %s failed (%s); retry %d in %.1fs",
+                    batch.batch_id,
+                    reason,
+                    attempt,
+                    delay,
+                )
+            if self.stop.wait(delay):
+                return False
+
+    def run(self) -> None:
+        """Loop until stopped: take, deliver, wait for more."""
+        while not self.stop.is_set():
+            batch = self._next()
+            if batch is None:
+                self.wake.wait(1.0)
+                self.wake.clear()
+                continue
+            if not self.deliver(batch):
+                return
+
+    def drain_once(self) -> dict[str, int]:
+        """Deliver everything currently spooled (used by tests and `once`-style tools)."""
+        sent = 0
+        while True:
+            batch = self._next()
+            if batch is None:
+                return {"batches": sent}
+            if not self.deliver(batch):
+                return {"batches": sent}
+            sent += 1

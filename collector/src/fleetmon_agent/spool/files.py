@@ -1,0 +1,338 @@
+"""The durable spool: one JSON file per batch, written to a temp file, fsync'd, renamed.
+
+File names carry everything the index needs, so start-up never reads the batches:
+``<created_ns>-<kind>-<points>-<batch_id>.json`` where kind is ``n`` (never taken),
+``s`` (taken once: identity frozen) or ``m`` (merged from the ``sources`` it lists).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from fleetmon_agent.spool.base import Batch, Spool, SpoolError, WirePoint
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^(\d{20})-([nsm])-(\d+)-([0-9a-f-]{36})\.json$")
+TMP_PREFIX = ".tmp-"
+QUARANTINE = "quarantine"
+
+
+@dataclass
+class _Entry:
+    name: str
+    created_ns: int
+    kind: str
+    npoints: int
+    batch_id: str
+    size: int
+
+
+def _name(created_ns: int, kind: str, npoints: int, batch_id: str) -> str:
+    return f"{created_ns:020d}-{kind}-{npoints}-{batch_id}.json"
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _no_fault(stage: str) -> None:
+    return None
+
+
+class FileSpool(Spool):
+    """Batches as files in a directory; survives restarts and kill -9."""
+
+    def __init__(
+        self,
+        directory: str,
+        max_bytes: int = 100 * 10**6,
+        max_age: float = 86400.0,
+        clock: Callable[[], float] = time.time,
+        fault: Callable[[str], None] = _no_fault,
+    ) -> None:
+        self.dir = os.path.abspath(directory)
+        self.qdir = os.path.join(self.dir, QUARANTINE)
+        self.max_bytes, self.max_age, self.clock = max_bytes, max_age, clock
+        # Test hook: called at each crash-sensitive step so tests can "crash" right there.
+        self._fault = fault
+        self._lock = threading.RLock()
+        self._entries: list[_Entry] = []
+        self._bytes = 0
+        self._dropped = 0
+        self._quarantined = 0
+        self._last_ns = 0
+        self._inflight: set[str] = set()
+        self._open()
+
+    # --- start-up ---------------------------------------------------------------------
+
+    def _open(self) -> None:
+        try:
+            os.makedirs(self.qdir, exist_ok=True)
+            probe = os.path.join(self.dir, f"{TMP_PREFIX}probe-{os.getpid()}")
+            with open(probe, "w") as f:
+                f.write("ok")
+            os.unlink(probe)
+        except OSError as exc:
+            raise SpoolError(
+                f"spool.dir {self.dir!r} is not writable ({exc.strerror}); create it for the "
+                "agent's user or point spool.dir (FLEETMON_SPOOL_DIR) elsewhere"
+            ) from None
+        names = sorted(os.listdir(self.dir))
+        found: dict[str, _Entry] = {}
+        for name in names:
+            path = os.path.join(self.dir, name)
+            if name.startswith(TMP_PREFIX):  # a write torn by a crash: never renamed, never used
+                os.unlink(path)
+                continue
+            if name == QUARANTINE:
+                continue
+            m = _NAME.match(name)
+            if not m:
+                self._move_to_quarantine(name, "unexpected file name")
+                continue
+            found[name] = _Entry(
+                name,
+                int(m.group(1)),
+                m.group(2),
+                int(m.group(3)),
+                m.group(4),
+                os.path.getsize(path),
+            )
+        # A crash between writing a merged file and unlinking its sources leaves both:
+        # the merged file wins, its sources go.
+        for entry in [e for e in found.values() if e.kind == "m"]:
+            doc = self._read(entry.name)
+            if doc is None:
+                found.pop(entry.name, None)
+                continue
+            for src in doc.get("sources", []):
+                if src in found:
+                    os.unlink(os.path.join(self.dir, src))
+                    del found[src]
+        self._entries = sorted(found.values(), key=lambda e: e.name)
+        self._bytes = sum(e.size for e in self._entries)
+        if self._entries:
+            self._last_ns = max(e.created_ns for e in self._entries)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _next_ns(self) -> int:
+        # Strictly increasing, so names sort in arrival order even within one clock tick.
+        ns = max(int(self.clock() * 1e9), self._last_ns + 1)
+        self._last_ns = ns
+        return ns
+
+    def _write(self, name: str, doc: dict[str, Any]) -> int:
+        data = json.dumps(doc, separators=(",", ":")).encode()
+        tmp = os.path.join(self.dir, f"{TMP_PREFIX}{name}")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        self._fault("write:before-rename")
+        os.rename(tmp, os.path.join(self.dir, name))
+        _fsync_dir(self.dir)
+        return len(data)
+
+    def _read(self, name: str) -> dict[str, Any] | None:
+        """The file's document, or None after moving a corrupt file to quarantine."""
+        try:
+            with open(os.path.join(self.dir, name), "rb") as f:
+                doc = json.loads(f.read())
+            if not isinstance(doc, dict) or not isinstance(doc.get("points"), list):
+                raise ValueError("no points list")
+            return doc
+        except (ValueError, UnicodeDecodeError) as exc:
+            log.warning("spool file %s is corrupt (%s): moved to quarantine", name, exc)
+            self._move_to_quarantine(name, f"corrupt: {exc}")
+            return None
+
+    def _move_to_quarantine(self, name: str, reason: str) -> None:
+        try:
+            os.replace(os.path.join(self.dir, name), os.path.join(self.qdir, name))
+            with open(os.path.join(self.qdir, name + ".reason"), "w") as f:
+                f.write(reason + "\n")
+        except OSError as exc:
+            log.error("cannot quarantine spool file %s: %s", name, exc)
+        self._quarantined += 1
+        self._forget(name)
+
+    def _forget(self, name: str) -> None:
+        for i, e in enumerate(self._entries):
+            if e.name == name:
+                self._bytes -= e.size
+                del self._entries[i]
+                break
+        self._inflight.discard(name)
+
+    def _enforce(self) -> None:
+        now_ns = int(self.clock() * 1e9)
+        max_age_ns = int(self.max_age * 1e9)
+        for e in list(self._entries[:-1]):  # the newest entry always stays
+            if self._bytes <= self.max_bytes and now_ns - e.created_ns <= max_age_ns:
+                break
+            if e.name in self._inflight:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.dir, e.name))
+            self._dropped += e.npoints
+            log.warning(
+                "spool over its bounds: dropped %d points (batch %s)", e.npoints, e.batch_id
+            )
+            self._forget(e.name)
+
+    # --- the interface ----------------------------------------------------------------
+
+    def add(self, points: list[WirePoint], batch_id: str | None = None) -> str:
+        """Store a batch durably; return its batch id."""
+        bid = batch_id or str(uuid.uuid4())
+        with self._lock:
+            ns = self._next_ns()
+            name = _name(ns, "n", len(points), bid)
+            size = self._write(name, {"batch_id": bid, "points": points})
+            self._entries.append(_Entry(name, ns, "n", len(points), bid, size))
+            self._bytes += size
+            self._enforce()
+        return bid
+
+    def take(self, max_points: int, newest: bool = False) -> Batch | None:
+        """The next batch: a frozen entry alone, or fresh neighbours merged into one."""
+        with self._lock:
+            self._enforce()
+            while self._entries:
+                order = self._entries[::-1] if newest else self._entries
+                first = order[0]
+                group = [first]
+                if first.kind == "n":
+                    count = first.npoints
+                    for e in order[1:]:
+                        if e.kind != "n" or count + e.npoints > max_points:
+                            break
+                        group.append(e)
+                        count += e.npoints
+                batch = self._seal(first) if len(group) == 1 else self._merge(group)
+                if batch is not None:
+                    self._inflight.add(batch.keys[0])
+                    return batch
+            return None
+
+    def _seal(self, entry: _Entry) -> Batch | None:
+        doc = self._read(entry.name)
+        if doc is None:
+            return None
+        if entry.kind == "n":
+            # Frozen from now on: it may reach the server, so it must never be re-merged.
+            sealed = _name(entry.created_ns, "s", entry.npoints, entry.batch_id)
+            self._fault("seal:before-rename")
+            os.rename(os.path.join(self.dir, entry.name), os.path.join(self.dir, sealed))
+            _fsync_dir(self.dir)
+            entry.name, entry.kind = sealed, "s"
+        return Batch(str(doc.get("batch_id", entry.batch_id)), doc["points"], [entry.name])
+
+    def _merge(self, group: list[_Entry]) -> Batch | None:
+        group = sorted(group, key=lambda e: e.name)
+        points: list[WirePoint] = []
+        sources: list[str] = []
+        for e in group:
+            doc = self._read(e.name)
+            if doc is not None:
+                points.extend(doc["points"])
+                sources.append(e.name)
+        if not sources:
+            return None
+        bid = str(uuid.uuid4())
+        name = _name(group[0].created_ns, "m", len(points), bid)
+        size = self._write(name, {"batch_id": bid, "points": points, "sources": sources})
+        self._fault("merge:written")
+        for i, src in enumerate(sources):
+            os.unlink(os.path.join(self.dir, src))
+            self._forget(src)
+            if i == 0:
+                self._fault("merge:partial-unlink")
+        _fsync_dir(self.dir)
+        entry = _Entry(name, group[0].created_ns, "m", len(points), bid, size)
+        self._entries.append(entry)
+        self._entries.sort(key=lambda e: e.name)
+        self._bytes += size
+        return Batch(bid, points, [name])
+
+    def ack(self, batch: Batch) -> None:
+        """Delete the batch's file."""
+        with self._lock:
+            for name in batch.keys:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.dir, name))
+                self._forget(name)
+
+    def reject(self, batch: Batch, reason: str) -> None:
+        """Move the batch's file to the quarantine dir, with the reason beside it."""
+        with self._lock:
+            for name in batch.keys:
+                self._move_to_quarantine(name, reason)
+
+    def stats(self) -> tuple[int, int, int]:
+        """(entries, bytes, dropped points since start)."""
+        with self._lock:
+            return len(self._entries), self._bytes, self._dropped
+
+    @property
+    def dropped_points(self) -> int:
+        """Points dropped by the bounds since start."""
+        return self._dropped
+
+    @property
+    def quarantined(self) -> int:
+        """Files moved to quarantine since start."""
+        return self._quarantined
+
+
+def spool_status(directory: str, now: float | None = None) -> dict[str, Any]:
+    """Read-only summary of a spool dir (safe while an agent is writing to it)."""
+    now = time.time() if now is None else now
+    files = points = size = 0
+    oldest: int | None = None
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        m = _NAME.match(name)
+        if not m:
+            continue
+        try:
+            size += os.path.getsize(os.path.join(directory, name))
+        except OSError:  # acked while we looked
+            continue
+        files += 1
+        points += int(m.group(3))
+        ns = int(m.group(1))
+        oldest = ns if oldest is None else min(oldest, ns)
+    try:
+        quarantined = len(
+            [n for n in os.listdir(os.path.join(directory, QUARANTINE)) if n.endswith(".json")]
+        )
+    except FileNotFoundError:
+        quarantined = 0
+    return {
+        "dir": os.path.abspath(directory),
+        "files": files,
+        "points": points,
+        "bytes": size,
+        "oldest_age_seconds": round(now - oldest / 1e9, 1) if oldest is not None else None,
+        "quarantined_files": quarantined,
+    }

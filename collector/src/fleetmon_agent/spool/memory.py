@@ -1,0 +1,129 @@
+"""An in-memory spool: same contract as the file spool, without durability."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+from fleetmon_agent.spool.base import Batch, Spool, WirePoint
+
+
+@dataclass
+class _Entry:
+    key: str
+    created: float
+    batch_id: str
+    points: list[WirePoint]
+    size: int
+    sealed: bool
+
+
+class MemorySpool(Spool):
+    """Bounded list of batches kept in memory."""
+
+    def __init__(
+        self,
+        max_bytes: int = 100 * 10**6,
+        max_age: float = 86400.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.max_bytes, self.max_age, self.clock = max_bytes, max_age, clock
+        self._entries: list[_Entry] = []
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._dropped = 0
+        self._inflight: set[str] = set()
+        self.quarantined: list[tuple[Batch, str]] = []
+
+    def add(self, points: list[WirePoint], batch_id: str | None = None) -> str:
+        """Store a batch; return its batch id."""
+        bid = batch_id or str(uuid.uuid4())
+        size = len(json.dumps(points))
+        with self._lock:
+            self._seq += 1
+            self._entries.append(
+                _Entry(f"m{self._seq:012d}", self.clock(), bid, list(points), size, False)
+            )
+            self._enforce()
+        return bid
+
+    def _enforce(self) -> None:
+        now = self.clock()
+        total = sum(e.size for e in self._entries)
+        keep: list[_Entry] = []
+        for i, e in enumerate(self._entries):
+            over = total > self.max_bytes or now - e.created > self.max_age
+            # The newest entry always stays: a bound smaller than one batch still sends it.
+            if over and e.key not in self._inflight and i < len(self._entries) - 1:
+                total -= e.size
+                self._dropped += len(e.points)
+                continue
+            keep.append(e)
+        self._entries = keep
+
+    def take(self, max_points: int, newest: bool = False) -> Batch | None:
+        """The next batch to send, or None when the spool is empty."""
+        with self._lock:
+            self._enforce()
+            if not self._entries:
+                return None
+            order = list(reversed(self._entries)) if newest else list(self._entries)
+            first = order[0]
+            group = [first]
+            if not first.sealed:
+                count = len(first.points)
+                for e in order[1:]:
+                    if e.sealed or count + len(e.points) > max_points:
+                        break
+                    group.append(e)
+                    count += len(e.points)
+            if len(group) == 1:
+                first.sealed = True
+                self._inflight.add(first.key)
+                return Batch(first.batch_id, list(first.points), [first.key])
+            group.sort(key=lambda e: e.key)
+            merged_points = [p for e in group for p in e.points]
+            merged = _Entry(
+                group[0].key + "m",
+                group[0].created,
+                str(uuid.uuid4()),
+                merged_points,
+                sum(e.size for e in group),
+                True,
+            )
+            gone = {e.key for e in group}
+            idx = min(i for i, e in enumerate(self._entries) if e.key in gone)
+            self._entries = [e for e in self._entries if e.key not in gone]
+            self._entries.insert(idx, merged)
+            self._inflight.add(merged.key)
+            return Batch(merged.batch_id, list(merged_points), [merged.key])
+
+    def _remove(self, batch: Batch) -> None:
+        keys = set(batch.keys)
+        self._entries = [e for e in self._entries if e.key not in keys]
+        self._inflight -= keys
+
+    def ack(self, batch: Batch) -> None:
+        """Forget the batch."""
+        with self._lock:
+            self._remove(batch)
+
+    def reject(self, batch: Batch, reason: str) -> None:
+        """Set the batch aside with the reason."""
+        with self._lock:
+            self._remove(batch)
+            self.quarantined.append((batch, reason))
+
+    def stats(self) -> tuple[int, int, int]:
+        """(entries, bytes, dropped points since start)."""
+        with self._lock:
+            return len(self._entries), sum(e.size for e in self._entries), self._dropped
+
+    @property
+    def dropped_points(self) -> int:
+        """Points dropped by the bounds since start."""
+        return self._dropped

@@ -1,0 +1,65 @@
+"""The agent's own counters and per-collector latencies (reported as `fleetmon_agent`)."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Callable
+
+LATENCY_WINDOW = 1024  # samples per collector: 85 min at 5 s, enough for a p99
+
+
+class LatencyRing:
+    """The last N collection durations of one collector."""
+
+    def __init__(self, size: int = LATENCY_WINDOW) -> None:
+        self.samples: deque[float] = deque(maxlen=size)
+        self.errors = 0
+        self.points = 0
+
+    def add(self, seconds: float) -> None:
+        """Record one duration."""
+        self.samples.append(seconds)
+
+    def percentile(self, q: float) -> float:
+        """The q-th percentile (nearest rank) of the window, 0 when empty."""
+        if not self.samples:
+            return 0.0
+        ordered = sorted(self.samples)
+        rank = max(round(q / 100.0 * len(ordered) + 0.5) - 1, 0)
+        return ordered[min(rank, len(ordered) - 1)]
+
+
+class AgentStats:
+    """Thread-safe counters shared by the scheduler, the sender and the self collector."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.send_errors = 0
+        self.batches_sent = 0
+        self.points_sent = 0
+        self.batches_quarantined = 0
+        self.last_send_latency = 0.0
+        self.latencies: dict[str, LatencyRing] = {}
+        self.disabled: list[str] = []
+        # Filled in by the agent: (files, bytes, dropped points) of the spool.
+        self.spool_probe: Callable[[], tuple[int, int, int]] | None = None
+
+    def record_collect(self, name: str, seconds: float, points: int, failed: bool) -> None:
+        """Record one run of a collector."""
+        with self.lock:
+            ring = self.latencies.setdefault(name, LatencyRing())
+            ring.add(seconds)
+            ring.points += points
+            if failed:
+                ring.errors += 1
+
+    def record_send(self, ok: bool, seconds: float, points: int) -> None:
+        """Record one HTTP attempt."""
+        with self.lock:
+            self.last_send_latency = seconds
+            if ok:
+                self.batches_sent += 1
+                self.points_sent += points
+            else:
+                self.send_errors += 1
