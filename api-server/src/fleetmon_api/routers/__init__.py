@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fleetmon_api.routers import health
+from fleetmon_api.routers import health, ui
 
 # Order matters only for the OpenAPI page; add a module's `router` here when it exists.
 ROUTERS: list[APIRouter] = [
     health.router,
+    ui.router,
 ]

@@ -1,0 +1,373 @@
+"""The built-in web UI in a real browser against a real API server with real ingested data."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
+
+from fleetmon_api.app import create_app
+from fleetmon_api.security import hash_password, hash_secret, new_host_key
+from fleetmon_api.settings import Settings
+from fleetmon_db import migrate
+from fleetmon_db.db import make_engine, make_sessionmaker
+from fleetmon_db.models import Host, HostKey, Role, User
+from tests.support.servers import free_port, wait_http
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "correct horse battery staple"
+SHOTS = Path(os.environ.get("FLEETMON_UI_SHOTS", "/tmp"))
+STEP_S = 30
+HISTORY_S = 3600
+
+
+@dataclass
+class Fleet:
+    """A running API server with a user and hosts that have pushed an hour of data."""
+
+    url: str
+    username: str
+    keys: dict[str, str] = field(default_factory=dict)
+
+
+def _points(host_index: int, now: float) -> list[dict[str, Any]]:
+    """An hour of Telegraf-shaped points every STEP_S seconds; values differ per host."""
+    points: list[dict[str, Any]] = []
+    sent = recv = read = written = 0
+    base_cpu = [12.0, 55.0, 87.0][host_index % 3]
+    for i in range(HISTORY_S // STEP_S + 1):
+        t = now - HISTORY_S + i * STEP_S
+        wave = math.sin(i / 12)
+        user = max(0.5, base_cpu + 6 * wave)
+        recv += int(2_500_000 * STEP_S * (1.2 + wave))
+        sent += int(800_000 * STEP_S * (1.1 - wave / 2))
+        read += 4_000_000 * STEP_S
+        written += int(9_000_000 * STEP_S * (1 + wave / 3))
+        total = {"cpu": "cpu-total"}
+        points += [
+            {
+                "measurement": "cpu",
+                "time": t,
+                "tags": total,
+                "fields": {
+                    "usage_user": round(user, 2),
+                    "usage_system": round(user / 4, 2),
+                    "usage_iowait": 1.5,
+                    "usage_idle": round(100 - user * 1.25 - 1.5, 2),
+                },
+            },
+            {
+                "measurement": "mem",
+                "time": t,
+                "tags": {},
+                "fields": {
+                    "used_percent": 41.5 + 10 * host_index + 2 * wave,
+                    "total": 16 * 2**30,
+                    "used": int((0.415 + 0.1 * host_index) * 16 * 2**30),
+                    "available": int((0.585 - 0.1 * host_index) * 16 * 2**30),
+                },
+            },
+            {
+                "measurement": "system",
+                "time": t,
+                "tags": {},
+                "fields": {
+                    "load1": round(base_cpu / 20 + wave, 2),
+                    "load5": round(base_cpu / 22, 2),
+                    "load15": round(base_cpu / 25, 2),
+                    "n_cpus": 8,
+                    "uptime": 86400 * 12 + int(t - now + HISTORY_S),
+                },
+            },
+            {
+                "measurement": "disk",
+                "time": t,
+                "tags": {"path": "/", "device": "sda1", "fstype": "ext4"},
+                "fields": {
+                    "used_percent": 62.0 + host_index * 9,
+                    "total": 200 * 2**30,
+                    "used": int((0.62 + host_index * 0.09) * 200 * 2**30),
+                    "free": int((0.38 - host_index * 0.09) * 200 * 2**30),
+                },
+            },
+            {
+                "measurement": "disk",
+                "time": t,
+                "tags": {"path": "/var/lib/data", "device": "sdb1", "fstype": "xfs"},
+                "fields": {
+                    "used_percent": 35.0 + host_index * 3 + i / 60,
+                    "total": 2000 * 2**30,
+                    "used": int(0.35 * 2000 * 2**30),
+                    "free": int(0.65 * 2000 * 2**30),
+                },
+            },
+            {
+                "measurement": "net",
+                "time": t,
+                "tags": {"interface": "eth0"},
+                "fields": {"bytes_recv": recv, "bytes_sent": sent},
+            },
+            {
+                "measurement": "diskio",
+                "time": t,
+                "tags": {"name": "sda"},
+                "fields": {"read_bytes": read, "write_bytes": written},
+            },
+        ]
+    for rank, (name, cpu, rss) in enumerate(
+        [("postgres", 31.5, 2.1e9), ("nginx", 12.25, 3.0e8), ("fleetmon-agent", 0.4, 4.1e7)]
+    ):
+        points.append(
+            {
+                "measurement": "procstat",
+                "time": now,
+                "tags": {"process_name": name, "pid": str(100 + rank), "user": "svc"},
+                "fields": {"cpu_usage": cpu, "memory_rss": int(rss), "pid": 100 + rank},
+            }
+        )
+    return points
+
+
+def _seed_metadata(db_url: str) -> tuple[str, dict[str, str]]:
+    """A user, three hosts with keys, and one host that stopped reporting 20 minutes ago."""
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    sessions = make_sessionmaker(engine)
+    keys: dict[str, str] = {}
+    now = datetime.now(UTC)
+    with sessions.begin() as db:
+        db.add(User(username="ops", password_hash=hash_password(PASSWORD), role=Role.VIEWER.value))
+        labelsets = [
+            {"env": "prod", "role": "web"},
+            {"env": "prod", "role": "db"},
+            {"env": "staging", "role": "batch"},
+        ]
+        for name, labels in zip(["web-01", "db-01", "batch-03"], labelsets, strict=True):
+            host = Host(name=name, labels=labels)
+            db.add(host)
+            db.flush()
+            key = new_host_key()
+            db.add(
+                HostKey(
+                    host_id=host.id,
+                    prefix=key.prefix,
+                    key_hash=hash_secret(key.value),
+                )
+            )
+            keys[name] = key.value
+        db.add(
+            Host(
+                name="legacy-07",
+                labels={"env": "prod", "role": "cache"},
+                agent_version="0.9.2",
+                first_seen=now - timedelta(days=40),
+                last_seen=now - timedelta(minutes=20),
+            )
+        )
+    engine.dispose()
+    return "ops", keys
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """A real API server (uvicorn, SQLite stores in a temp dir) with seeded hosts and data."""
+    data = tmp_path_factory.mktemp("webui")
+    settings = Settings(data_dir=data, rollup_interval_s=0, presence_flush_s=0.2)
+    user, keys = _seed_metadata(settings.database_url)
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="none",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="webui-uvicorn", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health", timeout=20)
+        now = time.time()
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for index, (name, key) in enumerate(keys.items()):
+                body = {
+                    "batch_id": str(uuid.uuid4()),
+                    "agent": {"version": "1.0.0", "dropped_points": 0},
+                    "points": _points(index, now),
+                }
+                r = client.post(
+                    "/api/v1/metrics/collect",
+                    json=body,
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+                assert r.status_code == 202, (name, r.status_code, r.text)
+        time.sleep(0.5)  # presence flush: hosts get last_seen + agent version
+        yield Fleet(url=url, username=user, keys=keys)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, no network beyond loopback."""
+    pw: Playwright
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+@dataclass
+class Console:
+    """Console errors, page errors and failed requests seen by one page."""
+
+    errors: list[str] = field(default_factory=list)
+
+
+def _open(browser: Browser, fleet: Fleet, scheme: str = "light") -> tuple[Page, Console]:
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900},
+        color_scheme=scheme,  # type: ignore[arg-type]
+        base_url=fleet.url,
+    )
+    page = context.new_page()
+    seen = Console()
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type in ("error", "warning"):
+            seen.errors.append(f"console {msg.type}: {msg.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: seen.errors.append(f"page error: {exc}"))
+    return page, seen
+
+
+def _login(page: Page, fleet: Fleet, password: str = PASSWORD) -> None:
+    page.goto("/")
+    page.get_by_label("Username").fill(fleet.username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_shell_has_strict_csp_and_cacheable_assets(fleet: Fleet) -> None:
+    with httpx.Client(base_url=fleet.url) as client:
+        shell = client.get("/")
+        assert shell.status_code == 200
+        csp = shell.headers["content-security-policy"]
+        assert "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert shell.headers["cache-control"] == "no-cache"
+        assert "<script>" not in shell.text  # no inline script anywhere in the shell
+        entry = re.search(r'<script type="module" src="(/ui/[0-9a-f]+/js/app\.js)"', shell.text)
+        assert entry is not None
+        asset = entry.group(1)
+        js = client.get(asset)
+        assert js.status_code == 200
+        assert js.headers["content-type"].startswith("text/javascript")
+        assert "immutable" in js.headers["cache-control"]
+        again = client.get(asset, headers={"If-None-Match": js.headers["etag"]})
+        assert again.status_code == 304
+        assert client.get("/ui/x/../../settings.py").status_code == 404
+        assert client.get("/ui/x/js/../../../routers/ui.py").status_code == 404
+        paths = client.get("/openapi.json").json()["paths"]
+        assert not [p for p in paths if p == "/" or p.startswith("/ui")]
+
+
+def test_bad_password_shows_error(browser: Browser, fleet: Fleet) -> None:
+    page, seen = _open(browser, fleet)
+    _login(page, fleet, password="wrong password")
+    expect(page.locator("#login-error")).to_have_text("Incorrect username or password.")
+    assert page.evaluate("sessionStorage.getItem('fleetmon.token')") is None
+    expect(page.locator("#fleet-table")).to_have_count(0)
+    page.screenshot(path=str(SHOTS / "fleetmon-login-error.png"))
+    # The failed login's 401 is the only console noise a browser reports; nothing else.
+    assert [e for e in seen.errors if "401" not in e] == []
+    page.context.close()
+
+
+def test_overview_then_host_page(browser: Browser, fleet: Fleet) -> None:
+    page, seen = _open(browser, fleet)
+    _login(page, fleet)
+    table = page.locator("#fleet-table")
+    web = table.locator("tr[data-host='web-01']")
+    expect(web).to_be_visible()
+    expect(web.locator("[data-status]")).to_have_attribute("data-status", "up")
+    # The newest cpu.usage_user of web-01 (12 + 6*sin(120/12)) as the overview renders it.
+    cpu = round(max(0.5, 12.0 + 6 * math.sin(120 / 12)), 2)
+    expect(web.locator("td[data-metric='cpu'] .meter-value")).to_have_text(f"{cpu:.1f}%")
+    expect(table.locator("tr[data-host='legacy-07'] [data-status]")).to_have_attribute(
+        "data-status", "down"
+    )
+    expect(table.locator("tbody tr")).to_have_count(4)
+
+    # Filter by label, then sort by CPU descending: batch-03 (87 %) leads.
+    page.locator("#host-filter").fill("env=prod")
+    expect(table.locator("tbody tr")).to_have_count(3)
+    page.locator("#host-filter").fill("")
+    page.locator("button[data-sort='cpu']").click()
+    expect(table.locator("tbody tr").first).to_have_attribute("data-host", "batch-03")
+    page.screenshot(path=str(SHOTS / "fleetmon-overview.png"), full_page=True)
+
+    web.get_by_role("link", name="web-01").click()
+    expect(page).to_have_url(f"{fleet.url}/#/host/web-01")
+    expect(page.locator("#host-name")).to_have_text("web-01")
+    for chart, series in {"cpu": 3, "load": 3, "memory": 1, "disk": 2, "network": 2}.items():
+        card = page.locator(f"[data-chart='{chart}']")
+        expect(card).to_have_attribute("data-series", str(series))
+        expect(card.locator("canvas")).to_have_count(1)
+    expect(page.locator("[data-chart='diskio']")).to_have_attribute("data-series", "2")
+    expect(page.locator("#process-table tbody tr").first).to_contain_text("postgres")
+    expect(page.locator("#disks-table tbody tr")).to_have_count(2)
+    page.screenshot(path=str(SHOTS / "fleetmon-host.png"), full_page=True)
+
+    page.get_by_role("button", name="6h").click()
+    expect(page).to_have_url(f"{fleet.url}/#/host/web-01?range=6h")
+    expect(page.locator("[data-chart='cpu']")).to_have_attribute("data-series", "3")
+
+    page.get_by_role("link", name="Alerts").click()
+    expect(page.get_by_role("heading", name="Alerts", exact=True)).to_be_visible()
+    page.screenshot(path=str(SHOTS / "fleetmon-alerts.png"), full_page=True)
+    assert seen.errors == []
+
+    # No secret ever reaches the page: neither the password nor any host key.
+    html = page.content()
+    assert PASSWORD not in html
+    assert not [k for k in fleet.keys.values() if k in html]
+    page.context.close()
+
+
+def test_dark_scheme_and_expired_session(browser: Browser, fleet: Fleet) -> None:
+    page, seen = _open(browser, fleet, scheme="dark")
+    _login(page, fleet)
+    page.goto("/#/host/db-01")
+    expect(page.locator("[data-chart='cpu']")).to_have_attribute("data-series", "3")
+    bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert bg == "rgb(13, 17, 23)"
+    page.screenshot(path=str(SHOTS / "fleetmon-host-dark.png"), full_page=True)
+    assert seen.errors == []
+    # A token the server no longer accepts sends the user back to the login form.
+    page.evaluate("sessionStorage.setItem('fleetmon.token', 'not-a-valid-token')")
+    page.goto("/#/")
+    expect(page.get_by_label("Password")).to_be_visible()
+    expect(page.locator("#login-error")).to_contain_text("session has ended")
+    page.context.close()
