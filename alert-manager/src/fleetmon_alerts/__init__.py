@@ -1,1 +1,3 @@
-"""fleetmon_alerts."""
+"""fleetmon_alerts: the alert worker (rule evaluation, durable state, notification channels)."""
+
+__version__ = "1.0.0"

@@ -1,0 +1,134 @@
+"""Default rules (editable, `builtin=True`) and the embedded log channel, installed once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleetmon_db.models import AlertChannel, AlertRule, RuleKind
+
+_CPU = {"metric": "cpu.usage_idle", "tags": {"cpu": "cpu-total"}, "aggregate": "avg"}
+
+# The agent emits Telegraf's cpu fields, which have no usage_active: busy > 80 % is idle < 20 %.
+DEFAULT_RULES: list[dict[str, Any]] = [
+    {
+        "name": "CPU usage high",
+        **_CPU,
+        "window_s": 60,
+        "comparison": "<",
+        "threshold": 20.0,
+        "for_s": 300,
+        "keep_firing_for_s": 60,
+        "severity": "warning",
+        "annotations": {"summary": "CPU above 80 % on $host for 5 min (idle $value %)"},
+    },
+    {
+        "name": "CPU usage critical",
+        **_CPU,
+        "window_s": 60,
+        "comparison": "<",
+        "threshold": 5.0,
+        "for_s": 60,
+        "keep_firing_for_s": 60,
+        "severity": "critical",
+        "annotations": {"summary": "CPU above 95 % on $host for 1 min (idle $value %)"},
+    },
+    {
+        "name": "Memory usage high",
+        "metric": "mem.used_percent",
+        "aggregate": "avg",
+        "window_s": 60,
+        "comparison": ">",
+        "threshold": 85.0,
+        "for_s": 120,
+        "severity": "warning",
+        "annotations": {"summary": "Memory $value % used on $host (> $threshold %)"},
+    },
+    {
+        "name": "Memory usage critical",
+        "metric": "mem.used_percent",
+        "aggregate": "avg",
+        "window_s": 60,
+        "comparison": ">",
+        "threshold": 95.0,
+        "for_s": 60,
+        "severity": "critical",
+        "annotations": {"summary": "Memory $value % used on $host (> $threshold %)"},
+    },
+    {
+        "name": "Disk usage high",
+        "metric": "disk.used_percent",
+        "aggregate": "last",
+        "window_s": 300,
+        "comparison": ">",
+        "threshold": 80.0,
+        "for_s": 60,
+        "severity": "warning",
+        "annotations": {"summary": "A filesystem on $host is $value % full (> $threshold %)"},
+    },
+    {
+        "name": "Disk usage critical",
+        "metric": "disk.used_percent",
+        "aggregate": "last",
+        "window_s": 300,
+        "comparison": ">",
+        "threshold": 90.0,
+        "for_s": 60,
+        "severity": "critical",
+        "annotations": {"summary": "A filesystem on $host is $value % full (> $threshold %)"},
+    },
+    {
+        "name": "Host down",
+        "kind": RuleKind.HOST_DOWN.value,
+        "metric": "",
+        "window_s": 120,
+        "comparison": ">=",
+        "threshold": 120.0,
+        "for_s": 0,
+        "severity": "critical",
+        "annotations": {"summary": "No data from $host for $value s"},
+    },
+    {
+        "name": "Agent spool growing",
+        "kind": RuleKind.AGENT_HEALTH.value,
+        "metric": "fleetmon_agent.spool_bytes",
+        "aggregate": "rate",
+        "window_s": 600,
+        "comparison": ">",
+        "threshold": 0.0,
+        "for_s": 600,
+        "severity": "warning",
+        "annotations": {"summary": "The agent on $host cannot deliver: its spool keeps growing"},
+    },
+    {
+        "name": "Agent dropping points",
+        "kind": RuleKind.AGENT_HEALTH.value,
+        "metric": "fleetmon_agent.dropped_points",
+        "aggregate": "rate",
+        "window_s": 300,
+        "comparison": ">",
+        "threshold": 0.0,
+        "for_s": 0,
+        "keep_firing_for_s": 600,
+        "severity": "warning",
+        "annotations": {"summary": "The agent on $host dropped points (spool full or too old)"},
+    },
+]
+
+
+def install(session: Session, embedded: bool) -> list[str]:
+    """Add the default rules on first start (no builtin rule yet) and, embedded, a log channel."""
+    added: list[str] = []
+    if session.scalar(select(AlertRule.id).where(AlertRule.builtin.is_(True)).limit(1)) is None:
+        existing = set(session.scalars(select(AlertRule.name)))
+        for spec in DEFAULT_RULES:
+            if spec["name"] not in existing:
+                session.add(AlertRule(builtin=True, **spec))
+                added.append(spec["name"])
+    if embedded and session.scalar(select(AlertChannel.id).limit(1)) is None:
+        session.add(AlertChannel(name="log", kind="log", config={}, min_severity="info"))
+        added.append("channel:log")
+    session.commit()
+    return added

@@ -1,0 +1,329 @@
+"""One evaluation cycle: observe every enabled rule, step its alerts, persist state, history
+and outbox rows, one transaction per rule."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from fleetmon_alerts import outbox, payload, templating
+from fleetmon_alerts.clock import Clock
+from fleetmon_alerts.observe import Observation, observe
+from fleetmon_alerts.silences import active_silences, matching_silence
+from fleetmon_alerts.state import Snapshot, step
+from fleetmon_db.models import (
+    AlertChannel,
+    AlertEvent,
+    AlertRule,
+    AlertState,
+    AlertStatus,
+    Host,
+    RuleKind,
+    Silence,
+)
+from fleetmon_db.timeseries import StoreError, TimeSeriesStore
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint(rule_id: int, host: str) -> str:
+    """Identity of one alert: one rule on one host (series of a host are grouped)."""
+    return hashlib.sha256(f"{rule_id}\0{host}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One transition the cycle made (what `fleetmon-alerts once` prints)."""
+
+    rule: str
+    host: str
+    from_status: str
+    to_status: str
+    value: float | None
+    notifications: int = 0
+    silenced: bool = False
+    repeat: bool = False
+
+    def line(self) -> str:
+        """Human-readable one-liner."""
+        value = "n/a" if self.value is None else f"{self.value:.2f}"
+        extra = " (silenced)" if self.silenced else ""
+        extra += " (repeat)" if self.repeat else ""
+        return (
+            f"{self.rule} @ {self.host}: {self.from_status} -> {self.to_status} "
+            f"value={value} notifications={self.notifications}{extra}"
+        )
+
+
+@dataclass
+class _Cycle:
+    session: Session
+    now: datetime
+    channels: list[AlertChannel]
+    silences: list[Silence]
+    host_labels: dict[str, dict[str, Any]]
+
+
+class Evaluator:
+    """Evaluates every enabled rule against the store and records what changed."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        store: TimeSeriesStore,
+        clock: Clock,
+        public_url: str = "http://127.0.0.1:8000",
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.clock = clock
+        self.public_url = public_url
+        self.last_errors: dict[str, str] = {}
+
+    def run_once(self) -> list[Decision]:
+        """Evaluate all rules once; return the transitions made."""
+        now = self.clock.now()
+        decisions: list[Decision] = []
+        self.last_errors = {}
+        with self.sessions() as session:
+            rules = list(
+                session.scalars(
+                    select(AlertRule).where(AlertRule.enabled.is_(True)).order_by(AlertRule.id)
+                )
+            )
+            hosts = list(session.scalars(select(Host)))
+            cycle = _Cycle(
+                session,
+                now,
+                list(session.scalars(select(AlertChannel).order_by(AlertChannel.id))),
+                active_silences(session, now),
+                {h.name: dict(h.labels or {}) for h in hosts},
+            )
+            for rule in rules:
+                try:
+                    observations = observe(rule, hosts, self.store, now)
+                except (StoreError, ValueError, KeyError) as exc:
+                    # One broken rule or a store hiccup must not stop the others.
+                    self.last_errors[rule.name] = f"{type(exc).__name__}: {exc}"
+                    log.warning("rule %r not evaluated: %s", rule.name, exc)
+                    continue
+                decisions += self._apply(cycle, rule, observations)
+                session.commit()
+            decisions += self._repeats(cycle, rules)
+            session.commit()
+        return decisions
+
+    def _apply(
+        self, cycle: _Cycle, rule: AlertRule, observations: Mapping[str, Observation]
+    ) -> list[Decision]:
+        states = {
+            s.fingerprint: s
+            for s in cycle.session.scalars(select(AlertState).where(AlertState.rule_id == rule.id))
+        }
+        out: list[Decision] = []
+        seen: set[str] = set()
+        for host, obs in observations.items():
+            fp = fingerprint(rule.id, host)
+            seen.add(fp)
+            decision = self._step(cycle, rule, states.get(fp), fp, obs)
+            if decision:
+                out.append(decision)
+        for fp, state in states.items():
+            # No data any more (series gone, host out of scope): the condition no longer holds.
+            if fp not in seen and state.status in (AlertStatus.PENDING, AlertStatus.FIRING):
+                decision = self._step(cycle, rule, state, fp, Observation(state.host, False, None))
+                if decision:
+                    out.append(decision)
+        return out
+
+    def _step(
+        self,
+        cycle: _Cycle,
+        rule: AlertRule,
+        state: AlertState | None,
+        fp: str,
+        obs: Observation,
+    ) -> Decision | None:
+        before = (
+            Snapshot(
+                AlertStatus(state.status),
+                state.pending_since,
+                state.firing_since,
+                state.resolved_at,
+                state.keep_firing_until,
+            )
+            if state
+            else Snapshot()
+        )
+        after, transition = step(before, obs.active, cycle.now, rule.for_s, rule.keep_firing_for_s)
+        if transition is None and (state is None or (after == before and not _live(after))):
+            return None  # nothing changed and nothing worth writing
+        if state is None:
+            state = AlertState(rule_id=rule.id, fingerprint=fp, host=obs.host)
+            cycle.session.add(state)
+        state.status = after.status.value
+        state.pending_since = after.pending_since
+        state.firing_since = after.firing_since
+        state.resolved_at = after.resolved_at
+        state.keep_firing_until = after.keep_firing_until
+        state.last_eval_at = cycle.now
+        if obs.value is not None:
+            state.value = obs.value
+        if transition is None:
+            return None
+        if after.status in (AlertStatus.PENDING, AlertStatus.FIRING):
+            ctx = templating.context(
+                rule=rule.name,
+                host=obs.host,
+                severity=rule.severity,
+                value=state.value,
+                threshold=rule.threshold,
+                comparison=rule.comparison,
+                metric=rule.metric,
+                host_labels=cycle.host_labels.get(obs.host, {}),
+            )
+            state.labels = templating.render(rule.labels or {}, ctx)
+            state.annotations = templating.render(rule.annotations or {}, ctx)
+        details: dict[str, Any] = dict(obs.details)
+        channels: list[AlertChannel] = []
+        silence = None
+        if after.status in (AlertStatus.FIRING, AlertStatus.RESOLVED):
+            silence = matching_silence(
+                cycle.silences, rule.id, obs.host, self._alert_labels(cycle, rule, state)
+            )
+            if silence is not None:
+                details["silenced_by"] = silence.id
+            elif after.status == AlertStatus.FIRING:
+                channels = outbox.targets(rule, cycle.channels)
+            else:
+                # Resolved goes only where the firing went, and only if the channel wants it.
+                since = state.firing_since or cycle.now
+                notified = outbox.notified_channels(cycle.session, fp, since)
+                channels = [
+                    c
+                    for c in outbox.targets(rule, cycle.channels)
+                    if c.send_resolved and c.id in notified
+                ]
+        event = AlertEvent(
+            rule_id=rule.id,
+            rule_name=rule.name,
+            fingerprint=fp,
+            host=obs.host,
+            severity=rule.severity,
+            from_status=transition.from_status.value,
+            to_status=transition.to_status.value,
+            value=state.value,
+            at=cycle.now,
+            details=details,
+        )
+        cycle.session.add(event)
+        if channels:
+            cycle.session.flush()
+            procs = (
+                payload.top_processes(self.store, obs.host, cycle.now)
+                if after.status == AlertStatus.FIRING and rule.kind != RuleKind.HOST_DOWN
+                else None
+            )
+            body = payload.build(
+                rule=rule,
+                state=state,
+                status=after.status.value,
+                at=cycle.now,
+                public_url=self.public_url,
+                processes=procs,
+            )
+            outbox.enqueue(cycle.session, event, channels, body, cycle.now)
+            state.last_notified_at = cycle.now
+        return Decision(
+            rule.name,
+            obs.host,
+            transition.from_status.value,
+            transition.to_status.value,
+            state.value,
+            len(channels),
+            silence is not None,
+        )
+
+    def _alert_labels(self, cycle: _Cycle, rule: AlertRule, state: AlertState) -> dict[str, Any]:
+        return {
+            **cycle.host_labels.get(state.host, {}),
+            **(rule.labels or {}),
+            **(state.labels or {}),
+            "alertname": rule.name,
+            "severity": rule.severity,
+            "host": state.host,
+        }
+
+    def _repeats(self, cycle: _Cycle, rules: Sequence[AlertRule]) -> list[Decision]:
+        """Re-notify alerts still firing after a channel's repeat interval (or a silence)."""
+        enabled = [c for c in cycle.channels if c.enabled]
+        if not enabled:
+            return []
+        min_repeat = min(c.repeat_interval_s for c in enabled)
+        by_id = {r.id: r for r in rules}
+        out: list[Decision] = []
+        for state in outbox.repeat_candidates(cycle.session, cycle.now, min_repeat):
+            rule = by_id.get(state.rule_id)
+            if rule is None:
+                continue
+            labels = self._alert_labels(cycle, rule, state)
+            if matching_silence(cycle.silences, rule.id, state.host, labels) is not None:
+                continue  # checked again next cycle: notify as soon as the silence ends
+            since = state.firing_since or cycle.now
+            sent = outbox.notified_channels(cycle.session, state.fingerprint, since)
+            channels = [
+                c
+                for c in outbox.targets(rule, cycle.channels)
+                if c.id not in sent
+                or sent[c.id] + timedelta(seconds=c.repeat_interval_s) <= cycle.now
+            ]
+            if not channels:
+                state.last_notified_at = max(sent.values(), default=cycle.now)
+                continue
+            event = AlertEvent(
+                rule_id=rule.id,
+                rule_name=rule.name,
+                fingerprint=state.fingerprint,
+                host=state.host,
+                severity=rule.severity,
+                from_status=AlertStatus.FIRING.value,
+                to_status=AlertStatus.FIRING.value,
+                value=state.value,
+                at=cycle.now,
+                details={"repeat": bool(sent)},
+            )
+            cycle.session.add(event)
+            cycle.session.flush()
+            body = payload.build(
+                rule=rule,
+                state=state,
+                status=AlertStatus.FIRING.value,
+                at=cycle.now,
+                public_url=self.public_url,
+                repeat=bool(sent),
+            )
+            outbox.enqueue(cycle.session, event, channels, body, cycle.now)
+            state.last_notified_at = cycle.now
+            out.append(
+                Decision(
+                    rule.name,
+                    state.host,
+                    "firing",
+                    "firing",
+                    state.value,
+                    len(channels),
+                    repeat=bool(sent),
+                )
+            )
+        return out
+
+
+def _live(snap: Snapshot) -> bool:
+    return snap.status in (AlertStatus.PENDING, AlertStatus.FIRING)

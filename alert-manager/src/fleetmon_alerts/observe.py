@@ -1,0 +1,86 @@
+"""What a rule sees right now, per host: one store query per rule, for every host in scope."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from fleetmon_alerts.clock import from_ns, to_ns
+from fleetmon_alerts.rules import AGGREGATES, COMPARISONS, hosts_in_scope, split_metric
+from fleetmon_db.models import AlertRule, Host, RuleKind
+from fleetmon_db.timeseries import Selector, TimeSeriesStore
+
+
+@dataclass
+class Observation:
+    """One host's view of one rule: does the condition hold, and the value that decided it."""
+
+    host: str
+    active: bool
+    value: float | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def observe(
+    rule: AlertRule, hosts: Sequence[Host], store: TimeSeriesStore, now: datetime
+) -> dict[str, Observation]:
+    """Observations for every host in scope that has something to say about `rule`."""
+    if rule.kind == RuleKind.HOST_DOWN:
+        return _host_down(rule, hosts, store, now)
+    return _threshold(rule, hosts, store, now)
+
+
+def _threshold(
+    rule: AlertRule, hosts: Sequence[Host], store: TimeSeriesStore, now: datetime
+) -> dict[str, Observation]:
+    scope = hosts_in_scope(rule, hosts)
+    if scope == []:
+        return {}
+    measurement, field_name = split_metric(rule.metric)
+    selector = Selector(measurement, field_name, hosts=scope, tags=dict(rule.tags or {}))
+    start = now - timedelta(seconds=rule.window_s)
+    samples = store.aggregate(selector, to_ns(start), to_ns(now), AGGREGATES[rule.aggregate])
+    compare = COMPARISONS[rule.comparison]
+    per_host: dict[str, list[tuple[float, dict[str, str]]]] = {}
+    for sample in samples:
+        if isinstance(sample.value, bool) or not isinstance(sample.value, int | float):
+            continue
+        per_host.setdefault(sample.key.host, []).append((float(sample.value), sample.key.tag_dict))
+    # Grouping per rule and host: several series of one host (disks, CPUs) make one alert,
+    # valued by its worst series and listing every offending one.
+    pick = min if rule.comparison in ("<", "<=") else max
+    out: dict[str, Observation] = {}
+    for host, values in per_host.items():
+        hits = [(v, t) for v, t in values if compare(v, rule.threshold)]
+        value = pick(v for v, _ in (hits or values))
+        series = [{"tags": t, "value": v} for v, t in hits]
+        out[host] = Observation(host, bool(hits), value, {"series": series})
+    return out
+
+
+def _host_down(
+    rule: AlertRule, hosts: Sequence[Host], store: TimeSeriesStore, now: datetime
+) -> dict[str, Observation]:
+    # Liveness is the latest *arrival* (hosts.last_seen, stamped by the API with server time)
+    # or the latest point time, whichever is newer. Points replayed from an agent's spool
+    # carry old timestamps: they can only add evidence of life, never take it away, so a
+    # backfill neither fires a stale alert nor clears and re-fires one.
+    scope = hosts_in_scope(rule, hosts)
+    in_scope = [h for h in hosts if scope is None or h.name in scope]
+    silent_for = timedelta(seconds=rule.window_s)
+    heartbeat: dict[str, datetime] = {h.name: h.last_seen for h in in_scope if h.last_seen}
+    if rule.metric:
+        measurement, field_name = split_metric(rule.metric)
+        selector = Selector(measurement, field_name, hosts=scope, tags=dict(rule.tags or {}))
+        for sample in store.latest_many([selector], to_ns(now - silent_for)):
+            seen = min(from_ns(sample.time_ns), now)  # an agent clock ahead of ours proves nothing
+            host = sample.key.host
+            if host not in heartbeat or heartbeat[host] < seen:
+                heartbeat[host] = seen
+    out: dict[str, Observation] = {}
+    for host, seen in heartbeat.items():
+        age = (now - seen).total_seconds()
+        out[host] = Observation(host, age >= rule.window_s, age, {"last_seen": seen.isoformat()})
+    return out
