@@ -70,6 +70,7 @@ class Agent:
         self.stats = AgentStats()
         self.ctx = ctx or Context(agent_stats=self.stats)
         self.ctx.agent_stats = self.stats
+        self.ctx.ps()  # import psutil now, not inside the first timed collection
         self.clock = clock
         self.spool = spool or FileSpool(
             config.spool["dir"], config.spool["max_bytes"], config.spool["max_age"]

@@ -36,7 +36,8 @@ REGISTRY: list[CollectorSpec] = [
         {"devices": [], "ignore_devices": diskio.DEFAULT_IGNORE_DEVICES},
     ),
     CollectorSpec("net", 5.0, net.create, {"interfaces": [], "ignore_interfaces": ["lo"]}),
-    CollectorSpec("netstat", 5.0, netstat.create),
+    # /proc/net/tcp walks the whole socket hash table (~10 ms here): every 30 s is plenty.
+    CollectorSpec("netstat", 30.0, netstat.create),
     CollectorSpec("processes", 15.0, processes.create, heavy=True),
     CollectorSpec("procstat", 15.0, procstat.create, {"top_n": 5, "cmdline_max": 200}, heavy=True),
     CollectorSpec("sensors", 30.0, sensors.create),
