@@ -105,9 +105,13 @@ bind-address = "127.0.0.1:{rpc_port}"
 """
     )
     log = (root / "influxd.log").open("wb")
-    proc = subprocess.Popen(
-        [binary, "-config", str(conf)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    with log:  # the child keeps its own descriptor; ours must not leak (ResourceWarning)
+        proc = subprocess.Popen(
+            [binary, "-config", str(conf)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{http_port}"
     try:
         wait_http(f"{url}/ping", proc=proc)

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fleetmon_api import errors, jobs
 from fleetmon_api.idempotency import BatchLedger, MemoryLedger, RedisLedger
+from fleetmon_api.ingest.validate import Limits, Validator
 from fleetmon_api.keycache import KeyCache
 from fleetmon_api.presence import Presence
 from fleetmon_api.ratelimit import RateLimiter
@@ -96,6 +96,7 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
             audience=settings.jwt_audience,
             ttl_s=settings.jwt_ttl_s,
         ),
+        validator=Validator(Limits.from_settings(settings)),
     )
 
 
@@ -140,10 +141,5 @@ def create_app(settings: Settings, store_factory: StoreFactory | None = None) ->
     app.add_middleware(_Timing)
     for router in ROUTERS:
         app.include_router(router)
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        # The built-in web UI will live here; until then, the API docs.
-        return RedirectResponse("/docs")
 
     return app

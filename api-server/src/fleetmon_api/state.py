@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleetmon_api.idempotency import BatchLedger
+from fleetmon_api.ingest.validate import Validator
 from fleetmon_api.keycache import KeyCache
 from fleetmon_api.presence import Presence
 from fleetmon_api.ratelimit import RateLimiter
@@ -43,6 +44,7 @@ class AppState:
     presence: Presence
     telemetry: Telemetry
     jwt: JWTConfig
+    validator: Validator
     clock: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fleetmon_api.routers import health, ui
+from fleetmon_api.routers import auth, health, hosts, ingest, metrics, tokens, ui
 
 # Order matters only for the OpenAPI page; add a module's `router` here when it exists.
 ROUTERS: list[APIRouter] = [
     health.router,
+    auth.router,
+    ingest.router,
+    hosts.router,
+    tokens.router,
+    metrics.router,
     ui.router,
 ]

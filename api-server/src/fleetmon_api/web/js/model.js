@@ -33,38 +33,23 @@ export function normHost(r) {
   };
 }
 
-// One fleet row from the overview endpoint: tolerant of flat or nested metric fields.
+// One row of GET /metrics/overview: host identity plus its latest headline values.
 function normFleetRow(r) {
-  const base = normHost(r);
-  const m = first(r.metrics, r.latest, r.current, r);
-  const cpu = first(m.cpu, {});
-  const mem = first(m.memory, m.mem, {});
-  const disk = first(m.disk, {});
-  const net = first(m.network, m.net, {});
-  const load = first(m.load, m.system, {});
-  const val = (obj, ...keys) => {
-    if (isNum(obj)) return obj;
-    for (const k of keys) {
-      const v = asNum(obj && obj[k]);
-      if (v !== null) return v;
-    }
-    return null;
-  };
   return {
-    ...base,
-    cpu: first(val(cpu, "usage_percent", "percent", "usage_active", "used_percent", "value"), val(m, "cpu_percent", "cpu_usage")),
-    mem: first(val(mem, "used_percent", "percent", "value"), val(m, "mem_percent", "memory_percent", "mem_used_percent")),
-    disk: first(val(disk, "worst_used_percent", "max_used_percent", "used_percent", "percent", "value"), val(m, "disk_percent", "disk_used_percent")),
-    diskPath: first(disk && (disk.worst_path || disk.path), m.disk_path, null),
-    rx: first(val(net, "bytes_recv_per_s", "recv_bytes_per_s", "rx_bytes_per_s", "bytes_recv_rate", "rx"), val(m, "net_recv_bps", "net_rx")),
-    tx: first(val(net, "bytes_sent_per_s", "sent_bytes_per_s", "tx_bytes_per_s", "bytes_sent_rate", "tx"), val(m, "net_sent_bps", "net_tx")),
-    load1: first(val(load, "load1"), val(m, "load1")),
+    ...normHost(r),
+    cpu: asNum(r.cpu_percent),
+    mem: asNum(r.mem_percent),
+    disk: asNum(r.disk_percent),
+    diskPath: first(r.disk_path, null),
+    rx: asNum(r.net_recv_bps),
+    tx: asNum(r.net_sent_bps),
+    load1: asNum(r.load1),
   };
 }
 
 export async function loadFleet(signal) {
-  const data = await get("fleet/overview", {}, { signal });
-  return listOf(data, "hosts", "items").map(normFleetRow);
+  const data = await get("metrics/overview", {}, { signal });
+  return listOf(data, "hosts").map(normFleetRow);
 }
 
 export async function loadHost(host, signal) {
@@ -78,7 +63,7 @@ function normSamples(data) {
     let measurement = s.measurement;
     let field = s.field;
     if ((!measurement || !field) && typeof s.metric === "string") [measurement, field] = s.metric.split(/\.(.+)/);
-    return { measurement, field, tags: s.tags || {}, value: asNum(s.value), time: toEpoch(s.time) };
+    return { measurement, field, tags: s.tags || {}, value: asNum(s.value), raw: s.value, time: toEpoch(s.time) };
   });
 }
 
@@ -115,29 +100,35 @@ export async function loadCurrent(host, signal) {
     disk: worst ? worst.pct : null,
     diskPath: worst ? worst.path : null,
     disks: diskList,
-    rx: null,
-    tx: null,
+    available: new Set(samples.map((x) => `${x.measurement}.${x.field}`)),
   };
 }
 
+// GET /metrics/processes gives the latest sample of every procstat field per process;
+// keep only the newest collection (processes that exited linger as old series).
 export async function loadProcesses(host, signal) {
   const data = await get("metrics/processes", { host }, { signal });
-  return listOf(data, "processes", "top", "items").map((p) => ({
-    name: String(first(p.name, p.process_name, p.tags && p.tags.process_name, "?")),
-    pid: first(p.pid, p.tags && p.tags.pid, null),
-    user: first(p.user, p.username, p.tags && p.tags.user, ""),
-    cpu: asNum(first(p.cpu_percent, p.cpu_usage, p.cpu, null)),
-    mem: asNum(first(p.memory_percent, p.mem_percent, null)),
-    rss: asNum(first(p.memory_rss, p.rss, null)),
-    cmdline: first(p.cmdline, ""),
-  }));
+  const samples = normSamples({ series: (data && data.measurements && data.measurements.procstat) || [] });
+  const newest = Math.max(0, ...samples.map((x) => x.time || 0));
+  const procs = new Map();
+  for (const x of samples) {
+    if ((x.time || 0) < newest - 5) continue;
+    const id = `${x.tags.process_name}\u0000${x.tags.pid}`;
+    const p = procs.get(id) || { name: x.tags.process_name || "?", pid: x.tags.pid || null, user: x.tags.user || "", cpu: null, mem: null, rss: null, cmdline: "" };
+    if (x.field === "cpu_percent" || x.field === "cpu_usage") p.cpu = x.value;
+    else if (x.field === "memory_percent") p.mem = x.value;
+    else if (x.field === "memory_rss") p.rss = x.value;
+    else if (x.field === "cmdline") p.cmdline = x.raw;
+    procs.set(id, p);
+  }
+  return [...procs.values()].sort((a, b) => (b.cpu ?? -1) - (a.cpu ?? -1) || (b.rss ?? 0) - (a.rss ?? 0));
 }
 
 // Range query for one chart line (or one line per tag value with `split`).
 export async function loadHistory(host, q, start, end, step, signal) {
-  const params = { host, metric: q.metric, start, end, interval: step };
+  const params = { host, metric: q.metric, start, end, interval: `${step}s` };
   if (q.rate) params.aggregate = "rate";
-  for (const [k, v] of Object.entries(q.tags || {})) params[`tag.${k}`] = v;
+  params.tag = Object.entries(q.tags || {}).map(([k, v]) => `${k}=${v}`);
   const data = await get("metrics/history", params, { signal });
   let series = listOf(data, "series", "results").map((s) => ({
     tags: s.tags || {},
@@ -155,6 +146,21 @@ export async function loadHistory(host, q, start, end, step, signal) {
     points: s.points,
   }));
 }
+
+// Current network throughput (bytes/s, all interfaces but loopback) from the last minutes.
+export async function loadNetRates(host, signal) {
+  const end = Math.floor(Date.now() / 1000);
+  const q = (metric) => loadHistory(host, { metric, rate: true, sum: true, exclude: NET_EXCLUDE, label: "" }, end - 180, end, 60, signal);
+  const lastValue = (series) => {
+    const pts = (series[0] && series[0].points) || [];
+    for (let i = pts.length - 1; i >= 0; i -= 1) if (pts[i][1] !== null) return pts[i][1];
+    return null;
+  };
+  const [rx, tx] = await Promise.all([q("net.bytes_recv"), q("net.bytes_sent")]);
+  return { rx: lastValue(rx), tx: lastValue(tx) };
+}
+
+export const NET_EXCLUDE = { interface: ["lo", "all"] };
 
 export async function loadActiveAlerts(signal) {
   const data = await optional(get("alerts/active", {}, { signal }));

@@ -3,7 +3,7 @@
 import { h, replace, svgIcon } from "../dom.js";
 import { ago, bits, bytes, datetime, duration, isNum, num, pct, rate } from "../format.js";
 import { chartCard, align } from "../charts.js";
-import { loadHost, loadCurrent, loadHistory, loadProcesses } from "../model.js";
+import { loadHost, loadCurrent, loadHistory, loadNetRates, loadProcesses, NET_EXCLUDE } from "../model.js";
 import { poll } from "../live.js";
 import { statusPill, meter, labelChips } from "./widgets.js";
 
@@ -51,8 +51,8 @@ export const CHARTS = [
   {
     id: "network", title: "Network", subtitle: "all interfaces", format: bitRate, yMin: 0,
     queries: [
-      { metric: "net.bytes_recv", rate: true, sum: true, exclude: { interface: ["lo", "all"] }, label: "received" },
-      { metric: "net.bytes_sent", rate: true, sum: true, exclude: { interface: ["lo", "all"] }, label: "sent" },
+      { metric: "net.bytes_recv", rate: true, sum: true, exclude: NET_EXCLUDE, label: "received" },
+      { metric: "net.bytes_sent", rate: true, sum: true, exclude: NET_EXCLUDE, label: "sent" },
     ],
   },
   {
@@ -173,13 +173,17 @@ export function mountHost(main, { host, query }) {
     );
   }
 
+  // Metrics the host reports; charts skip the others instead of asking for unknown series.
+  let available = null;
+
   async function loadCharts(signal) {
     const end = Math.floor(Date.now() / 1000);
     const start = end - range.seconds;
     await Promise.all(
       cards.map(async ({ def, card }) => {
         try {
-          const results = await Promise.all(def.queries.map((q) => loadHistory(host, q, start, end, range.step, signal).catch((err) => {
+          const wanted = def.queries.filter((q) => !available || available.has(q.metric));
+          const results = await Promise.all(wanted.map((q) => loadHistory(host, q, start, end, range.step, signal).catch((err) => {
             if (err.name === "AbortError") throw err;
             return [];
           })));
@@ -187,7 +191,7 @@ export function mountHost(main, { host, query }) {
           const lists = [];
           results.forEach((list, i) => {
             for (const s of list) {
-              if (def.queries[i].optional && !s.points.some(([, v]) => v !== null)) continue;
+              if (wanted[i].optional && !s.points.some(([, v]) => v !== null)) continue;
               series.push({ label: s.label });
               lists.push(s);
             }
@@ -201,8 +205,15 @@ export function mountHost(main, { host, query }) {
   }
 
   async function loadNow(signal) {
-    const [info, cur, procs] = await Promise.all([loadHost(host, signal), loadCurrent(host, signal), loadProcesses(host, signal).catch(() => [])]);
+    const [info, cur, procs, net] = await Promise.all([
+      loadHost(host, signal),
+      loadCurrent(host, signal),
+      loadProcesses(host, signal).catch(() => []),
+      loadNetRates(host, signal).catch(() => ({ rx: null, tx: null })),
+    ]);
     if (destroyed) return;
+    available = cur.available.size ? cur.available : null;
+    Object.assign(cur, net);
     errorBox.hidden = true;
     renderIdentity(info);
     renderCurrent(cur);
@@ -213,10 +224,10 @@ export function mountHost(main, { host, query }) {
   const poller = poll(async (signal) => {
     try {
       // Current values every tick; charts on the first tick and then every 30 s (or 6 ticks).
-      const jobs = [loadNow(signal)];
-      if (tickCount % 6 === 0) jobs.push(loadCharts(signal));
+      const charts = tickCount % 6 === 0;
       tickCount += 1;
-      await Promise.all(jobs);
+      await loadNow(signal);
+      if (charts) await loadCharts(signal);
     } catch (err) {
       if (err.name !== "AbortError") {
         errorBox.textContent = err.status === 404 ? `Host “${host}” is not known to this server.` : `Could not load this host: ${err.message}`;

@@ -1,0 +1,1 @@
+"""Ingest: wire models, body reading with limits, validation, and line-protocol parsing."""

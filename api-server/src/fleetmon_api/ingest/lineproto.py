@@ -1,0 +1,148 @@
+"""InfluxDB line protocol as Telegraf, Glances and collectd emit it.
+
+Escapes: measurement `\\,` `\\ `; tag keys/values and field keys `\\,` `\\=` `\\ `; string
+field values are double-quoted with `\\"` and `\\\\`. Field values: float, `123i`
+(integer), `123u` (unsigned), booleans (t, T, true, True, TRUE, f, F, false, False, FALSE),
+strings. Timestamps are integers in the request's precision; missing means "now".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fleetmon_db.timeseries import FieldValue
+
+PRECISIONS = {
+    "n": 1, "ns": 1, "u": 1_000, "us": 1_000, "µ": 1_000, "ms": 1_000_000,
+    "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000,
+}  # fmt: skip
+_TRUE = frozenset({"t", "T", "true", "True", "TRUE"})
+_FALSE = frozenset({"f", "F", "false", "False", "FALSE"})
+
+
+class LineError(ValueError):
+    """A line that does not parse; the message names the line."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedLine:
+    """One parsed line (time None when the line has no timestamp)."""
+
+    measurement: str
+    tags: dict[str, str]
+    fields: dict[str, FieldValue]
+    time: int | None
+
+
+def _split(text: str, sep: str, quotes: bool = False) -> list[str]:
+    """Split on `sep` where it is neither backslash-escaped nor (optionally) inside quotes."""
+    if "\\" not in text and '"' not in text:
+        return text.split(sep)
+    parts: list[str] = []
+    start = 0
+    i = 0
+    in_quotes = False
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if quotes and c == '"':
+            in_quotes = not in_quotes
+        elif c == sep and not in_quotes:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _unescape(text: str, chars: str) -> str:
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\" and i + 1 < n and text[i + 1] in chars:
+            out.append(text[i + 1])
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _pair(item: str, what: str, quotes: bool) -> tuple[str, str]:
+    kv = _split(item, "=", quotes=quotes)
+    if len(kv) < 2 or not kv[0]:
+        raise LineError(f"{what} {item[:60]!r} is not key=value")
+    return _unescape(kv[0], ",= "), "=".join(kv[1:])
+
+
+def _field_value(raw: str, key: str) -> FieldValue:
+    if not raw:
+        raise LineError(f"field {key!r} has no value")
+    if raw[0] == '"':
+        if len(raw) < 2 or raw[-1] != '"':
+            raise LineError(f"field {key!r}: unterminated string")
+        return raw[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    last = raw[-1]
+    try:
+        if last in "iu":
+            value = int(raw[:-1])
+            if last == "u" and value < 0:
+                raise LineError(f"field {key!r}: unsigned value is negative")
+            return value
+        if raw in _TRUE:
+            return True
+        if raw in _FALSE:
+            return False
+        return float(raw)
+    except ValueError:
+        raise LineError(f"field {key!r}: invalid value {raw[:40]!r}") from None
+
+
+def parse_line(line: str) -> ParsedLine:
+    """Parse one non-empty, non-comment line."""
+    sections = _split(line, " ", quotes=True)
+    sections = [s for s in sections if s != ""]
+    if len(sections) < 2:
+        raise LineError("missing fields")
+    if len(sections) > 3:
+        raise LineError("unexpected text after the timestamp")
+    series = _split(sections[0], ",")
+    measurement = _unescape(series[0], ", ")
+    if not measurement:
+        raise LineError("missing measurement")
+    tags: dict[str, str] = {}
+    for item in series[1:]:
+        k, v = _pair(item, "tag", quotes=False)
+        tags[k] = _unescape(v, ",= ")
+    fields: dict[str, FieldValue] = {}
+    for item in _split(sections[1], ",", quotes=True):
+        k, v = _pair(item, "field", quotes=True)
+        fields[k] = _field_value(v, k)
+    ts: int | None = None
+    if len(sections) == 3:
+        try:
+            ts = int(sections[2])
+        except ValueError:
+            raise LineError(f"invalid timestamp {sections[2][:30]!r}") from None
+    return ParsedLine(measurement, tags, fields, ts)
+
+
+def parse(text: str) -> list[tuple[int, ParsedLine]]:
+    """Every data line with its 1-based line number; LineError names the first bad line."""
+    out: list[tuple[int, ParsedLine]] = []
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            out.append((number, parse_line(line)))
+        except LineError as exc:
+            raise LineError(f"line {number}: {exc}") from None
+    return out

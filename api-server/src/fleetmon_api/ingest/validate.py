@@ -1,0 +1,150 @@
+"""Turn validated wire dicts into store Points, enforcing fleetmon's limits.
+
+Rule for partly bad batches: the whole batch is rejected (422) and the message names the
+first offending point by index; nothing of it is stored. Agents never produce bad points,
+so a bad point means a bug or an attacker, and all-or-nothing keeps retries idempotent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fleetmon_api.errors import ApiError
+from fleetmon_api.settings import Settings
+from fleetmon_db.timeseries import NS, FieldValue, Point
+
+# Names (measurements, tag keys, field keys): Telegraf style, no spaces, no control characters.
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-:/]*$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_INT64 = 2**63
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The ingest limits of one process (copied from Settings for cheap attribute access)."""
+
+    max_points: int
+    max_fields: int
+    max_tags: int
+    max_key: int
+    max_tag_value: int
+    max_string: int
+    max_past_ns: int
+    max_future_ns: int
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Limits:
+        """Limits from settings."""
+        return cls(
+            s.max_points,
+            s.max_fields_per_point,
+            s.max_tags_per_point,
+            s.max_key_length,
+            s.max_tag_value_length,
+            s.max_string_value_length,
+            s.max_past_s * NS,
+            s.max_future_s * NS,
+        )
+
+
+class BadPoint(ApiError):
+    """422 naming the point (by index) and what is wrong with it."""
+
+    def __init__(self, index: int | str, why: str) -> None:
+        where = f"points[{index}]" if isinstance(index, int) else index
+        super().__init__(422, f"{where}: {why}; the whole batch was rejected")
+
+
+class Validator:
+    """Checks names, values and timestamps; caches names already found valid."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._good_names: set[str] = set()
+        self._good_values: set[str] = set()
+
+    def name(self, value: str, what: str, index: int | str) -> None:
+        """Check a measurement, tag key or field key."""
+        if value in self._good_names:
+            return
+        if len(value) > self.limits.max_key:
+            raise BadPoint(index, f"{what} {value[:40]!r}... longer than {self.limits.max_key}")
+        if not NAME_RE.match(value):
+            raise BadPoint(
+                index,
+                f"{what} {value[:64]!r} must start with a letter or '_' and contain only "
+                "letters, digits and _ . - : /",
+            )
+        if len(self._good_names) > 100_000:
+            self._good_names.clear()
+        self._good_names.add(value)
+
+    def tag_value(self, key: str, value: str, index: int | str) -> None:
+        """Check a tag value: bounded length, no control characters."""
+        if value in self._good_values:
+            return
+        if len(value) > self.limits.max_tag_value:
+            raise BadPoint(index, f"tag {key!r} value longer than {self.limits.max_tag_value}")
+        if _CONTROL_RE.search(value):
+            raise BadPoint(index, f"tag {key!r} value contains a control character")
+        if len(self._good_values) > 100_000:
+            self._good_values.clear()
+        self._good_values.add(value)
+
+    def field_value(self, key: str, value: FieldValue, index: int | str) -> None:
+        """Check a field value: finite numbers, int64 range, bounded strings."""
+        t = type(value)
+        if t is float:
+            if not math.isfinite(value):  # type: ignore[arg-type]
+                raise BadPoint(index, f"field {key!r} is not a finite number")
+        elif t is int:
+            if not -_INT64 <= value < _INT64:  # type: ignore[operator]
+                raise BadPoint(index, f"field {key!r} is outside the 64-bit integer range")
+        elif t is str and len(value) > self.limits.max_string:  # type: ignore[arg-type]
+            raise BadPoint(index, f"field {key!r} string longer than {self.limits.max_string}")
+
+    def time_ns(self, seconds: float | int, now_ns: int, index: int | str) -> int:
+        """Epoch seconds to ns, within [now - max_past, now + max_future]."""
+        if type(seconds) is float and not math.isfinite(seconds):
+            raise BadPoint(index, "time is not a finite number")
+        t = int(seconds * NS)
+        if t < now_ns - self.limits.max_past_ns:
+            raise BadPoint(index, f"time {seconds} is older than {self.limits.max_past_ns // NS}s")
+        if t > now_ns + self.limits.max_future_ns:
+            raise BadPoint(
+                index,
+                f"time {seconds} is more than {self.limits.max_future_ns // NS}s in the future",
+            )
+        return t
+
+    def point(
+        self,
+        index: int | str,
+        host: str,
+        measurement: str,
+        time_ns: int,
+        tags: Mapping[str, str],
+        fields: Mapping[str, FieldValue],
+    ) -> Point:
+        """Check one point's names and values; the `host` tag is dropped (the key decides)."""
+        lim = self.limits
+        self.name(measurement, "measurement", index)
+        if len(tags) > lim.max_tags:
+            raise BadPoint(index, f"{len(tags)} tags exceed the limit of {lim.max_tags}")
+        if not fields:
+            raise BadPoint(index, "a point needs at least one field")
+        if len(fields) > lim.max_fields:
+            raise BadPoint(index, f"{len(fields)} fields exceed the limit of {lim.max_fields}")
+        clean_tags = tags
+        for k, v in tags.items():
+            self.name(k, "tag key", index)
+            self.tag_value(k, v, index)
+        if "host" in tags:
+            clean_tags = {k: v for k, v in tags.items() if k != "host"}
+        for fk, fv in fields.items():
+            self.name(fk, "field key", index)
+            self.field_value(fk, fv, index)
+        return Point(host, measurement, time_ns, clean_tags, fields)

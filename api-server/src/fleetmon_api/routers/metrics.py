@@ -1,0 +1,233 @@
+"""Queries: current values, history, summary, per-category views and the fleet overview."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from fleetmon_api import services
+from fleetmon_api.catalog import CATEGORY_MEASUREMENTS, Category, is_counter, split_metric
+from fleetmon_api.deps import DbSession, State, ViewerUser
+from fleetmon_api.errors import ApiError
+from fleetmon_api.routers.hosts import host_view
+from fleetmon_api.state import AppState
+from fleetmon_api.timeparse import check_range, parse_duration, parse_instant
+from fleetmon_db.models import Host
+from fleetmon_db.timeseries import NS, Aggregate, RangeQuery, Sample, Selector
+
+router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
+
+HostQ = Annotated[str, Query(min_length=1, max_length=253, description="host name")]
+MetricQ = Annotated[str, Query(min_length=3, max_length=300, description="measurement.field")]
+TimeQ = Annotated[str | None, Query(max_length=40, description="epoch seconds or ISO 8601")]
+TagQ = Annotated[
+    list[str] | None, Query(max_length=16, description="tag filter key=value (repeatable)")
+]
+_404: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such host"},
+    422: {"description": "Invalid parameters"},
+}
+MAX_BUCKETS = 2000
+
+
+def _tags(tag: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in tag or []:
+        k, sep, v = item.partition("=")
+        if not sep or not k or len(k) > 128 or len(v) > 256:
+            raise ApiError(422, f"tag: {item[:60]!r} must be key=value")
+        out[k] = v
+    return out
+
+
+def _require_host(db: DbSession, host: str) -> None:
+    if db.scalar(select(Host.id).where(Host.name == host)) is None:
+        raise ApiError(404, f"host {host!r} not found")
+
+
+def _sample(s: Sample) -> dict[str, Any]:
+    return {
+        "measurement": s.key.measurement,
+        "field": s.key.field,
+        "tags": s.key.tag_dict,
+        "time": s.time_ns / NS,
+        "value": s.value,
+    }
+
+
+def _range(state: AppState, start: str | None, end: str | None) -> tuple[int, int]:
+    now = state.now_ns()
+    end_ns = parse_instant(end, "end", now)
+    start_ns = parse_instant(start, "start", end_ns - 3600 * NS)
+    check_range(start_ns, end_ns)
+    return start_ns, end_ns
+
+
+def _unknown_metric(state: AppState, host: str, measurement: str, field: str) -> None:
+    """422 if the host never reported this metric (checked only when a query came back empty)."""
+    known = {(k.measurement, k.field) for k in state.store.series(host)}
+    if (measurement, field) not in known:
+        raise ApiError(422, f"metric: unknown metric '{measurement}.{field}' for host {host!r}")
+
+
+@router.get("/current", responses=_404)
+def current(host: HostQ, state: State, db: DbSession, _user: ViewerUser) -> dict[str, Any]:
+    """Latest value of every series of a host."""
+    _require_host(db, host)
+    samples = state.store.latest(host)
+    return {"host": host, "series": [_sample(s) for s in samples]}
+
+
+@router.get("/history", responses=_404)
+def history(
+    host: HostQ,
+    metric: MetricQ,
+    state: State,
+    db: DbSession,
+    _user: ViewerUser,
+    start: TimeQ = None,
+    end: TimeQ = None,
+    interval: Annotated[str | None, Query(max_length=12, description="30s, 5m, 1h")] = None,
+    aggregate: Annotated[
+        Aggregate | None, Query(description="default mean; rate for counters")
+    ] = None,
+    tag: TagQ = None,
+) -> dict[str, Any]:
+    """Bucketed values; the storage tier is chosen from range and step."""
+    measurement, field = split_metric(metric)
+    start_ns, end_ns = _range(state, start, end)
+    span_s = max(1, (end_ns - start_ns) // NS)
+    step = parse_duration(interval, "interval") if interval else max(10, -(-span_s // 300))
+    if span_s // step > MAX_BUCKETS:
+        raise ApiError(422, f"interval: {step}s gives more than {MAX_BUCKETS} buckets")
+    _require_host(db, host)
+    agg = aggregate or (Aggregate.RATE if is_counter(measurement, field) else Aggregate.MEAN)
+    selector = Selector(measurement, field, [host], _tags(tag))
+    data = state.store.query_range(
+        RangeQuery(selector, start_ns, end_ns, step, agg), state.now_ns()
+    )
+    if not data:
+        _unknown_metric(state, host, measurement, field)
+    return {
+        "host": host,
+        "metric": metric,
+        "aggregate": agg.value,
+        "interval": step,
+        "start": start_ns / NS,
+        "end": end_ns / NS,
+        "series": [
+            {
+                "tags": d.key.tag_dict,
+                "tier": d.tier,
+                "points": [[t / NS, v] for t, v in d.points],
+            }
+            for d in data
+        ],
+    }
+
+
+@router.get("/summary", responses=_404)
+def summary(
+    host: HostQ,
+    metric: MetricQ,
+    state: State,
+    db: DbSession,
+    _user: ViewerUser,
+    start: TimeQ = None,
+    end: TimeQ = None,
+    tag: TagQ = None,
+) -> dict[str, Any]:
+    """avg, min, max, p95, p99 of a metric over a range (all matching series together)."""
+    measurement, field = split_metric(metric)
+    start_ns, end_ns = _range(state, start, end)
+    _require_host(db, host)
+    selector = Selector(measurement, field, [host], _tags(tag))
+    s = state.store.summary(selector, start_ns, end_ns, state.now_ns())
+    if s.count == 0:
+        _unknown_metric(state, host, measurement, field)
+    return {
+        "host": host,
+        "metric": metric,
+        "start": start_ns / NS,
+        "end": end_ns / NS,
+        "count": s.count,
+        "avg": s.avg,
+        "min": s.min,
+        "max": s.max,
+        "p95": s.p95,
+        "p99": s.p99,
+        "approximate": s.approximate,
+    }
+
+
+OVERVIEW_WINDOW_S = 600
+
+
+@router.get("/overview")
+def overview(state: State, db: DbSession, _user: ViewerUser) -> dict[str, Any]:
+    """Every host's status and latest cpu/mem/disk/net/load in one call."""
+    now = state.clock()
+    now_ns = state.now_ns()
+    since = now_ns - OVERVIEW_WINDOW_S * NS
+    selectors = [
+        Selector("cpu", "usage_idle", None, {"cpu": "cpu-total"}),
+        Selector("mem", "used_percent"),
+        Selector("disk", "used_percent"),
+        Selector("system", "load1"),
+    ]
+    latest: dict[str, dict[str, float]] = defaultdict(dict)
+    for s in state.store.latest_many(selectors, since):
+        v = s.value
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        row = latest[s.key.host]
+        if s.key.measurement == "cpu":
+            row["cpu_percent"] = round(100.0 - float(v), 3)
+        elif s.key.measurement == "mem":
+            row["mem_percent"] = float(v)
+        elif s.key.measurement == "disk":
+            # The fullest filesystem is what matters at fleet level.
+            row["disk_percent"] = max(row.get("disk_percent", 0.0), float(v))
+        else:
+            row["load1"] = float(v)
+    rate_start = now_ns - 300 * NS
+    for field, out in (("bytes_recv", "net_recv_bps"), ("bytes_sent", "net_sent_bps")):
+        for s in state.store.aggregate(Selector("net", field), rate_start, now_ns, Aggregate.RATE):
+            if isinstance(s.value, int | float) and not isinstance(s.value, bool):
+                row = latest[s.key.host]
+                row[out] = row.get(out, 0.0) + float(s.value)
+    keys = services.active_key_counts(db, now)
+    hosts = db.scalars(select(Host).order_by(Host.name)).all()
+    out_hosts = []
+    for h in hosts:
+        view = host_view(state, h, now, keys.get(h.id, 0))
+        out_hosts.append(
+            {
+                "name": h.name,
+                "status": view.status,
+                "last_seen": view.last_seen,
+                "labels": view.labels,
+                **latest.get(h.name, {}),
+            }
+        )
+    counts: dict[str, int] = defaultdict(int)
+    for item in out_hosts:
+        counts[str(item["status"])] += 1
+    return {"time": now_ns / NS, "counts": dict(counts), "hosts": out_hosts}
+
+
+@router.get("/{category}", responses=_404)
+def category(
+    category: Category, host: HostQ, state: State, db: DbSession, _user: ViewerUser
+) -> dict[str, Any]:
+    """Latest values of one category's measurements for a host, grouped by measurement."""
+    _require_host(db, host)
+    wanted = CATEGORY_MEASUREMENTS[category]
+    grouped: dict[str, list[dict[str, Any]]] = {m: [] for m in wanted}
+    for s in state.store.latest(host):
+        if s.key.measurement in grouped:
+            grouped[s.key.measurement].append(_sample(s))
+    return {"host": host, "category": category.value, "measurements": grouped}
