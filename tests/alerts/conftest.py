@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from fleetmon_alerts.clock import ManualClock
 from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.migrate import upgrade
+from fleetmon_db.timeseries import TimeSeriesStore
+from fleetmon_db.timeseries.factory import open_store
 from tests.alerts.receiver import Receiver
+from tests.support.servers import InfluxServer
 
 
 @pytest.fixture
@@ -33,7 +38,8 @@ def sessions(meta_url: str) -> Iterator[sessionmaker[Session]]:
 @pytest.fixture
 def clock() -> ManualClock:
     """A clock that moves only when the test says so."""
-    return ManualClock()
+    # Near real time: InfluxDB drops points older than its retention policy.
+    return ManualClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture
@@ -42,3 +48,29 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver().start()
     yield r
     r.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "influxdb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TimeSeriesStore]:
+    """Each real time-series store, empty."""
+    tag = uuid.uuid4().hex[:10]
+    if request.param == "sqlite":
+        ts = open_store(f"sqlite:///{tmp_path / 'metrics.db'}")
+    elif request.param == "postgresql":
+        pg_url: str = request.getfixturevalue("pg_url")
+        ts = open_store(pg_url, table_prefix=f"a{tag}_")
+    else:
+        influx: InfluxServer = request.getfixturevalue("influx_server")
+        ts = open_store(f"{influx.url}/alerts_{tag}")
+    ts.ensure_schema()
+    yield ts
+    ts.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[TimeSeriesStore]:
+    """The embedded SQLite store only (for tests about logic, not about stores)."""
+    ts = open_store(f"sqlite:///{tmp_path / 'metrics.db'}")
+    ts.ensure_schema()
+    yield ts
+    ts.close()

@@ -79,3 +79,38 @@ def notifications(sessions: sessionmaker[Session]) -> list[AlertNotification]:
     """Every outbox row, oldest first."""
     with sessions() as s:
         return list(s.scalars(select(AlertNotification).order_by(AlertNotification.id)))
+
+
+def add_rule(sessions: sessionmaker[Session], **kw: Any) -> int:
+    """Insert a rule (threshold defaults); return its id."""
+    from fleetmon_db.models import AlertRule
+
+    kw.setdefault("name", "rule")
+    with sessions() as s:
+        rule = AlertRule(**kw)
+        s.add(rule)
+        s.commit()
+        return rule.id
+
+
+def add_host(
+    sessions: sessionmaker[Session],
+    name: str,
+    labels: dict[str, str] | None = None,
+    last_seen: datetime | None = None,
+) -> None:
+    """Insert a host row as enrollment would."""
+    from fleetmon_db.models import Host
+
+    with sessions() as s:
+        s.add(Host(name=name, labels=labels or {}, last_seen=last_seen))
+        s.commit()
+
+
+def events(sessions: sessionmaker[Session]) -> list[tuple[str, str, str]]:
+    """(host, from, to) of every history event, oldest first."""
+    from fleetmon_db.models import AlertEvent
+
+    with sessions() as s:
+        rows = s.scalars(select(AlertEvent).order_by(AlertEvent.id))
+        return [(e.host, e.from_status, e.to_status) for e in rows]

@@ -23,24 +23,29 @@ def dispatcher(sessions: sessionmaker[Session]) -> Dispatcher:
 
 def check_block_kit(doc: dict[str, Any]) -> None:
     """The message is valid Block Kit carrying what an on-call person needs."""
-    assert isinstance(doc["text"], str) and doc["text"]
+    assert isinstance(doc["text"], str)
+    assert doc["text"]
     blocks = doc["blocks"]
     assert 1 <= len(blocks) <= 50
     assert all(b["type"] in {"header", "section", "actions", "context", "divider"} for b in blocks)
     header = blocks[0]
-    assert header["type"] == "header" and header["text"]["type"] == "plain_text"
+    assert header["type"] == "header"
+    assert header["text"]["type"] == "plain_text"
     assert len(header["text"]["text"]) <= 150
     fields = next(b for b in blocks if b["type"] == "section" and "fields" in b)["fields"]
-    assert len(fields) <= 10 and all(f["type"] == "mrkdwn" for f in fields)
+    assert len(fields) <= 10
+    assert all(f["type"] == "mrkdwn" for f in fields)
     text = " ".join(f["text"] for f in fields)
     assert "warning" in text  # severity
     assert "web-1" in text  # host
-    assert "3.50" in text and "< 20" in text  # value vs threshold
+    assert "3.50" in text
+    assert "< 20" in text
     assert "Firing since" in text
     button = next(b for b in blocks if b["type"] == "actions")["elements"][0]
     assert button["url"] == "http://fleetmon.test/hosts/web-1"
     all_text = str(blocks)
-    assert "python3" in all_text and "postgres" in all_text  # top processes
+    assert "python3" in all_text
+    assert "postgres" in all_text
 
 
 def test_slack_block_kit_and_429_retry_after_honoured(
@@ -68,7 +73,8 @@ def test_slack_block_kit_and_429_retry_after_honoured(
         check_block_kit(r.json())
     rows = notifications(sessions)
     assert [r.status for r in rows] == ["sent", "sent"]
-    assert rows[0].attempts == 2 and rows[0].last_error is None
+    assert rows[0].attempts == 2
+    assert rows[0].last_error is None
 
 
 def test_slack_resolved_message(sessions: sessionmaker[Session], receiver: Receiver) -> None:
@@ -98,7 +104,9 @@ def test_webhook_hmac_signature(sessions: sessionmaker[Session], receiver: Recei
     expected = hmac.new(b"s3", ts.encode() + b"." + req.body, hashlib.sha256).hexdigest()
     assert headers["x-fleetmon-signature"] == f"sha256={expected}"
     doc = req.json()
-    assert doc["version"] == 1 and doc["host"] == "web-1" and doc["status"] == "firing"
+    assert doc["version"] == 1
+    assert doc["host"] == "web-1"
+    assert doc["status"] == "firing"
 
 
 def test_discord_embed(sessions: sessionmaker[Session], receiver: Receiver) -> None:
@@ -114,7 +122,8 @@ def test_discord_embed(sessions: sessionmaker[Session], receiver: Receiver) -> N
     doc = receiver.wait_for(1)[0].json()
     embed = doc["embeds"][0]
     assert embed["title"] == "[FIRING] CPU usage high on web-1"
-    assert embed["color"] == 0xD32F2F and embed["url"].endswith("/hosts/web-1")
+    assert embed["color"] == 0xD32F2F
+    assert embed["url"].endswith("/hosts/web-1")
     assert {f["name"] for f in embed["fields"]} >= {"Severity", "Host", "Value", "Since"}
 
 
@@ -151,8 +160,10 @@ def test_permanent_error_gives_up_without_retrying(
     finally:
         d.stop()
     row = notifications(sessions)[0]
-    assert row.status == "failed" and row.attempts == 1
-    assert row.last_error is not None and receiver.url not in row.last_error
+    assert row.status == "failed"
+    assert row.attempts == 1
+    assert row.last_error is not None
+    assert receiver.url not in row.last_error
 
 
 def test_retries_with_backoff_until_success(
@@ -167,5 +178,6 @@ def test_retries_with_backoff_until_success(
     finally:
         d.stop()
     row = notifications(sessions)[0]
-    assert row.status == "sent" and row.attempts == 3
+    assert row.status == "sent"
+    assert row.attempts == 3
     assert [r.status for r in receiver.requests] == [503, 503, 200]

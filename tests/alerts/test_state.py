@@ -27,9 +27,11 @@ def run(series: list[tuple[float, bool]], for_s: float, kff: float = 0) -> list[
 
 def test_pending_then_firing_exactly_at_for() -> None:
     snap, tr = step(Snapshot(), True, at(0), 300, 0)
-    assert tr == Transition(S.INACTIVE, S.PENDING) and snap.pending_since == at(0)
+    assert tr == Transition(S.INACTIVE, S.PENDING)
+    assert snap.pending_since == at(0)
     snap, tr = step(snap, True, at(299.999), 300, 0)
-    assert tr is None and snap.status == S.PENDING
+    assert tr is None
+    assert snap.status == S.PENDING
     snap, tr = step(snap, True, at(300), 300, 0)
     assert tr == Transition(S.PENDING, S.FIRING)
     assert snap.firing_since == at(300)
@@ -37,7 +39,8 @@ def test_pending_then_firing_exactly_at_for() -> None:
 
 def test_for_zero_fires_at_once() -> None:
     snap, tr = step(Snapshot(), True, at(0), 0, 0)
-    assert tr == Transition(S.INACTIVE, S.FIRING) and snap.firing_since == at(0)
+    assert tr == Transition(S.INACTIVE, S.FIRING)
+    assert snap.firing_since == at(0)
 
 
 def test_pending_that_clears_goes_back_to_inactive() -> None:
@@ -72,12 +75,15 @@ def test_flapping_series_is_held_by_keep_firing_for() -> None:
 def test_keep_firing_until_is_cleared_when_condition_returns() -> None:
     snap, _ = step(Snapshot(), True, at(0), 0, 60)
     snap, tr = step(snap, False, at(10), 0, 60)
-    assert tr is None and snap.keep_firing_until == at(70)
+    assert tr is None
+    assert snap.keep_firing_until == at(70)
     snap, tr = step(snap, True, at(20), 0, 60)
-    assert tr is None and snap.keep_firing_until is None
+    assert tr is None
+    assert snap.keep_firing_until is None
     snap, tr = step(snap, False, at(30), 0, 60)
     assert snap.keep_firing_until == at(90)
     snap, tr = step(snap, False, at(89), 0, 60)
     assert tr is None
     snap, tr = step(snap, False, at(90), 0, 60)
-    assert tr == Transition(S.FIRING, S.RESOLVED) and snap.resolved_at == at(90)
+    assert tr == Transition(S.FIRING, S.RESOLVED)
+    assert snap.resolved_at == at(90)

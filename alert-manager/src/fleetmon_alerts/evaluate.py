@@ -138,6 +138,8 @@ class Evaluator:
         for fp, state in states.items():
             # No data any more (series gone, host out of scope): the condition no longer holds.
             if fp not in seen and state.status in (AlertStatus.PENDING, AlertStatus.FIRING):
+                if rule.kind == RuleKind.HOST_DOWN and state.host in cycle.host_labels:
+                    continue  # silent beyond the lookback: still down, hold the alert
                 decision = self._step(cycle, rule, state, fp, Observation(state.host, False, None))
                 if decision:
                     out.append(decision)

@@ -12,6 +12,8 @@ from fleetmon_alerts.rules import AGGREGATES, COMPARISONS, hosts_in_scope, split
 from fleetmon_db.models import AlertRule, Host, RuleKind
 from fleetmon_db.timeseries import Selector, TimeSeriesStore
 
+HEARTBEAT_LOOKBACK = timedelta(days=1)
+
 
 @dataclass
 class Observation:
@@ -41,7 +43,9 @@ def _threshold(
     measurement, field_name = split_metric(rule.metric)
     selector = Selector(measurement, field_name, hosts=scope, tags=dict(rule.tags or {}))
     start = now - timedelta(seconds=rule.window_s)
-    samples = store.aggregate(selector, to_ns(start), to_ns(now), AGGREGATES[rule.aggregate])
+    # The store window is [start, end): +1 ns so a point stamped exactly `now` counts.
+    end_ns = to_ns(now) + 1
+    samples = store.aggregate(selector, to_ns(start), end_ns, AGGREGATES[rule.aggregate])
     compare = COMPARISONS[rule.comparison]
     per_host: dict[str, list[tuple[float, dict[str, str]]]] = {}
     for sample in samples:
@@ -74,7 +78,10 @@ def _host_down(
     if rule.metric:
         measurement, field_name = split_metric(rule.metric)
         selector = Selector(measurement, field_name, hosts=scope, tags=dict(rule.tags or {}))
-        for sample in store.latest_many([selector], to_ns(now - silent_for)):
+        # Look back well past the window: a host silent for an hour must read as down for an
+        # hour, not vanish from view (a day bounds the cost of the query).
+        lookback = max(silent_for, HEARTBEAT_LOOKBACK)
+        for sample in store.latest_many([selector], to_ns(now - lookback)):
             seen = min(from_ns(sample.time_ns), now)  # an agent clock ahead of ours proves nothing
             host = sample.key.host
             if host not in heartbeat or heartbeat[host] < seen:
