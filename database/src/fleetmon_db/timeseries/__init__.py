@@ -17,6 +17,7 @@ from fleetmon_db.timeseries.base import (
     TimeSeriesStore,
     series_key,
 )
+from fleetmon_db.timeseries.factory import open_store
 from fleetmon_db.timeseries.tiers import DEFAULT_TIERS, Tier, pick_tier
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Summary",
     "Tier",
     "TimeSeriesStore",
+    "open_store",
     "pick_tier",
     "series_key",
 ]

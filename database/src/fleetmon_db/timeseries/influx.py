@@ -1,0 +1,695 @@
+"""InfluxDB store over the v1-compatible HTTP API (/write, /query), served by 1.x, 2.x and 3.x.
+
+Layout: one database; each tier is a retention policy named after the tier (raw is the
+default RP). Rollup tiers keep, per raw field ``f``, the fields ``f_mean``, ``f_min``,
+``f_max``, ``f_count`` and ``f_sum`` at the window start, in the same measurement and
+tags. Rollup bookkeeping lives in the coarsest tier's RP: ``_fleetmon_rollup`` (watermark
+and processed dirty-mark generation per tier) and ``_fleetmon_dirty`` (windows to
+recompute because late data arrived after they were rolled up).
+"""
+
+# ruff: noqa: S608  -- every spliced value goes through quoting (influxql.py) or is an int
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from fleetmon_db.timeseries.base import (
+    NS,
+    Aggregate,
+    FieldValue,
+    Point,
+    RangeQuery,
+    RollupReport,
+    Sample,
+    Selector,
+    SeriesData,
+    SeriesKey,
+    StoreError,
+    StoreUnavailable,
+    Summary,
+    series_key,
+)
+from fleetmon_db.timeseries.compute import (
+    align_down,
+    bucket_starts,
+    fill,
+    merge_ranges,
+    percentile_ranks,
+    rate_per_bucket,
+    summary_of_rollups,
+    window_rate,
+)
+from fleetmon_db.timeseries.influxql import (
+    ident,
+    integer,
+    literal,
+    number,
+    tag_conditions,
+    time_range,
+    where,
+)
+from fleetmon_db.timeseries.lineprotocol import LineEncoder, escape_key, series_prefix
+from fleetmon_db.timeseries.names import decode_name, encode_name
+from fleetmon_db.timeseries.tiers import DEFAULT_TIERS, Tier, pick_tier, validate_tiers
+
+log = logging.getLogger(__name__)
+
+STATE_MEASUREMENT = "_fleetmon_rollup"
+DIRTY_MEASUREMENT = "_fleetmon_dirty"
+ROLLUP_STATS = ("mean", "min", "max", "count", "sum")
+# Dirty marks are re-read this far behind the last processed generation, so a mark whose
+# write raced with a rollup run is picked up by the next run (recomputing is idempotent).
+GEN_OVERLAP_NS = 60 * NS
+WRITE_CHUNK_POINTS = 20_000
+STATEMENTS_PER_REQUEST = 50
+
+Result = dict[str, Any]
+
+
+def _message(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+        if isinstance(body, dict) and body.get("error"):
+            return str(body["error"])
+    except ValueError:
+        pass
+    return resp.text.strip()[:500] or resp.reason_phrase
+
+
+def _number(v: Any) -> FieldValue:
+    if isinstance(v, str):
+        return v
+    return float(v)
+
+
+def _series(result: Result) -> Iterator[tuple[str, dict[str, str], list[str], list[list[Any]]]]:
+    for s in result.get("series") or ():
+        yield s.get("name", ""), s.get("tags") or {}, s["columns"], s["values"]
+
+
+def _key(stored_name: str, stored_tags: Mapping[str, str], stored_field: str) -> SeriesKey:
+    tags = {
+        decode_name(k): decode_name(v) for k, v in stored_tags.items() if k != "host" and v != ""
+    }
+    return series_key(
+        decode_name(stored_tags.get("host", "")),
+        decode_name(stored_name),
+        decode_name(stored_field),
+        tags,
+    )
+
+
+def _tk(stored_tags: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    # GROUP BY * over several measurements reports every tag key, "" where a series lacks it.
+    return tuple(sorted((k, v) for k, v in stored_tags.items() if v != ""))
+
+
+def _rfc3339_ns(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()) * NS
+
+
+class InfluxStore:
+    """TimeSeriesStore on InfluxDB through /write and /query (InfluxQL)."""
+
+    name = "influxdb"
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        *,
+        tiers: Sequence[Tier] = DEFAULT_TIERS,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+        pool_size: int = 8,
+        verify: bool | str = True,
+        clock: Callable[[], int] = time.time_ns,
+        rollup_delay_s: int = 60,
+        rollup_chunk_windows: int = 24,
+    ) -> None:
+        validate_tiers(tiers)
+        if not database:
+            raise ValueError("InfluxDB store: the database name (URL path) is missing")
+        self.database = database
+        self.tiers = tuple(tiers)
+        self._clock = clock
+        self._delay_ns = rollup_delay_s * NS
+        self._chunk_windows = max(1, rollup_chunk_windows)
+        self._url = url.rstrip("/")
+        headers = {"Accept": "application/json"}
+        auth: httpx.Auth | None = None
+        if token:
+            headers["Authorization"] = f"Token {token}"
+        elif username:
+            auth = httpx.BasicAuth(username, password or "")
+        self._client = httpx.Client(
+            base_url=self._url,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            verify=verify,
+            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
+        )
+        self._encoder = LineEncoder()
+        self._raw = self.tiers[0].name
+        self._meta = self.tiers[-1].name
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            resp = self._client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:  # connection refused/reset, timeouts, DNS
+            raise StoreUnavailable(f"InfluxDB at {self._url} unreachable: {exc!r}") from exc
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise StoreUnavailable(f"InfluxDB answered {resp.status_code}: {_message(resp)}")
+        if resp.status_code >= 400:
+            raise StoreError(
+                f"InfluxDB rejected the request ({resp.status_code}): {_message(resp)}"
+            )
+        return resp
+
+    def _query(self, statements: Sequence[str]) -> list[Result]:
+        """Run statements (one request per STATEMENTS_PER_REQUEST); raise on any error."""
+        out: list[Result] = []
+        for i in range(0, len(statements), STATEMENTS_PER_REQUEST):
+            chunk = statements[i : i + STATEMENTS_PER_REQUEST]
+            resp = self._send(
+                "POST",
+                "/query",
+                data={"q": ";\n".join(chunk), "db": self.database, "epoch": "ns"},
+            )
+            try:
+                body = resp.json()
+            except ValueError as exc:
+                raise StoreError(f"InfluxDB sent a non-JSON answer: {resp.text[:200]}") from exc
+            if body.get("error"):
+                raise StoreError(f"InfluxDB query failed: {body['error']}")
+            results: list[Result] = body.get("results") or []
+            for r in results:
+                if r.get("error"):
+                    raise StoreError(f"InfluxDB query failed: {r['error']}")
+            results += [{} for _ in range(len(chunk) - len(results))]
+            out.extend(results)
+        return out
+
+    def _write_lines(self, body: bytes, rp: str) -> None:
+        try:
+            self._send(
+                "POST",
+                "/write",
+                params={"db": self.database, "rp": rp, "precision": "ns"},
+                content=body,
+                headers={"Content-Type": "text/plain; charset=utf-8"},
+            )
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            msg = str(exc)
+            # Points older than the RP's duration are expired by policy; the rest were stored.
+            if (
+                "partial write" in msg
+                and "beyond retention policy" in msg
+                and "conflict" not in msg
+            ):
+                log.debug("InfluxDB dropped points beyond the retention of %s: %s", rp, msg)
+                return
+            raise
+
+    def _src(self, rp: str, stored_measurement: str) -> str:
+        return f"{ident(self.database)}.{ident(rp)}.{ident(stored_measurement)}"
+
+    def _all(self, rp: str) -> str:
+        return f"{ident(self.database)}.{ident(rp)}./.*/"
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        """Create the database and one retention policy per tier (1.x); 2.x/3.x map buckets."""
+        try:
+            self._query([f"CREATE DATABASE {ident(self.database)}"])
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            log.warning(
+                "cannot create database %s (on InfluxDB 2.x/3.x create the buckets "
+                "<db>/<tier> instead): %s",
+                self.database,
+                exc,
+            )
+        for tier in self.tiers:
+            spec = f"ON {ident(self.database)} DURATION {integer(tier.retention_s)}s REPLICATION 1"
+            if tier.is_raw:
+                spec += " DEFAULT"
+            try:
+                self._query([f"CREATE RETENTION POLICY {ident(tier.name)} {spec}"])
+            except StoreUnavailable:
+                raise
+            except StoreError as exc:
+                if "already exists" in str(exc):
+                    try:
+                        self._query([f"ALTER RETENTION POLICY {ident(tier.name)} {spec}"])
+                        continue
+                    except StoreUnavailable:
+                        raise
+                    except StoreError as exc2:
+                        exc = exc2
+                log.warning(
+                    "cannot create retention policy %s on %s (InfluxDB 2.x/3.x: the bucket "
+                    "%s/%s must exist with its retention): %s",
+                    tier.name,
+                    self.database,
+                    self.database,
+                    tier.name,
+                    exc,
+                )
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless /ping answers."""
+        self._send("GET", "/ping")
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def write(self, points: Sequence[Point]) -> int:
+        """Write points to the raw RP; mark rolled-up windows that late points fall into."""
+        written = 0
+        first_rollup = self.tiers[1] if len(self.tiers) > 1 else None
+        window_ns = first_rollup.resolution_s * NS if first_rollup else 0
+        late_before = (
+            align_down(self._clock() - self._delay_ns, window_ns) if first_rollup else None
+        )
+        for i in range(0, len(points), WRITE_CHUNK_POINTS):
+            chunk = points[i : i + WRITE_CHUNK_POINTS]
+            body, n, late = self._encoder.encode(chunk, late_before, window_ns)
+            if late and first_rollup is not None:
+                # Marks first: a crash in between costs a recomputation, never a stale window.
+                self._mark_dirty(first_rollup.name, late)
+            if body:
+                self._write_lines(body, self._raw)
+            written += n
+        return written
+
+    def _mark_dirty(self, tier: str, windows: Iterable[int]) -> None:
+        gen = time.time_ns()
+        prefix = series_prefix(DIRTY_MEASUREMENT, [("tier", encode_name(tier))])
+        body = "".join(f"{prefix} gen={gen}i {w}\n" for w in sorted(windows))
+        if body:
+            self._write_lines(body.encode(), self._meta)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def latest(self, host: str, since_ns: int | None = None) -> list[Sample]:
+        """Latest value of every series of `host`: two statements, one request."""
+        conds = [f"{ident('host')} = {literal(encode_name(host))}", *time_range(since_ns, None)]
+        w = where(conds)
+        src = self._all(self._raw)
+        last_rows, last_values = self._query(
+            [
+                f"SELECT * FROM {src}{w} GROUP BY * ORDER BY time DESC LIMIT 1",
+                f"SELECT last(*) FROM {src}{w} GROUP BY *",
+            ]
+        )
+        rows: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[int, dict[str, Any]]] = {}
+        for name, tags, cols, values in _series(last_rows):
+            if values:
+                rows[(name, _tk(tags))] = (
+                    values[0][0],
+                    dict(zip(cols[1:], values[0][1:], strict=False)),
+                )
+        out: list[Sample] = []
+        missing: set[tuple[str, tuple[tuple[str, str], ...], str]] = set()
+        for name, tags, cols, values in _series(last_values):
+            tk = _tk(tags)
+            row = rows.get((name, tk))
+            for col, val in zip(cols[1:], values[0][1:], strict=False):
+                if val is None or not col.startswith("last_"):
+                    continue
+                field = col[5:]
+                if row is not None and row[1].get(field) is not None:
+                    out.append(Sample(_key(name, tags, field), row[0], _number(row[1][field])))
+                else:
+                    missing.add((name, tk, field))
+        if missing:
+            # A field absent from its series' newest row: ask for its own last() and time.
+            pairs = sorted({(m, f) for m, _, f in missing})
+            results = self._query(
+                [
+                    f"SELECT last({ident(f)}) FROM {self._src(self._raw, m)}{w} GROUP BY *"
+                    for m, f in pairs
+                ]
+            )
+            for (m, f), result in zip(pairs, results, strict=True):
+                for _, tags, _, values in _series(result):
+                    if (m, _tk(tags), f) in missing and values:
+                        out.append(Sample(_key(m, tags, f), values[0][0], _number(values[0][1])))
+        out.sort(key=lambda s: s.key)
+        return out
+
+    def latest_many(self, selectors: Sequence[Selector], since_ns: int) -> list[Sample]:
+        """Latest value of every series matching any selector: one statement per selector."""
+        stmts = []
+        for sel in selectors:
+            if sel.hosts is not None and not sel.hosts:
+                continue
+            conds = time_range(since_ns, None) + tag_conditions(sel.hosts, sel.tags)
+            src = self._src(self._raw, encode_name(sel.measurement))
+            stmts.append(
+                f"SELECT last({ident(encode_name(sel.field))}) FROM {src}{where(conds)} GROUP BY *"
+            )
+        seen: dict[SeriesKey, Sample] = {}
+        for result, sel in zip(self._query(stmts), selectors, strict=False):
+            for _, tags, _, values in _series(result):
+                if values:
+                    key = _key(encode_name(sel.measurement), tags, encode_name(sel.field))
+                    seen[key] = Sample(key, values[0][0], _number(values[0][1]))
+        return sorted(seen.values(), key=lambda s: s.key)
+
+    def _selector_where(self, sel: Selector, start_ns: int, end_ns: int) -> str:
+        return where(time_range(start_ns, end_ns) + tag_conditions(sel.hosts, sel.tags))
+
+    def query_range(self, query: RangeQuery, now_ns: int | None = None) -> list[SeriesData]:
+        """Bucketed values per series from the tier that `pick_tier` chooses."""
+        now = self._clock() if now_ns is None else now_ns
+        sel, agg = query.selector, Aggregate(query.aggregate)
+        step_ns = query.step_s * NS
+        buckets = bucket_starts(query.start_ns, query.end_ns, step_ns)
+        if not buckets or (sel.hosts is not None and not sel.hosts):
+            return []
+        tier = pick_tier(self.tiers, query.start_ns, query.step_s, now)
+        lo = buckets[0] - step_ns if agg is Aggregate.RATE else query.start_ns
+        f = encode_name(sel.field)
+        m = encode_name(sel.measurement)
+        if tier.is_raw:
+            fn = "last" if agg in (Aggregate.RATE, Aggregate.LAST) else agg.value
+            cols = [f"{fn}({ident(f)})"]
+        else:
+            cols = {
+                Aggregate.MEAN: [f"sum({ident(f + '_sum')})", f"sum({ident(f + '_count')})"],
+                Aggregate.MIN: [f"min({ident(f + '_min')})"],
+                Aggregate.MAX: [f"max({ident(f + '_max')})"],
+                Aggregate.RATE: [f"max({ident(f + '_max')})"],
+                Aggregate.SUM: [f"sum({ident(f + '_sum')})"],
+                Aggregate.COUNT: [f"sum({ident(f + '_count')})"],
+                Aggregate.LAST: [f"last({ident(f + '_mean')})"],
+            }[agg]
+        stmt = (
+            f"SELECT {', '.join(cols)} FROM {self._src(tier.name, m)}"
+            f"{self._selector_where(sel, lo, query.end_ns)}"
+            f" GROUP BY time({integer(query.step_s)}s), * fill(none)"
+        )
+        (result,) = self._query([stmt])
+        out = []
+        for _, tags, _, values in _series(result):
+            by_bucket: dict[int, float] = {}
+            for row in values:
+                if row[1] is None:
+                    continue
+                if not tier.is_raw and agg is Aggregate.MEAN:
+                    if row[2]:
+                        by_bucket[row[0]] = float(row[1]) / float(row[2])
+                else:
+                    by_bucket[row[0]] = float(row[1])
+            if agg is Aggregate.RATE:
+                by_bucket = rate_per_bucket(by_bucket, buckets)
+            out.append(SeriesData(_key(m, tags, f), fill(buckets, by_bucket), tier.name))
+        out.sort(key=lambda s: s.key)
+        return out
+
+    def aggregate(
+        self, selector: Selector, start_ns: int, end_ns: int, aggregate: Aggregate
+    ) -> list[Sample]:
+        """One value per series over [start, end) from raw data."""
+        if selector.hosts is not None and not selector.hosts:
+            return []
+        agg = Aggregate(aggregate)
+        f = encode_name(selector.field)
+        m = encode_name(selector.measurement)
+        w = self._selector_where(selector, start_ns, end_ns)
+        src = self._src(self._raw, m)
+        out = []
+        if agg is Aggregate.RATE:
+            (result,) = self._query([f"SELECT {ident(f)} FROM {src}{w} GROUP BY *"])
+            for _, tags, _, values in _series(result):
+                rate = window_rate([(r[0], float(r[1])) for r in values if r[1] is not None])
+                if rate is not None:
+                    out.append(Sample(_key(m, tags, f), end_ns, rate))
+        else:
+            (result,) = self._query([f"SELECT {agg.value}({ident(f)}) FROM {src}{w} GROUP BY *"])
+            for _, tags, _, values in _series(result):
+                if values and values[0][1] is not None:
+                    out.append(Sample(_key(m, tags, f), end_ns, _number(values[0][1])))
+        out.sort(key=lambda s: s.key)
+        return out
+
+    def summary(
+        self, selector: Selector, start_ns: int, end_ns: int, now_ns: int | None = None
+    ) -> Summary:
+        """avg/min/max exact; p95/p99 exact on raw (two requests), estimated on rollups."""
+        now = self._clock() if now_ns is None else now_ns
+        empty = Summary(0, None, None, None, None, None)
+        if selector.hosts is not None and not selector.hosts:
+            return empty
+        tier = pick_tier(self.tiers, start_ns, 0, now)
+        f = encode_name(selector.field)
+        src = self._src(tier.name, encode_name(selector.measurement))
+        w = self._selector_where(selector, start_ns, end_ns)
+        if not tier.is_raw:
+            cols = ", ".join(ident(f"{f}_{s}") for s in ROLLUP_STATS)
+            (result,) = self._query([f"SELECT {cols} FROM {src}{w}"])
+            rows = [
+                (float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5]))
+                for _, _, _, values in _series(result)
+                for r in values
+                if None not in r[1:6]
+            ]
+            return summary_of_rollups(rows)
+        fi = ident(f)
+        (result,) = self._query(
+            [f"SELECT count({fi}), mean({fi}), min({fi}), max({fi}) FROM {src}{w}"]
+        )
+        rows = [r for _, _, _, values in _series(result) for r in values]
+        if not rows or not rows[0][1]:
+            return empty
+        n, avg, mn, mx = int(rows[0][1]), rows[0][2], rows[0][3], rows[0][4]
+        # InfluxQL's percentile() is nearest-rank: asking for rank (k+1)*100/n returns the
+        # k-th smallest value exactly, so the two neighbours of each linear-interpolation
+        # position are fetched and interpolated here, matching the SQL store to the bit.
+        ranks = {q: percentile_ranks(n, q) for q in (95.0, 99.0)}
+        wanted = sorted({k for lo, hi, _ in ranks.values() for k in (lo, hi)})
+        cols = ", ".join(
+            f"percentile({fi}, {number((k + 1) * 100.0 / n)}) AS {ident(f'k{k}')}" for k in wanted
+        )
+        (result,) = self._query([f"SELECT {cols} FROM {src}{w}"])
+        row = next(r for _, _, _, values in _series(result) for r in values)
+        kth = {k: float(v) for k, v in zip(wanted, row[1:], strict=True)}
+
+        def interp(q: float) -> float:
+            lo, hi, frac = ranks[q]
+            return kth[lo] + (kth[hi] - kth[lo]) * frac
+
+        return Summary(n, float(avg), float(mn), float(mx), interp(95.0), interp(99.0))
+
+    def hosts(self) -> list[str]:
+        """Every value of the host tag in the database."""
+        (result,) = self._query(
+            [f"SHOW TAG VALUES ON {ident(self.database)} WITH KEY = {ident('host')}"]
+        )
+        return sorted({decode_name(r[1]) for _, _, _, values in _series(result) for r in values})
+
+    def series(self, host: str) -> list[SeriesKey]:
+        """Every series of a host, in any tier."""
+        w = where([f"{ident('host')} = {literal(encode_name(host))}"])
+        results = self._query(
+            [f"SELECT last(*) FROM {self._all(t.name)}{w} GROUP BY *" for t in self.tiers]
+        )
+        keys: set[SeriesKey] = set()
+        for tier, result in zip(self.tiers, results, strict=True):
+            for name, tags, cols, values in _series(result):
+                for col, val in zip(cols[1:], values[0][1:], strict=False):
+                    if val is None or not col.startswith("last_"):
+                        continue
+                    field = col[5:]
+                    if not tier.is_raw:
+                        if not field.endswith("_mean"):
+                            continue
+                        field = field[: -len("_mean")]
+                    keys.add(_key(name, tags, field))
+        return sorted(keys)
+
+    def delete_host(self, host: str) -> None:
+        """Drop every series of the host (DROP SERIES spans every retention policy)."""
+        self._query([f"DROP SERIES WHERE {ident('host')} = {literal(encode_name(host))}"])
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def enforce_retention(self, now_ns: int) -> None:
+        """Drop shards that ended before each tier's retention (1.x); else the server does it.
+
+        The server's own retention service is authoritative; this makes expiry follow the
+        caller's clock and happens at shard granularity.
+        """
+        try:
+            (result,) = self._query(["SHOW SHARDS"])
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            log.info("SHOW SHARDS unsupported; the server enforces bucket retention: %s", exc)
+            return
+        by_name = {t.name: t for t in self.tiers}
+        drops = []
+        for _, _, cols, values in _series(result):
+            for row in values:
+                rec = dict(zip(cols, row, strict=False))
+                tier = by_name.get(str(rec.get("retention_policy")))
+                if rec.get("database") != self.database or tier is None:
+                    continue
+                if _rfc3339_ns(str(rec["end_time"])) <= now_ns - tier.retention_s * NS:
+                    drops.append(f"DROP SHARD {integer(int(rec['id']))}")
+        if drops:
+            self._query(drops)
+
+    # -- rollups -----------------------------------------------------------------------------
+
+    def _read_state(self) -> dict[str, tuple[int, int]]:
+        src = self._src(self._meta, STATE_MEASUREMENT)
+        (result,) = self._query(
+            [
+                f"SELECT watermark, gen FROM {src} GROUP BY {ident('tier')} ORDER BY time DESC LIMIT 1"
+            ]
+        )
+        state = {}
+        for _, tags, _, values in _series(result):
+            if values and values[0][1] is not None:
+                state[decode_name(tags.get("tier", ""))] = (int(values[0][1]), int(values[0][2]))
+        return state
+
+    def _write_state(self, tier: str, watermark: int, gen: int) -> None:
+        prefix = series_prefix(STATE_MEASUREMENT, [("tier", encode_name(tier))])
+        line = f"{prefix} watermark={watermark}i,gen={gen}i {watermark}\n"
+        self._write_lines(line.encode(), self._meta)
+
+    def _read_marks(self, tier: str, after_gen: int) -> list[tuple[int, int]]:
+        """(window start, generation) of every dirty mark of `tier` newer than `after_gen`."""
+        src = self._src(self._meta, DIRTY_MEASUREMENT)
+        conds = [f"{ident('tier')} = {literal(encode_name(tier))}", f"gen > {integer(after_gen)}"]
+        (result,) = self._query([f"SELECT gen FROM {src}{where(conds)}"])
+        return [(int(t), int(g)) for _, _, _, values in _series(result) for t, g in values]
+
+    def _source_fields(self, src: Tier) -> dict[str, list[str]]:
+        """Stored measurement -> stored raw field names that can be rolled up from `src`."""
+        (result,) = self._query(
+            [f"SHOW FIELD KEYS ON {ident(self.database)} FROM {ident(src.name)}./.*/"]
+        )
+        out: dict[str, list[str]] = {}
+        for name, _, _, values in _series(result):
+            if name in (STATE_MEASUREMENT, DIRTY_MEASUREMENT):
+                continue
+            types = {r[0]: r[1] for r in values}
+            if src.is_raw:
+                fields = [k for k, t in types.items() if t in ("float", "integer")]
+            else:
+                fields = [
+                    k[: -len("_mean")]
+                    for k in types
+                    if k.endswith("_mean")
+                    and all(f"{k[: -len('_mean')]}_{s}" in types for s in ROLLUP_STATS)
+                ]
+            if fields:
+                out[name] = sorted(fields)
+        return out
+
+    def _rollup_range(
+        self, src: Tier, dst: Tier, start: int, end: int, fields: dict[str, list[str]]
+    ) -> None:
+        stmts = []
+        names = sorted(fields)
+        for m in names:
+            cols = []
+            for f in fields[m]:
+                if src.is_raw:
+                    fi = ident(f)
+                    cols += [f"min({fi})", f"max({fi})", f"count({fi})", f"sum({fi})"]
+                else:
+                    cols += [
+                        f"min({ident(f + '_min')})",
+                        f"max({ident(f + '_max')})",
+                        f"sum({ident(f + '_count')})",
+                        f"sum({ident(f + '_sum')})",
+                    ]
+            cols = [f"{c} AS {ident(f'c{i}')}" for i, c in enumerate(cols)]
+            stmts.append(
+                f"SELECT {', '.join(cols)} FROM {self._src(src.name, m)}"
+                f"{where(time_range(start, end))}"
+                f" GROUP BY time({integer(dst.resolution_s)}s), * fill(none)"
+            )
+        lines: list[str] = []
+        for m, result in zip(names, self._query(stmts), strict=True):
+            keys = [tuple(escape_key(f"{f}_{s}") + "=" for s in ROLLUP_STATS) for f in fields[m]]
+            for name, tags, _, values in _series(result):
+                prefix = series_prefix(name, tags.items())
+                for row in values:
+                    parts = []
+                    for i, (k_mean, k_min, k_max, k_count, k_sum) in enumerate(keys):
+                        mn, mx, count, total = row[1 + 4 * i : 5 + 4 * i]
+                        if not count or mn is None:
+                            continue
+                        parts.append(
+                            f"{k_mean}{float(total) / float(count)!r},{k_min}{float(mn)!r},"
+                            f"{k_max}{float(mx)!r},{k_count}{float(count)!r},{k_sum}{float(total)!r}"
+                        )
+                    if parts:
+                        lines.append(f"{prefix} {','.join(parts)} {row[0]}")
+        for i in range(0, len(lines), WRITE_CHUNK_POINTS):
+            self._write_lines(
+                ("\n".join(lines[i : i + WRITE_CHUNK_POINTS]) + "\n").encode(), dst.name
+            )
+
+    def rollup(self, now_ns: int) -> RollupReport:
+        """Roll up every closed window past each tier's watermark, then every dirty window."""
+        report: dict[str, int] = {}
+        if len(self.tiers) < 2:
+            return RollupReport(report)
+        state = self._read_state()
+        source_limit = now_ns - self._delay_ns
+        for k in range(1, len(self.tiers)):
+            src, dst = self.tiers[k - 1], self.tiers[k]
+            res = dst.resolution_s * NS
+            wm, last_gen = state.get(dst.name, (align_down(now_ns - src.retention_s * NS, res), 0))
+            limit = max(wm, align_down(source_limit, res))
+            marks = self._read_marks(dst.name, last_gen - GEN_OVERLAP_NS)
+            max_gen = max((g for _, g in marks), default=last_gen)
+            # Marks at or below last_gen were handled by the previous run; they are re-read
+            # (GEN_OVERLAP_NS) only to catch one whose write raced with that run, and are
+            # recomputed again silently: not counted, not cascaded.
+            fresh = sorted({w for w, g in marks if g > last_gen and w < wm})
+            again = sorted({w for w, g in marks if g <= last_gen and w < wm} - set(fresh))
+            dirty = fresh
+            ranges = merge_ranges([(wm, limit)] + [(w, w + res) for w in fresh + again])
+            fields = self._source_fields(src) if ranges else {}
+            span = res * self._chunk_windows
+            for a, b in ranges:
+                for c in range(a, b, span):
+                    self._rollup_range(src, dst, c, min(b, c + span), fields)
+            if dirty and k + 1 < len(self.tiers):
+                nxt = self.tiers[k + 1]
+                nwm = state.get(nxt.name, (None, 0))[0]
+                up = {align_down(w, nxt.resolution_s * NS) for w in dirty}
+                up = {w for w in up if nwm is not None and w < nwm}
+                if up:
+                    self._mark_dirty(nxt.name, up)
+            self._write_state(dst.name, limit, max(last_gen, max_gen))
+            report[dst.name] = (limit - wm) // res + len(dirty)
+            source_limit = limit
+        return RollupReport(report)
