@@ -252,6 +252,17 @@ def substitute(text: str, env: Mapping[str, str]) -> str:
     return out
 
 
+def _substitute_tree(node: Any, env: Mapping[str, str]) -> Any:
+    # After parsing, so comments are left alone and a value can never inject YAML structure.
+    if isinstance(node, str):
+        return substitute(node, env)
+    if isinstance(node, list):
+        return [_substitute_tree(v, env) for v in node]
+    if isinstance(node, dict):
+        return {k: _substitute_tree(v, env) for k, v in node.items()}
+    return node
+
+
 def _env_overrides(raw: dict[str, Any], env: Mapping[str, str], errors: list[str]) -> None:
     """Apply FLEETMON_<SECTION>_<KEY>; other components' FLEETMON_* variables are not ours."""
     for var in sorted(env):
@@ -366,7 +377,7 @@ def load(path: str | None, env: Mapping[str, str] | None = None) -> Config:
         except OSError as exc:
             raise ConfigError([f"{chosen}: cannot read config file: {exc.strerror}"]) from None
         try:
-            parsed = yaml.safe_load(substitute(text, env))
+            parsed = _substitute_tree(yaml.safe_load(text), env)
         except yaml.YAMLError as exc:
             raise ConfigError([f"{chosen}: not valid YAML: {exc}"]) from None
         if parsed is not None and not isinstance(parsed, dict):

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 COLLECT_PATH = "/api/v1/metrics/collect"
 USER_AGENT = f"fleetmon-agent/{__version__}"
+MAX_RETRY_AFTER = 3600.0
 
 
 class Outcome:
@@ -177,7 +178,9 @@ class Delivery:
                 return True
             delay = backoff_delay(attempt, self.retry_initial, self.retry_max, self.rand)
             if retry_after is not None:
-                delay = max(delay, min(retry_after, self.retry_max * 10))
+                # The server knows its own load: its Retry-After wins over our backoff
+                # (bounded, so a bogus header cannot park the agent for days).
+                delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
             attempt += 1
             if attempt == 1 or attempt % 10 == 0:
                 log.warning(

@@ -1,0 +1,38 @@
+"""Fixtures for the agent tests: a real loopback receiver and quick configurations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetmon_agent.config import Config, build
+from tests.collector.receiver import Receiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A receiver answering 202 unless the test changes its policy."""
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+def make_config(tmp_path: Path, url: str = "http://127.0.0.1:9", **sections: Any) -> Config:
+    """A validated config with a temp spool and fast retries; `sections` override keys."""
+    raw: dict[str, Any] = {
+        "server": {
+            "url": url,
+            "api_key": "test-key",
+            "retry_initial": 0.05,
+            "retry_max": 0.2,
+            "timeout": 2,
+        },
+        "spool": {"dir": str(tmp_path / "spool")},
+        "batch": {"flush_interval": 0.2},
+    }
+    for section, values in sections.items():
+        raw.setdefault(section, {}).update(values)
+    return build(raw, {}, "<test>")

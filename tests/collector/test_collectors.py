@@ -1,0 +1,276 @@
+"""Collectors on injected fixtures (fake psutil, fake /proc) and on the real host."""
+
+from __future__ import annotations
+
+import time
+from collections import namedtuple
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from fleetmon_agent.collectors import (
+    REGISTRY,
+    Context,
+    cpu,
+    disk,
+    net,
+    netstat,
+    processes,
+    procstat,
+)
+from fleetmon_agent.collectors.procscan import parse_stat
+
+CpuTimes = namedtuple("CpuTimes", "user nice system idle iowait irq softirq steal guest guest_nice")
+Part = namedtuple("Part", "device mountpoint fstype opts")
+NetIO = namedtuple(
+    "NetIO", "bytes_sent bytes_recv packets_sent packets_recv errin errout dropin dropout"
+)
+
+
+def _times(user: float, system: float, idle: float) -> CpuTimes:
+    return CpuTimes(user, 0.0, system, idle, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+class FakeCpuPsutil:
+    """cpu_times() answers from a script of samples."""
+
+    def __init__(self, samples: list[list[CpuTimes]]) -> None:
+        self.samples = samples
+        self.i = 0
+
+    def cpu_times(self, percpu: bool = False) -> Any:
+        sample = self.samples[min(self.i // 2, len(self.samples) - 1)]
+        self.i += 1
+        if percpu:
+            return sample
+        return _times(
+            sum(t.user for t in sample), sum(t.system for t in sample), sum(t.idle for t in sample)
+        )
+
+
+def test_cpu_usage_comes_from_deltas_between_calls() -> None:
+    ps = FakeCpuPsutil(
+        [
+            [_times(10, 10, 80), _times(0, 0, 100)],
+            [_times(40, 20, 140), _times(50, 0, 150)],  # +30 user +10 sys +60 idle; +50/+50
+        ]
+    )
+    c = cpu.create(Context(psutil=ps), {"percpu": True, "totalcpu": True})
+    first = c.collect(1.0)  # since boot
+    assert {p.tags["cpu"] for p in first} == {"cpu-total", "cpu0", "cpu1"}
+    points = {p.tags["cpu"]: p.fields for p in c.collect(2.0)}
+    assert points["cpu0"]["usage_user"] == 30.0
+    assert points["cpu0"]["usage_system"] == 10.0
+    assert points["cpu0"]["usage_idle"] == 60.0
+    assert points["cpu1"]["usage_user"] == 50.0
+    assert points["cpu-total"]["usage_user"] == 40.0  # 80 of 200
+    assert set(points["cpu0"]) >= {
+        "usage_iowait",
+        "usage_steal",
+        "usage_nice",
+        "usage_irq",
+        "usage_softirq",
+        "usage_guest",
+    }
+
+
+def test_cpu_unchanged_counters_yield_no_point() -> None:
+    ps = FakeCpuPsutil([[_times(1, 1, 1)]])
+    c = cpu.create(Context(psutil=ps), {"percpu": True, "totalcpu": False})
+    c.collect(1.0)
+    assert c.collect(2.0) == []
+
+
+def _statvfs(path: str) -> Any:
+    return SimpleNamespace(
+        f_blocks=1000, f_bfree=400, f_bavail=300, f_frsize=4096, f_files=100, f_ffree=60
+    )
+
+
+def test_disk_excludes_pseudo_and_duplicate_filesystems() -> None:
+    parts = [
+        Part("/dev/vda1", "/", "ext4", "rw,relatime"),
+        Part("/dev/vda1", "/var/lib/docker/bind", "ext4", "rw"),  # bind mount: duplicate
+        Part("tmpfs", "/run", "tmpfs", "rw"),
+        Part("proc", "/proc", "proc", "rw"),
+        Part("/dev/vdb", "/data", "xfs", "ro"),
+    ]
+    ps = SimpleNamespace(disk_partitions=lambda all: parts)
+    c = disk.create(Context(psutil=ps, statvfs=_statvfs), {"ignore_fs": disk.DEFAULT_IGNORE_FS})
+    points = c.collect(5.0)
+    assert [p.tags["path"] for p in points] == ["/", "/data"]
+    root = points[0]
+    assert root.tags == {"path": "/", "device": "vda1", "fstype": "ext4", "mode": "rw"}
+    assert root.fields == {
+        "total": 4096000,
+        "free": 1228800,
+        "used": 2457600,
+        "used_percent": 66.667,
+        "inodes_total": 100,
+        "inodes_free": 60,
+        "inodes_used": 40,
+    }
+    assert points[1].tags["mode"] == "ro"
+    dup = disk.create(
+        Context(psutil=ps, statvfs=_statvfs),
+        {"include_duplicates": True, "ignore_fs": ["tmpfs", "proc"]},
+    )
+    assert len(dup.collect(5.0)) == 3
+
+
+def test_net_leaves_out_loopback_by_default() -> None:
+    counters = {"lo": NetIO(1, 2, 3, 4, 0, 0, 0, 0), "eth0": NetIO(10, 20, 30, 40, 1, 2, 3, 4)}
+    ps = SimpleNamespace(net_io_counters=lambda pernic: counters)
+    points = net.create(Context(psutil=ps), {"ignore_interfaces": ["lo"]}).collect(1.0)
+    assert len(points) == 1
+    assert points[0].tags == {"interface": "eth0"}
+    assert points[0].fields == {
+        "bytes_sent": 10,
+        "bytes_recv": 20,
+        "packets_sent": 30,
+        "packets_recv": 40,
+        "err_in": 1,
+        "err_out": 2,
+        "drop_in": 3,
+        "drop_out": 4,
+    }
+
+
+def _fake_proc(root: Path, procs: list[tuple[int, str, str, int, int, int, int]]) -> None:
+    """Write /proc/stat and /proc/<pid>/{stat,status,cmdline} for (pid, name, state,
+    ticks, threads, start_ticks, rss_pages)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "stat").write_text("cpu  1 2 3\nbtime 1000\n")
+    for pid, name, state, ticks, threads, start, rss in procs:
+        d = root / str(pid)
+        d.mkdir(exist_ok=True)
+        fields = [
+            state,
+            "1",
+            "1",
+            "1",
+            "0",
+            "-1",
+            "0",
+            "0",
+            "0",
+            "0",
+            "0",
+            str(ticks),
+            "0",
+            "0",
+            "0",
+            "20",
+            "0",
+            str(threads),
+            "0",
+            str(start),
+            "1000",
+            str(rss),
+            "0",
+        ]
+        (d / "stat").write_text(f"{pid} ({name}) " + " ".join(fields) + "\n")
+        (d / "status").write_text(f"Name:\t{name}\nUid:\t0\t0\t0\t0\n")
+        (d / "cmdline").write_bytes(name.encode() + b"\0--flag\0" + b"x" * 300)
+
+
+def test_parse_stat_handles_names_with_parentheses_and_spaces() -> None:
+    raw = b"42 (my (odd) name) S 1 1 1 0 -1 0 0 0 0 0 100 50 0 0 20 0 3 0 500 1000 7 0\n"
+    p = parse_stat(42, raw, 100.0, 4096, 1000.0)
+    assert p is not None
+    assert (p.name, p.state, p.cpu_seconds, p.num_threads) == ("my (odd) name", "S", 1.5, 3)
+    assert (p.create_time, p.rss) == (1005.0, 7 * 4096)
+    assert parse_stat(1, b"garbage", 100.0, 4096, 0.0) is None
+
+
+def test_processes_counts_states_and_threads(tmp_path: Path) -> None:
+    _fake_proc(
+        tmp_path,
+        [
+            (1, "init", "S", 0, 1, 0, 10),
+            (2, "worker", "R", 0, 4, 0, 10),
+            (3, "dead one", "Z", 0, 1, 0, 0),
+            (4, "io", "D", 0, 2, 0, 10),
+            (5, "kthread", "I", 0, 1, 0, 0),
+        ],
+    )
+    (tmp_path / "self").mkdir()  # non-numeric entries are ignored
+    point = processes.create(Context(proc_root=str(tmp_path)), {}).collect(1.0)[0]
+    assert point.measurement == "processes"
+    f = point.fields
+    assert (f["sleeping"], f["running"], f["zombies"], f["blocked"], f["idle"]) == (1, 1, 1, 1, 1)
+    assert (f["total"], f["total_threads"]) == (5, 9)
+
+
+def test_procstat_top_by_cpu_and_memory_with_deltas(tmp_path: Path) -> None:
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    procs = [(pid, f"p{pid}", "S", 0, 1, 0, pid * 100) for pid in range(1, 11)]
+    _fake_proc(tmp_path, procs)
+    mem = SimpleNamespace(virtual_memory=lambda: SimpleNamespace(total=4096 * 10000))
+    clock = [100.0]
+    ctx = Context(psutil=mem, proc_root=str(tmp_path), monotonic=lambda: clock[0])
+    c = procstat.create(ctx, {"top_n": 2, "cmdline_max": 20})
+    c.collect(2000.0)
+    # pid 3 burns 2 s of CPU over the next 10 s; pid 7 burns 1 s.
+    procs[2] = (3, "p3", "R", 2 * tick, 1, 0, 300)
+    procs[6] = (7, "p7", "S", 1 * tick, 1, 0, 700)
+    _fake_proc(tmp_path, procs)
+    clock[0] += 10
+    points = c.collect(2010.0)
+    by_pid = {p.fields["pid"]: p for p in points}
+    assert set(by_pid) == {3, 7, 10, 9}  # top 2 by CPU + top 2 by memory
+    assert by_pid[3].fields["cpu_percent"] == 20.0
+    assert by_pid[7].fields["cpu_percent"] == 10.0
+    assert by_pid[10].fields["memory_rss"] == 1000 * os.sysconf("SC_PAGE_SIZE")
+    assert by_pid[10].tags == {"process_name": "p10", "pid": "10", "user": "root"}
+    assert by_pid[3].fields["cmdline"] == "p3 --flag xxxxxxxxxx"  # truncated to 20
+    assert 0 < float(by_pid[10].fields["memory_percent"]) < 100
+
+
+def test_netstat_counts_tcp_states_from_proc_net(tmp_path: Path) -> None:
+    net_dir = tmp_path / "net"
+    net_dir.mkdir(parents=True)
+    header = "  sl  local_address rem_address   st tx_queue rx_queue\n"
+    rows = ["0A", "0A", "01", "06", "08"]
+    (net_dir / "tcp").write_text(
+        header
+        + "".join(f"   {i}: 0100007F:1F90 00000000:0000 {st} 0:0\n" for i, st in enumerate(rows))
+    )
+    (net_dir / "tcp6").write_text(header + "   0: 0:1 0:0 01 0:0\n")
+    (net_dir / "udp").write_text(header + "   0: 0:35 0:0 07 0:0\n")
+    (net_dir / "udp6").write_text(header)
+    f = netstat.create(Context(proc_root=str(tmp_path)), {}).collect(1.0)[0].fields
+    assert (f["tcp_listen"], f["tcp_established"], f["tcp_time_wait"]) == (2, 2, 1)
+    assert (f["tcp_close_wait"], f["udp_socket"], f["tcp_syn_sent"]) == (1, 1, 0)
+
+
+@pytest.mark.parametrize("spec", REGISTRY, ids=[s.name for s in REGISTRY])
+def test_every_collector_runs_on_this_host(spec: Any) -> None:
+    from fleetmon_agent.stats import AgentStats
+
+    ctx = Context(agent_stats=AgentStats())
+    c = spec.factory(ctx, spec.options)
+    c.collect(time.time())
+    time.sleep(0.05)  # let the CPU counters tick: collectors themselves never sleep
+    points = c.collect(time.time() + 1)
+    for p in points:
+        assert p.measurement and isinstance(p.tags, dict) and p.fields
+        assert "host" not in p.tags
+        assert all(isinstance(v, (int, float, str, bool)) for v in p.fields.values())
+    if spec.name in {"cpu", "system", "mem", "swap", "processes", "procstat", "agent", "netstat"}:
+        assert points, f"{spec.name} produced nothing on a Linux host"
+
+
+def test_host_measurements_use_telegraf_names() -> None:
+    ctx = Context()
+    names = {s.name: s for s in REGISTRY}
+    mem_fields = names["mem"].factory(ctx, {}).collect(1.0)[0].fields
+    assert {"total", "available", "used", "free", "used_percent", "buffers", "cached"} <= set(
+        mem_fields
+    )
+    sys_fields = names["system"].factory(ctx, {}).collect(1.0)[0].fields
+    assert set(sys_fields) == {"load1", "load5", "load15", "n_cpus", "n_users", "uptime"}

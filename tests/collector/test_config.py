@@ -1,0 +1,132 @@
+"""Configuration: YAML, ${VAR}, FLEETMON_* overrides and exact validation messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fleetmon_agent.config import ConfigError, build, load
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "collector" / "agent.example.yaml"
+
+
+def errors_of(raw: dict[str, object], env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        build(raw, env or {}, "<test>")
+    return info.value.errors
+
+
+def test_defaults_match_the_issue() -> None:
+    c = build({}, {}, "<test>")
+    intervals = {n: cc.interval for n, cc in c.collectors.items()}
+    for name in ("cpu", "mem", "swap", "net", "diskio", "system"):
+        assert intervals[name] == 5.0
+    assert intervals["disk"] == 30.0
+    assert intervals["processes"] == intervals["procstat"] == 15.0
+    assert c.spool["max_bytes"] == 100_000_000
+    assert c.spool["max_age"] == 86400.0
+    assert c.limits == {"cpu_percent": 2.0, "rss_mb": 50.0, "check_interval": 60.0, "action": "log"}
+    assert c.exporter == {"enabled": False, "address": "127.0.0.1", "port": 9100}
+    assert c.server["insecure"] is False
+    assert c.state_file == "/var/lib/fleetmon-agent/state.json"
+
+
+def test_the_example_file_is_valid_and_documents_every_key() -> None:
+    text = EXAMPLE.read_text()
+    c = load(str(EXAMPLE), {"FLEETMON_API_KEY": "k"})
+    assert c.server["url"] == "https://fleetmon.example.com"
+    from fleetmon_agent.config import SCHEMA
+
+    for section, keys in SCHEMA.items():
+        for key in keys:
+            assert f"  {key}:" in text, f"{section}.{key} is not documented in the example"
+
+
+def test_yaml_substitution_and_env_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text(
+        "server:\n  url: ${URL}\n  api_key: ${KEY:-fallback}\n"
+        "collectors:\n  cpu:\n    interval: 10s\n  procstat:\n    top_n: 3\n"
+    )
+    env = {
+        "URL": "http://metrics.local:8000/",
+        "FLEETMON_SPOOL_DIR": "/srv/spool",
+        "FLEETMON_COLLECTORS_CPU_INTERVAL": "2",
+        "FLEETMON_COLLECTORS_NET_IGNORE_INTERFACES": "lo,docker*",
+        "FLEETMON_SPOOL_MAX_BYTES": "1GiB",
+        "FLEETMON_DATABASE_URL": "sqlite://",  # the server's: not ours, ignored
+    }
+    c = load(str(path), env)
+    assert c.server["url"] == "http://metrics.local:8000"
+    assert c.server["api_key"] == "fallback"
+    assert c.spool["dir"] == "/srv/spool"
+    assert c.spool["max_bytes"] == 1024**3
+    assert c.collectors["cpu"].interval == 2.0
+    assert c.collectors["procstat"].options["top_n"] == 3
+    assert c.collectors["net"].options["ignore_interfaces"] == ["lo", "docker*"]
+    assert c.state_file == "/srv/state.json"
+
+
+def test_exact_error_messages() -> None:
+    errs = errors_of(
+        {
+            "server": {"url": "ftp://x", "timeout": "soon", "api_key": ["secret"]},
+            "spool": {"max_bytes": "lots", "colour": "red"},
+            "limits": {"action": "explode"},
+            "collectors": {"cpu": {"interval": 0.5}, "gpu": {}},
+            "extra": {},
+        }
+    )
+    assert errs == [
+        "extra: unknown section (allowed: server, spool, batch, limits, exporter, log, collectors)",
+        "server.url = 'ftp://x': must be an http:// or https:// URL",
+        "server.timeout = 'soon': must be a duration between 0.1s and 300s (e.g. 5, 30s, 15m, 24h)",
+        "server.api_key = ***: must be a string",
+        "spool.max_bytes = 'lots': must be a size between 10000 and 1000000000000 bytes "
+        "(e.g. 1048576, 100MB, 1GiB)",
+        "spool.colour = 'red': unknown key (allowed: dir, max_bytes, max_age)",
+        "limits.action = 'explode': must be one of: log, disable_collectors, stop",
+        "collectors.gpu: unknown collector (known: cpu, system, mem, swap, disk, diskio, net, "
+        "netstat, processes, procstat, sensors, agent)",
+        "collectors.cpu.interval = 0.5: must be a duration between 1s and 86400s "
+        "(e.g. 5, 30s, 15m, 24h)",
+    ]
+
+
+def test_env_override_errors_name_the_variable_key() -> None:
+    errs = errors_of(
+        {}, {"FLEETMON_COLLECTORS_CPU_INTERVAL": "fast", "FLEETMON_COLLECTORS_GPU_INTERVAL": "5"}
+    )
+    assert errs == [
+        "FLEETMON_COLLECTORS_GPU_INTERVAL: no collector named in it (known: cpu, system, mem, "
+        "swap, disk, diskio, net, netstat, processes, procstat, sensors, agent)",
+        "collectors.cpu.interval = 'fast': must be a duration between 1s and 86400s "
+        "(e.g. 5, 30s, 15m, 24h)",
+    ]
+
+
+def test_unset_variable_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text("server:\n  api_key: ${NOPE}\n")
+    with pytest.raises(ConfigError) as info:
+        load(str(path), {})
+    assert info.value.errors == ["${NOPE}: environment variable is not set (use ${NOPE:-default})"]
+
+
+def test_check_config_command_reports_errors_and_never_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text("server:\n  url: http://x\n  api_key: s3cret-key\nbatch:\n  max_points: 0\n")
+    run = [sys.executable, "-m", "fleetmon_agent", "-c", str(path), "check-config"]
+    bad = subprocess.run(run, capture_output=True, text=True, check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "config error: batch.max_points = 0: must be an integer between 1 and 1000000"
+    )
+    path.write_text(f"server:\n  url: http://x\n  api_key: s3cret-key\nspool:\n  dir: {tmp_path}\n")
+    good = subprocess.run(run, capture_output=True, text=True, check=False)
+    assert good.returncode == 0, good.stderr
+    assert "config OK" in good.stdout and "api key: set" in good.stdout
+    assert "s3cret" not in good.stdout + good.stderr
