@@ -50,7 +50,17 @@ function makeOpts({ width, height, series, format, yMin, yMax, stacked }) {
     },
     axes: [
       { ...axisCommon },
-      { ...axisCommon, size: 64, values: (u, vals) => vals.map((v) => format(v)) },
+      {
+        ...axisCommon,
+        values: (u, vals) => vals.map((v) => format(v)),
+        // Wide enough for the longest tick label ("12.5 Mbit/s"), measured on the canvas.
+        size: (u, values) => {
+          if (!values) return 48;
+          u.ctx.font = t.font;
+          const widest = Math.max(...values.map((v) => u.ctx.measureText(String(v)).width));
+          return Math.ceil(widest) + 20;
+        },
+      },
     ],
     series: [
       { label: "Time" },
@@ -140,7 +150,29 @@ export function chartCard({ id, title, subtitle, format, yMin, yMax, height = 20
 }
 
 // Merge several [[t, v], ...] series onto one sorted time axis (uPlot's columnar layout).
-export function align(seriesList) {
+// Buckets where every series is empty are dropped when the gap is short (the step is finer
+// than the agent's interval), so lines connect; a long gap keeps one empty row and the line
+// breaks there, which is how an outage shows.
+export function align(seriesList, maxGapBuckets = 3) {
+  const [xs, ...ys] = alignRaw(seriesList);
+  const keep = [];
+  let run = [];
+  const flush = (atEnd) => {
+    if (run.length > maxGapBuckets && !atEnd && keep.length) keep.push(run[0]);
+    run = [];
+  };
+  for (let i = 0; i < xs.length; i += 1) {
+    if (ys.every((col) => col[i] === null || col[i] === undefined)) run.push(i);
+    else {
+      flush(false);
+      keep.push(i);
+    }
+  }
+  flush(true);
+  return [keep.map((i) => xs[i]), ...ys.map((col) => keep.map((i) => col[i]))];
+}
+
+function alignRaw(seriesList) {
   const times = new Set();
   for (const s of seriesList) for (const [t] of s.points) times.add(t);
   const xs = Array.from(times).sort((a, b) => a - b);

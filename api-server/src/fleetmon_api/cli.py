@@ -1,0 +1,188 @@
+"""`fleetmon`: the server-side admin CLI (serve, up, migrate, users, tokens, hosts, keys)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from fleetmon_api import services
+from fleetmon_api.errors import ApiError
+from fleetmon_api.settings import Settings
+from fleetmon_db import migrate as db_migrate
+from fleetmon_db.db import make_engine, make_sessionmaker
+from fleetmon_db.models import Host, Role
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a validation error names the bad key and exits 2."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "settings"
+            print(f"fleetmon: invalid setting {loc}: {err['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _sessions(settings: Settings) -> sessionmaker[Session]:
+    return make_sessionmaker(make_engine(settings.database_url))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the API under uvicorn."""
+    import uvicorn
+
+    from fleetmon_api.app import create_app
+
+    settings = load_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        proxy_headers=args.proxy_headers,
+        ws="none",
+    )
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    """Upgrade the metadata database to the newest schema."""
+    settings = load_settings()
+    if settings.embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db_migrate.upgrade(settings.database_url)
+    print("database is up to date", file=sys.stderr)
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    """Add a person; the password comes from stdin so it never shows in `ps` or history."""
+    if not args.password_stdin:
+        print("fleetmon: pass --password-stdin and the password on stdin", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\r\n")
+    with _sessions(load_settings())() as db:
+        services.create_user(db, args.name, password, Role(args.role))
+    return 0
+
+
+def cmd_create_enroll_token(args: argparse.Namespace) -> int:
+    """Print a new enrollment token (and nothing else) on stdout."""
+    labels: dict[str, str] = {}
+    for item in args.label or []:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            print(f"fleetmon: --label {item!r} must be key=value", file=sys.stderr)
+            return 2
+        labels[k] = v
+    with _sessions(load_settings())() as db:
+        issued = services.create_enroll_token(
+            db,
+            datetime.now(UTC),
+            description=args.description,
+            max_uses=args.uses,
+            expires_in_s=args.expires,
+            labels=labels,
+            created_by="cli",
+        )
+    print(issued.token)
+    return 0
+
+
+def cmd_list_hosts(_args: argparse.Namespace) -> int:
+    """One line per host: name, status, last seen, agent version."""
+    settings = load_settings()
+    now = datetime.now(UTC)
+    with _sessions(settings)() as db:
+        for h in db.scalars(select(Host).order_by(Host.name)):
+            status = services.host_status(
+                h.last_seen, now, settings.stale_after_s, settings.down_after_s
+            )
+            seen = h.last_seen.isoformat() if h.last_seen else "never"
+            print(f"{h.name}\t{status}\t{seen}\t{h.agent_version or '-'}")
+    return 0
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    """Print a new API key for a host; old keys keep working for --overlap seconds."""
+    with _sessions(load_settings())() as db:
+        host = services.get_host(db, args.name)
+        print(services.rotate_key(db, host, datetime.now(UTC), args.overlap))
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Everything embedded: migrate, admin user, API, alert worker, a local agent."""
+    from fleetmon_api.up import run_up
+
+    return run_up(port=args.port, host=args.host)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    p = argparse.ArgumentParser(prog="fleetmon", description="fleetmon server administration")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the API server")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--log-level", default="info")
+    s.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-For")
+    s.set_defaults(func=cmd_serve)
+
+    u = sub.add_parser("up", help="run the whole system embedded (SQLite) for a laptop")
+    u.add_argument("--host", default="127.0.0.1")
+    u.add_argument("--port", type=int, default=None, help="default $FLEETMON_PORT or 8080")
+    u.set_defaults(func=cmd_up)
+
+    m = sub.add_parser("migrate", help="upgrade the metadata database")
+    m.set_defaults(func=cmd_migrate)
+
+    c = sub.add_parser("create-user", help="add a person (password on stdin)")
+    c.add_argument("name")
+    c.add_argument("--role", choices=[r.value for r in Role], default=Role.VIEWER.value)
+    c.add_argument("--password-stdin", action="store_true")
+    c.set_defaults(func=cmd_create_user)
+
+    t = sub.add_parser("create-enroll-token", help="print a new enrollment token")
+    t.add_argument("--uses", type=int, default=None, help="how many hosts may use it")
+    t.add_argument("--expires", type=int, default=86400, help="lifetime in seconds")
+    t.add_argument("--label", action="append", help="label k=v given to enrolled hosts")
+    t.add_argument("--description", default="")
+    t.set_defaults(func=cmd_create_enroll_token)
+
+    h = sub.add_parser("list-hosts", help="list hosts with status")
+    h.set_defaults(func=cmd_list_hosts)
+
+    r = sub.add_parser("rotate-key", help="print a new API key for a host")
+    r.add_argument("name")
+    r.add_argument("--overlap", type=int, default=86400, help="seconds the old key stays valid")
+    r.set_defaults(func=cmd_rotate_key)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `fleetmon` console script."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    try:
+        rc: int = args.func(args)
+    except ApiError as exc:
+        print(f"fleetmon: {exc.detail}", file=sys.stderr)
+        return 1
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

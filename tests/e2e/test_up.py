@@ -1,0 +1,65 @@
+"""`fleetmon up` as a real process: answers /health, prints credentials, stops every child."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.servers import free_port, stop_process, wait_http
+
+FLEETMON = str(Path(sys.executable).parent / "fleetmon")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still "exists"; read its state.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
+
+
+def test_up_serves_health_and_stops_children(tmp_path: Path) -> None:
+    port = free_port()
+    env = dict(os.environ, FLEETMON_DATA_DIR=str(tmp_path / "data"), FLEETMON_PORT=str(port))
+    env.pop("FLEETMON_SECRET_KEY", None)
+    out = tmp_path / "up.out"
+    started = time.monotonic()
+    with out.open("wb") as sink:
+        proc = subprocess.Popen([FLEETMON, "up"], env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=30, proc=proc)
+        assert time.monotonic() - started < 30
+        assert httpx.get(f"http://127.0.0.1:{port}/health").json()["status"] == "ok"
+        creds = tmp_path / "data" / "admin-credentials.txt"
+        deadline = time.monotonic() + 15
+        text = out.read_text()
+        while "started local agent" not in text and time.monotonic() < deadline:
+            time.sleep(0.2)
+            text = out.read_text()
+        assert oct(creds.stat().st_mode & 0o777) == "0o600"
+        password = re.search(r"password: (\S+)", creds.read_text())
+        assert password is not None
+        assert password.group(1) in text  # printed once for the operator
+        assert f"http://127.0.0.1:{port}/docs" in text
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/token",
+            data={"username": "admin", "password": password.group(1)},
+        )
+        assert r.status_code == 200
+        pids = [int(p) for p in re.findall(r"\(pid (\d+)", text)]
+        assert len(pids) == 2, text  # alert worker + local agent
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        for pid in pids:
+            assert not _alive(pid), f"child {pid} survived"
+    finally:
+        stop_process(proc)
