@@ -23,6 +23,12 @@ export function colorAt(i) {
   return p[i % p.length];
 }
 
+function lastValue(col) {
+  if (!col) return null;
+  for (let i = col.length - 1; i >= 0; i -= 1) if (col[i] !== null && col[i] !== undefined) return col[i];
+  return null;
+}
+
 // Time-axis labels: uPlot's defaults, in the viewer's local time.
 function makeOpts({ width, height, series, format, yMin, yMax, stacked }) {
   const t = theme();
@@ -73,7 +79,8 @@ function makeOpts({ width, height, series, format, yMin, yMax, stacked }) {
           fill: stacked || series.length === 1 ? `${stroke}22` : undefined,
           points: { show: false },
           spanGaps: false,
-          value: (u, v) => format(v),
+          // Off the chart the legend shows each line's latest value instead of a dash.
+          value: (u, v, sidx, idx) => format(idx === null || idx === undefined ? lastValue(u.data[sidx]) : v),
         };
       }),
     ],

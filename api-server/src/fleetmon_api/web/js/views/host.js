@@ -134,7 +134,7 @@ export function mountHost(main, { host, query }) {
       tile("Memory", pct(cur.mem), cur.memTotal ? `${bytes(cur.memUsed)} of ${bytes(cur.memTotal)}` : meter(cur.mem)),
       tile("Load 1 / 5 / 15", `${num(cur.load1)} / ${num(cur.load5)} / ${num(cur.load15)}`, isNum(cur.cores) ? `${cur.cores} CPUs` : null),
       tile("Fullest disk", pct(cur.disk), cur.diskPath || null),
-      tile("Network", h("span", { class: "net-pair" }, h("span", {}, "↓ ", bits(cur.rx)), h("span", {}, "↑ ", bits(cur.tx)))),
+      tile("Network in / out", `↓ ${bits(cur.rx)}`, `↑ ${bits(cur.tx)} sent`),
       tile("Uptime", isNum(cur.uptime) ? duration(cur.uptime) : "—", isNum(cur.procs) ? `${cur.procs} processes` : null),
     );
     if (!cur.disks.length) {

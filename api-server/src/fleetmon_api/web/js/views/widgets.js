@@ -22,7 +22,7 @@ export function meter(v, note) {
     "span",
     { class: "meter" },
     h("span", { class: "meter-value" }, pct(v)),
-    h("span", { class: "meter-track", "aria-hidden": "true" }, bar),
+    isNum(v) ? h("span", { class: "meter-track", "aria-hidden": "true" }, bar) : null,
     note ? h("span", { class: "meter-note" }, note) : null,
   );
 }
