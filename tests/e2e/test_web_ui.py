@@ -299,6 +299,9 @@ def test_shell_has_strict_csp_and_cacheable_assets(fleet: Fleet) -> None:
         assert js.status_code == 200
         assert js.headers["content-type"].startswith("text/javascript")
         assert "immutable" in js.headers["cache-control"]
+        uplot = client.get(asset.replace("js/app.js", "vendor/uPlot.iife.min.js"))
+        assert uplot.headers["content-encoding"] == "gzip"  # httpx decodes it transparently
+        assert "uPlot" in uplot.text[:200]
         again = client.get(asset, headers={"If-None-Match": js.headers["etag"]})
         assert again.status_code == 304
         assert client.get("/ui/x/../../settings.py").status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import mimetypes
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ class Asset:
     body: bytes
     media_type: str
     etag: str
+    # Compressed once at start-up, so serving costs nothing per request.
+    gzipped: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,12 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
+def _asset(body: bytes, media_type: str) -> Asset:
+    compressible = media_type.startswith(("text/", "application/json", "image/svg"))
+    packed = gzip.compress(body, 9, mtime=0) if compressible and len(body) > 1024 else None
+    return Asset(body, media_type, _etag(body), packed)
+
+
 def load_bundle() -> WebBundle:
     """Read the packaged web/ directory once; the set of served paths is fixed at start-up."""
     files = _walk(resources.files(WEB_PACKAGE).joinpath(WEB_DIR))
@@ -97,13 +106,10 @@ def load_bundle() -> WebBundle:
         digest.update(rel.encode())
         digest.update(hashlib.sha256(files[rel]).digest())
     build = digest.hexdigest()[:12]
-    assets = {
-        rel: Asset(body, _media_type(rel), _etag(body))
-        for rel, body in files.items()
-        if rel != "index.html"
-    }
+    assets = {rel: _asset(body, _media_type(rel)) for rel, body in files.items()}
+    assets.pop("index.html")
     shell_body = files["index.html"].replace(b"{{ASSET_BASE}}", f"{ASSET_PREFIX}/{build}".encode())
-    shell = Asset(shell_body, TYPES[".html"], _etag(shell_body))
+    shell = _asset(shell_body, TYPES[".html"])
     return WebBundle(build, assets, shell)
 
 
@@ -114,8 +120,13 @@ router = APIRouter(include_in_schema=False, tags=["ui"])
 
 def _respond(request: Request, asset: Asset, cache_control: str) -> Response:
     headers = {**SECURITY_HEADERS, "Cache-Control": cache_control, "ETag": asset.etag}
+    if asset.gzipped is not None:
+        headers["Vary"] = "Accept-Encoding"
     if request.headers.get("if-none-match") == asset.etag:
         return Response(status_code=304, headers=headers)
+    if asset.gzipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(asset.gzipped, media_type=asset.media_type, headers=headers)
     return Response(asset.body, media_type=asset.media_type, headers=headers)
 
 

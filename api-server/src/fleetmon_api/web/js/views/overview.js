@@ -5,7 +5,7 @@ import { h, replace } from "../dom.js";
 import { ago, bits, isNum, pct, num } from "../format.js";
 import { loadFleet, loadActiveAlerts } from "../model.js";
 import { poll } from "../live.js";
-import { statusPill, meter, labelChips, severityRank } from "./widgets.js";
+import { statusPill, meter, labelChips, severityRank, setAlertBadge } from "./widgets.js";
 
 const COLUMNS = [
   { key: "status", label: "Status", get: (r) => ({ down: 0, stale: 1, unknown: 2, up: 3 })[r.status] ?? 2 },
@@ -55,6 +55,7 @@ export function mountOverview(main, { navigate }) {
   document.title = "Fleet · fleetmon";
   let rows = [];
   let alertsByHost = new Map();
+  let alertsKnown = false;
   let loaded = false;
 
   const counts = h("div", { class: "tiles", "aria-label": "Fleet summary" });
@@ -136,7 +137,7 @@ export function mountOverview(main, { navigate }) {
       tile("Up", c.up, "tile-up", "up"),
       tile("Stale", c.stale, "tile-stale", "stale"),
       tile("Down", c.down, "tile-down", "down"),
-      h("a", { class: `tile tile-alerts${firing ? " has-alerts" : ""}`, href: "#/alerts" }, h("span", { class: "tile-value" }, alertsByHost.size || firing ? String(firing) : "0"), h("span", { class: "tile-label" }, "Firing alerts")),
+      h("a", { class: `tile tile-alerts${firing ? " has-alerts" : ""}`, href: "#/alerts" }, h("span", { class: "tile-value" }, alertsKnown ? String(firing) : "—"), h("span", { class: "tile-label" }, "Firing alerts")),
     );
   }
 
@@ -217,11 +218,13 @@ export function mountOverview(main, { navigate }) {
       const [fleet, alerts] = await Promise.all([loadFleet(signal), loadActiveAlerts(signal).catch(() => null)]);
       rows = fleet;
       alertsByHost = new Map();
-      for (const a of alerts || []) {
+      alertsKnown = Array.isArray(alerts);
+      for (const a of (alerts || []).filter((x) => x.status === "firing")) {
         if (!alertsByHost.has(a.host)) alertsByHost.set(a.host, []);
         alertsByHost.get(a.host).push(a);
       }
       loaded = true;
+      setAlertBadge([...alertsByHost.values()].reduce((n, list) => n + list.length, 0));
       errorBox.hidden = true;
       subtitle.textContent = `${rows.length} host${rows.length === 1 ? "" : "s"} · updated ${new Date().toLocaleTimeString()}`;
       renderTiles();

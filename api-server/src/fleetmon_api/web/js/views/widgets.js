@@ -46,3 +46,12 @@ export function severityBadge(sev) {
   const s = String(sev || "info");
   return h("span", { class: `sev sev-${s}` }, s);
 }
+
+// The firing-alert count in the top navigation (hidden when zero or unknown).
+export function setAlertBadge(count) {
+  const badge = document.getElementById("alert-count");
+  if (!badge) return;
+  badge.hidden = !count;
+  badge.textContent = count ? String(count) : "";
+  badge.setAttribute("aria-label", `${count} firing`);
+}
