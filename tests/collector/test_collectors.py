@@ -258,7 +258,9 @@ def test_every_collector_runs_on_this_host(spec: Any) -> None:
     time.sleep(0.05)  # let the CPU counters tick: collectors themselves never sleep
     points = c.collect(time.time() + 1)
     for p in points:
-        assert p.measurement and isinstance(p.tags, dict) and p.fields
+        assert p.measurement
+        assert isinstance(p.tags, dict)
+        assert p.fields
         assert "host" not in p.tags
         assert all(isinstance(v, (int, float, str, bool)) for v in p.fields.values())
     if spec.name in {"cpu", "system", "mem", "swap", "processes", "procstat", "agent", "netstat"}:

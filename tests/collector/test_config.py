@@ -128,5 +128,6 @@ def test_check_config_command_reports_errors_and_never_the_key(tmp_path: Path) -
     path.write_text(f"server:\n  url: http://x\n  api_key: s3cret-key\nspool:\n  dir: {tmp_path}\n")
     good = subprocess.run(run, capture_output=True, text=True, check=False)
     assert good.returncode == 0, good.stderr
-    assert "config OK" in good.stdout and "api key: set" in good.stdout
+    assert "config OK" in good.stdout
+    assert "api key: set" in good.stdout
     assert "s3cret" not in good.stdout + good.stderr

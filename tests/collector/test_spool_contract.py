@@ -77,7 +77,8 @@ def test_a_taken_batch_is_never_merged_again(make_spool: SpoolFactory) -> None:
     s = make_spool()
     bid = s.add(pts("a", 2))
     first = s.take(100)
-    assert first is not None and first.batch_id == bid
+    assert first is not None
+    assert first.batch_id == bid
     s.add(pts("b", 2))
     # Not acked (say the request timed out): the retry must carry the same id and points.
     again = s.take(100)
@@ -85,7 +86,8 @@ def test_a_taken_batch_is_never_merged_again(make_spool: SpoolFactory) -> None:
     assert (again.batch_id, again.points) == (bid, pts("a", 2))
     s.ack(again)
     nxt = s.take(100)
-    assert nxt is not None and nxt.points == pts("b", 2)
+    assert nxt is not None
+    assert nxt.points == pts("b", 2)
 
 
 def test_merged_batch_keeps_its_identity_on_retry(make_spool: SpoolFactory) -> None:
@@ -105,10 +107,12 @@ def test_newest_take_serves_fresh_data(make_spool: SpoolFactory) -> None:
     for t in "abc":
         s.add(pts(t, 2))
     fresh = s.take(2, newest=True)
-    assert fresh is not None and fresh.points == pts("c", 2)
+    assert fresh is not None
+    assert fresh.points == pts("c", 2)
     s.ack(fresh)
     old = s.take(100)
-    assert old is not None and old.points == pts("a", 2) + pts("b", 2)
+    assert old is not None
+    assert old.points == pts("a", 2) + pts("b", 2)
 
 
 def test_reject_sets_the_batch_aside(make_spool: SpoolFactory) -> None:
@@ -119,7 +123,8 @@ def test_reject_sets_the_batch_aside(make_spool: SpoolFactory) -> None:
     assert bad is not None
     s.reject(bad, "HTTP 400: bad point")
     good = s.take(1)
-    assert good is not None and good.points == pts("good", 1)
+    assert good is not None
+    assert good.points == pts("good", 1)
 
 
 def test_byte_bound_drops_oldest_and_counts_points(make_spool: SpoolFactory) -> None:

@@ -20,7 +20,9 @@ def test_batches_survive_a_restart(tmp_path: Path) -> None:
     bid = s.add(pts("a", 3))
     s2 = FileSpool(str(tmp_path))
     batch = s2.take(100)
-    assert batch is not None and batch.batch_id == bid and batch.points == pts("a", 3)
+    assert batch is not None
+    assert batch.batch_id == bid
+    assert batch.points == pts("a", 3)
 
 
 def test_torn_temp_file_is_discarded_on_start(tmp_path: Path) -> None:
@@ -40,7 +42,8 @@ def test_corrupt_file_is_quarantined_and_the_rest_flows(tmp_path: Path) -> None:
     (tmp_path / first).write_bytes(b'{"batch_id": "trunc')
     s2 = FileSpool(str(tmp_path))
     batch = s2.take(100)
-    assert batch is not None and batch.points == pts("b", 2)
+    assert batch is not None
+    assert batch.points == pts("b", 2)
     assert first in os.listdir(tmp_path / QUARANTINE)
     assert "corrupt" in (tmp_path / QUARANTINE / f"{first}.reason").read_text()
     assert s2.quarantined == 1

@@ -1,0 +1,124 @@
+"""Self-limits and the optional Prometheus endpoint."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+from fleetmon_agent.agent import Agent, Running
+from fleetmon_agent.exporter import LatestValues, serve
+from fleetmon_agent.limits import SelfLimits
+from fleetmon_agent.points import Point
+from tests.collector.conftest import make_config
+
+
+class FakeProcess:
+    """cpu_times/memory_info from settable numbers."""
+
+    def __init__(self) -> None:
+        self.cpu = 0.0
+        self.rss = 10 * 1048576
+
+    def cpu_times(self) -> SimpleNamespace:
+        return SimpleNamespace(user=self.cpu, system=0.0)
+
+    def memory_info(self) -> SimpleNamespace:
+        return SimpleNamespace(rss=self.rss)
+
+
+def limits(action: str, proc: FakeProcess, clock: list[float], hooks: dict[str, int]) -> SelfLimits:
+    def disable() -> str:
+        hooks["disabled"] += 1
+        return "procstat"
+
+    def stop() -> None:
+        hooks["stopped"] += 1
+
+    return SelfLimits(2.0, 50, action, disable, stop, process=proc, monotonic=lambda: clock[0])
+
+
+def test_within_limits_nothing_happens() -> None:
+    proc, clock, hooks = FakeProcess(), [0.0], {"disabled": 0, "stopped": 0}
+    lim = limits("stop", proc, clock, hooks)
+    clock[0], proc.cpu = 60.0, 0.6  # 1 % of a core
+    assert lim.check() == []
+    assert hooks == {"disabled": 0, "stopped": 0}
+
+
+def test_cpu_over_limit_disables_collectors() -> None:
+    proc, clock, hooks = FakeProcess(), [0.0], {"disabled": 0, "stopped": 0}
+    lim = limits("disable_collectors", proc, clock, hooks)
+    clock[0], proc.cpu = 60.0, 3.0  # 5 % of a core
+    assert lim.check() == ["CPU 5.00% of one core > limit 2%"]
+    assert hooks["disabled"] == 1
+
+
+def test_rss_over_limit_stops() -> None:
+    proc, clock, hooks = FakeProcess(), [0.0], {"disabled": 0, "stopped": 0}
+    lim = limits("stop", proc, clock, hooks)
+    clock[0], proc.rss = 60.0, 80 * 1048576
+    assert lim.check() == ["RSS 80.0 MB > limit 50 MB"]
+    assert hooks["stopped"] == 1
+
+
+class Boom:
+    """A collector that always fails."""
+
+    def collect(self, now: float) -> list[Point]:
+        raise RuntimeError("sensor exploded")
+
+
+class One:
+    """A collector that always works."""
+
+    def collect(self, now: float) -> list[Point]:
+        return [Point("one", now, {}, {"v": 1})]
+
+
+def test_agent_disables_process_collectors_first_and_survives_failures(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    agent = Agent(
+        config,
+        "k",
+        collectors=[
+            Running("boom", 0.05, Boom()),
+            Running("one", 0.05, One()),
+            Running("procstat", 0.05, One(), heavy=True),
+        ],
+    )
+    agent.start()
+    try:
+        for r in agent.collectors:
+            agent.run_collector(r)
+        assert agent.stats.latencies["boom"].errors == 2
+        assert agent.stats.latencies["one"].points == 2
+        assert agent.disable_next() == "procstat"
+        assert agent.disable_next() == "boom"
+        assert agent.stats.disabled == ["procstat", "boom"]
+    finally:
+        agent.shutdown()
+
+
+def test_exporter_serves_latest_values() -> None:
+    latest = LatestValues()
+    latest.update(
+        [
+            Point("cpu", 1.0, {"cpu": "cpu-total"}, {"usage_idle": 90.5, "note": "x"}),
+            Point("mem", 1.0, {}, {"used": 5}),
+        ]
+    )
+    latest.update([Point("mem", 2.0, {}, {"used": 7})])
+    server = serve(latest, "127.0.0.1", 0)
+    try:
+        port = server.server_address[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        assert 'fleetmon_cpu_usage_idle{cpu="cpu-total"} 90.5' in text
+        assert "fleetmon_mem_used 7.0" in text
+        assert "note" not in text
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert threading.active_count() >= 1
