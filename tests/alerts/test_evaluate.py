@@ -196,4 +196,5 @@ def test_silence_mutes_then_notifies_when_it_ends(
     assert [(d.to_status, d.repeat, d.notifications) for d in late] == [("firing", False, 1)]
     with sessions() as s:
         state = s.scalars(select(AlertState)).one()
-        assert state.status == "firing" and state.last_notified_at == clock.now()
+        assert state.status == "firing"
+        assert state.last_notified_at == clock.now()

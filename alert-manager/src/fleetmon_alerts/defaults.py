@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fleetmon_db.models import AlertChannel, AlertRule, RuleKind
@@ -130,5 +131,10 @@ def install(session: Session, embedded: bool) -> list[str]:
     if embedded and session.scalar(select(AlertChannel.id).limit(1)) is None:
         session.add(AlertChannel(name="log", kind="log", config={}, min_severity="info"))
         added.append("channel:log")
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another worker starting at the same moment installed them first.
+        session.rollback()
+        return []
     return added

@@ -197,7 +197,9 @@ class Dispatcher:
                     continue
                 with self._lock:
                     self._in_flight.add(row.id)
-                runner.submit(_Job(row.id, row.attempts, dict(row.payload)))
+                # The row id lets receivers drop the rare repeat after a crash mid-send.
+                body = {**row.payload, "notification_id": row.id}
+                runner.submit(_Job(row.id, row.attempts, body))
                 queued += 1
             session.commit()
         return queued

@@ -28,7 +28,7 @@ from fleetmon_db.models import (
     RuleKind,
     Silence,
 )
-from fleetmon_db.timeseries import StoreError, TimeSeriesStore
+from fleetmon_db.timeseries import TimeSeriesStore
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class Evaluator:
             for rule in rules:
                 try:
                     observations = observe(rule, hosts, self.store, now)
-                except (StoreError, ValueError, KeyError) as exc:
+                except Exception as exc:  # noqa: BLE001
                     # One broken rule or a store hiccup must not stop the others.
                     self.last_errors[rule.name] = f"{type(exc).__name__}: {exc}"
                     log.warning("rule %r not evaluated: %s", rule.name, exc)
