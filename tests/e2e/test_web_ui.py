@@ -257,9 +257,11 @@ class Console:
         return [e for e in self.errors if not ("404" in e and "/api/v1/alerts/" in e)]
 
 
-def _open(browser: Browser, fleet: Fleet, scheme: str = "light") -> tuple[Page, Console]:
+def _open(
+    browser: Browser, fleet: Fleet, scheme: str = "light", width: int = 1440
+) -> tuple[Page, Console]:
     context = browser.new_context(
-        viewport={"width": 1440, "height": 900},
+        viewport={"width": width, "height": 900},
         color_scheme=scheme,  # type: ignore[arg-type]
         base_url=fleet.url,
     )
@@ -389,4 +391,18 @@ def test_dark_scheme_and_expired_session(browser: Browser, fleet: Fleet) -> None
     page.goto("/#/")
     expect(page.get_by_label("Password")).to_be_visible()
     expect(page.locator("#login-error")).to_contain_text("session has ended")
+    page.context.close()
+
+
+def test_phone_width_has_no_horizontal_overflow(browser: Browser, fleet: Fleet) -> None:
+    page, seen = _open(browser, fleet, width=390)
+    _login(page, fleet)
+    expect(page.locator("#fleet-table tr[data-host='web-01']")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(SHOTS / "fleetmon-overview-phone.png"), full_page=True)
+    page.goto("/#/host/web-01")
+    expect(page.locator("[data-chart='cpu']")).to_have_attribute("data-series", "3")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(SHOTS / "fleetmon-host-phone.png"), full_page=True)
+    assert seen.unexpected(fleet) == []
     page.context.close()

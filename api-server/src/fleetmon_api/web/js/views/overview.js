@@ -169,7 +169,7 @@ export function mountOverview(main, { navigate }) {
         return h(
           "tr",
           { "data-host": r.name, class: `row-${r.status}`, onclick: (ev) => { if (!ev.target.closest("a")) navigate(href); } },
-          h("td", {}, statusPill(r.status)),
+          h("td", { class: "status-cell" }, statusPill(r.status)),
           h(
             "td",
             { class: "host-cell" },
@@ -177,12 +177,12 @@ export function mountOverview(main, { navigate }) {
             worst ? h("a", { href: "#/alerts", class: `alert-flag sev-${worst.severity}`, title: `${alerts.length} firing alert(s)` }, `${alerts.length} alert${alerts.length > 1 ? "s" : ""}`) : null,
             labelChips(r.labels, 3),
           ),
-          h("td", { class: "num", "data-metric": "cpu" }, meter(r.cpu)),
-          h("td", { class: "num", "data-metric": "mem" }, meter(r.mem)),
-          h("td", { class: "num", "data-metric": "disk", title: r.diskPath ? `fullest mount: ${r.diskPath}` : null }, meter(r.disk, r.diskPath)),
-          h("td", { class: "num" }, num(r.load1, 2)),
-          h("td", { class: "num net-cell" }, h("span", { title: "received" }, "↓ ", bits(r.rx)), h("span", { title: "sent" }, "↑ ", bits(r.tx))),
-          h("td", { class: "num nowrap", title: r.lastSeen ? new Date(r.lastSeen * 1000).toLocaleString() : "never" }, ago(r.lastSeen)),
+          h("td", { class: "num", "data-metric": "cpu", "data-label": "CPU" }, meter(r.cpu)),
+          h("td", { class: "num", "data-metric": "mem", "data-label": "Memory" }, meter(r.mem)),
+          h("td", { class: "num", "data-metric": "disk", "data-label": "Disk", title: r.diskPath ? `fullest mount: ${r.diskPath}` : null }, meter(r.disk, r.diskPath)),
+          h("td", { class: "num", "data-label": "Load 1m" }, num(r.load1, 2)),
+          h("td", { class: "num net-cell", "data-label": "Network" }, h("span", { title: "received" }, "↓ ", bits(r.rx)), h("span", { title: "sent" }, "↑ ", bits(r.tx))),
+          h("td", { class: "num nowrap", "data-label": "Last seen", title: r.lastSeen ? new Date(r.lastSeen * 1000).toLocaleString() : "never" }, ago(r.lastSeen)),
         );
       }),
     );
