@@ -12,6 +12,12 @@ from tests.api.harness import ApiServer, running_api
 from tests.support.servers import InfluxServer
 
 STORES = ["sqlite", "postgres", "influx"]
+# Rate limits get their own servers; the shared ones must not throttle the other tests.
+UNLIMITED = {
+    "ingest_rate_limit": "100000/minute",
+    "enroll_rate_limit": "100000/minute",
+    "login_rate_limit": "100000/minute",
+}
 
 
 def store_urls(kind: str, tmp: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
@@ -32,7 +38,7 @@ def api(
     """An API server on each real store."""
     kind: str = request.param
     db_url, store_url = store_urls(kind, tmp_path_factory.mktemp(f"api-{kind}"), request)
-    with running_api(db_url, store_url, ingest_rate_limit="100000/minute") as server:
+    with running_api(db_url, store_url, **UNLIMITED) as server:
         yield server
 
 
@@ -44,6 +50,8 @@ def sqlite_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
         f"sqlite:///{tmp / 'meta.db'}",
         f"sqlite:///{tmp / 'metrics.db'}",
         ingest_rate_limit="100000/minute",
+        enroll_rate_limit="100000/minute",
+        login_rate_limit="100000/minute",
         max_points=100,
         max_body_bytes=200_000,
         max_decompressed_bytes=500_000,

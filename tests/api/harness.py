@@ -21,7 +21,7 @@ from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.models import Role
 from tests.support.servers import free_port
 
-SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+SECRET = "test-secret-key-" + "0123456789abcdef" * 4
 ADMIN_PASSWORD = "admin-password-1"
 VIEWER_PASSWORD = "viewer-password-1"
 

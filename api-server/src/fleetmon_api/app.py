@@ -20,7 +20,7 @@ from fleetmon_api.routers import ROUTERS
 from fleetmon_api.security import JWTConfig
 from fleetmon_api.settings import Settings
 from fleetmon_api.state import AppState, every, utc_now
-from fleetmon_api.stores import open_configured_store
+from fleetmon_api.stores import ensure_schema_soon, open_configured_store
 from fleetmon_api.telemetry import Telemetry
 from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.timeseries import TimeSeriesStore
@@ -115,6 +115,7 @@ def create_app(settings: Settings, store_factory: StoreFactory | None = None) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings, store_factory or open_configured_store)
         app.state.fleetmon = state
+        ensure_schema_soon(state.store, state.stop, settings.store_retry_after_s)
         _start(state, "presence-flush", settings.presence_flush_s, state.presence.flush)
         if settings.rollup_interval_s > 0:
             _start(state, "rollup", settings.rollup_interval_s, lambda: jobs.rollup_once(state))

@@ -160,6 +160,9 @@ export function mountOverview(main, { navigate }) {
       );
       return;
     }
+    // Keep keyboard focus on the same host link across refreshes.
+    const focused = document.activeElement && document.activeElement.closest ? document.activeElement.closest("tr[data-host]") : null;
+    const focusHost = focused && tbody.contains(focused) ? focused.dataset.host : null;
     replace(
       tbody,
       shown.map((r) => {
@@ -186,6 +189,11 @@ export function mountOverview(main, { navigate }) {
         );
       }),
     );
+    if (focusHost) {
+      const row = [...tbody.querySelectorAll("tr[data-host]")].find((tr) => tr.dataset.host === focusHost);
+      const link = row && row.querySelector("a.host-link");
+      if (link) link.focus({ preventScroll: true });
+    }
   }
 
   search.addEventListener("input", () => {
