@@ -148,6 +148,26 @@ def _points(host_index: int, now: float) -> list[dict[str, Any]]:
     return points
 
 
+def _cpu_point(t: float, idle: float) -> dict[str, Any]:
+    return {
+        "measurement": "cpu",
+        "time": t,
+        "tags": {"cpu": "cpu-total"},
+        "fields": {"usage_user": 100 - idle - 5, "usage_system": 5.0, "usage_idle": idle},
+    }
+
+
+def _push(fleet: Fleet, host: str, points: list[dict[str, Any]]) -> None:
+    body = {"batch_id": str(uuid.uuid4()), "agent": {"version": "1.0.0"}, "points": points}
+    r = httpx.post(
+        f"{fleet.url}/api/v1/metrics/collect",
+        json=body,
+        headers={"Authorization": f"Bearer {fleet.keys[host]}"},
+        timeout=10,
+    )
+    assert r.status_code == 202, r.text
+
+
 def _seed_metadata(db_url: str) -> tuple[str, dict[str, str]]:
     """A user, three hosts with keys, and one host that stopped reporting 20 minutes ago."""
     migrate.upgrade(db_url)
@@ -335,6 +355,9 @@ def test_overview_then_host_page(browser: Browser, fleet: Fleet) -> None:
     user = max(0.5, 12.0 + 6 * math.sin((HISTORY_S // STEP_S) / 12))
     busy = 100 - round(100 - user * 1.125 - 1.5, 2)
     expect(web.locator("td[data-metric='cpu'] .meter-value")).to_have_text(f"{busy:.1f}%")
+    # Auto-refresh: a new batch from web-01 shows up without reloading the page.
+    _push(fleet, "web-01", [_cpu_point(time.time(), idle=25.0)])
+    expect(web.locator("td[data-metric='cpu'] .meter-value")).to_have_text("75.0%", timeout=12_000)
     expect(table.locator("tr[data-host='legacy-07'] [data-status]")).to_have_attribute(
         "data-status", "down"
     )
