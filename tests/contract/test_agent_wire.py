@@ -1,0 +1,75 @@
+"""What the agent really sends is what the server's models and limits accept."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from fleetmon_agent.config import load
+from fleetmon_api.ingest.models import BATCH_ADAPTER, BatchIn
+from fleetmon_api.ingest.validate import Limits, Validator
+from fleetmon_api.settings import Settings
+from fleetmon_db.timeseries import NS
+
+
+@pytest.fixture(scope="module")
+def agent_batch() -> dict[str, Any]:
+    """One batch of every collector on this machine, from the real CLI (it sends nothing)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "fleetmon_agent", "once"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    batch: dict[str, Any] = json.loads(out)
+    return batch
+
+
+def test_every_collector_contributes(agent_batch: dict[str, Any]) -> None:
+    seen = {p["measurement"] for p in agent_batch["points"]}
+    expected = {"cpu", "system", "mem", "swap", "disk", "net", "processes", "procstat"}
+    assert expected <= seen, f"missing measurements: {expected - seen}"
+
+
+def test_agent_batch_passes_the_strict_models(agent_batch: dict[str, Any]) -> None:
+    raw = json.dumps(agent_batch).encode()
+    assert BatchIn.model_validate_json(raw).batch_id == agent_batch["batch_id"]
+    assert len(BATCH_ADAPTER.validate_json(raw)["points"]) == len(agent_batch["points"])
+
+
+def test_every_agent_point_passes_the_server_limits(agent_batch: dict[str, Any]) -> None:
+    validator = Validator(Limits.from_settings(Settings()))
+    now_ns = time.time_ns()
+    for i, p in enumerate(agent_batch["points"]):
+        t = validator.time_ns(p["time"], now_ns, i)
+        point = validator.point(i, "contract-host", p["measurement"], t, p["tags"], p["fields"])
+        assert point.host == "contract-host"
+        assert abs(t - now_ns) < 120 * NS
+
+
+def test_agent_request_sizes_fit_the_server_limits() -> None:
+    """A replay request the agent may build at its defaults is within the server's defaults."""
+    agent = load(None, env={"FLEETMON_SERVER_URL": "http://127.0.0.1:1"})
+    server = Settings()
+    assert agent.batch["max_request_points"] <= server.max_points
+    assert agent.batch["max_points"] <= server.max_points
+    # A realistic point serialises to ~150 bytes; the gzip'd body must stay under the cap and
+    # the decompressed one under the decompression cap.
+    point = {
+        "measurement": "procstat",
+        "time": 1795447498.25,
+        "tags": {"process_name": "postgres", "pid": "12345", "user": "postgres"},
+        "fields": {"cpu_percent": 12.5, "memory_rss": 123456789, "cmdline": "x" * 200},
+    }
+    body = json.dumps(
+        {"batch_id": "b", "points": [point] * agent.batch["max_request_points"]}
+    ).encode()
+    assert len(body) <= server.max_decompressed_bytes
+    assert len(gzip.compress(body)) <= server.max_body_bytes
