@@ -42,7 +42,7 @@ export function mountAlerts(main) {
       h(
         "table",
         { class: "data-table", id: "active-alerts" },
-        h("thead", {}, h("tr", {}, ["Severity", "Alert", "Host", "State", "Value", "Since", "Summary"].map((c) => h("th", { scope: "col" }, c)))),
+        h("thead", {}, h("tr", {}, ["Severity", "Alert", "Host", "State", "Value", "Since", "Summary"].map((c) => h("th", { scope: "col", class: c === "Value" ? "num" : null }, c)))),
         h(
           "tbody",
           {},
@@ -74,7 +74,7 @@ export function mountAlerts(main) {
       h(
         "table",
         { class: "data-table", id: "alert-history" },
-        h("thead", {}, h("tr", {}, ["Time", "Severity", "Alert", "Host", "Change", "Value"].map((c) => h("th", { scope: "col" }, c)))),
+        h("thead", {}, h("tr", {}, ["Time", "Severity", "Alert", "Host", "Change", "Value"].map((c) => h("th", { scope: "col", class: c === "Value" ? "num" : null }, c)))),
         h(
           "tbody",
           {},
