@@ -198,7 +198,7 @@ class Delivery:
         while not self.stop.is_set():
             batch = self._next()
             if batch is None:
-                self.wake.wait(1.0)
+                self.wake.wait(30.0)  # flush() sets wake; the timeout is only a safety net
                 self.wake.clear()
                 continue
             if not self.deliver(batch):

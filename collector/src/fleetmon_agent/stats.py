@@ -14,6 +14,8 @@ class LatencyRing:
 
     def __init__(self, size: int = LATENCY_WINDOW) -> None:
         self.samples: deque[float] = deque(maxlen=size)
+        # CPU time of the collecting thread: tells slow code from a busy machine.
+        self.cpu_samples: deque[float] = deque(maxlen=size)
         self.errors = 0
         self.points = 0
 
@@ -21,11 +23,12 @@ class LatencyRing:
         """Record one duration."""
         self.samples.append(seconds)
 
-    def percentile(self, q: float) -> float:
-        """The q-th percentile (nearest rank) of the window, 0 when empty."""
-        if not self.samples:
+    def percentile(self, q: float, cpu: bool = False) -> float:
+        """The q-th percentile (nearest rank) of the wall-clock (or CPU) window, 0 when empty."""
+        window = self.cpu_samples if cpu else self.samples
+        if not window:
             return 0.0
-        ordered = sorted(self.samples)
+        ordered = sorted(window)
         rank = max(round(q / 100.0 * len(ordered) + 0.5) - 1, 0)
         return ordered[min(rank, len(ordered) - 1)]
 
@@ -45,11 +48,14 @@ class AgentStats:
         # Filled in by the agent: (files, bytes, dropped points) of the spool.
         self.spool_probe: Callable[[], tuple[int, int, int]] | None = None
 
-    def record_collect(self, name: str, seconds: float, points: int, failed: bool) -> None:
+    def record_collect(
+        self, name: str, seconds: float, points: int, failed: bool, cpu_seconds: float = 0.0
+    ) -> None:
         """Record one run of a collector."""
         with self.lock:
             ring = self.latencies.setdefault(name, LatencyRing())
             ring.add(seconds)
+            ring.cpu_samples.append(cpu_seconds)
             ring.points += points
             if failed:
                 ring.errors += 1
