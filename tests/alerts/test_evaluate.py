@@ -77,7 +77,7 @@ def test_threshold_for_scope_template_and_one_query_per_rule(
         ]
     )
     counting = CountingStore(store)
-    ev = Evaluator(sessions, counting, clock, "http://ui.test")  # type: ignore[arg-type]
+    ev = Evaluator(sessions, counting, clock, "http://ui.test")
     first = ev.run_once()
     assert counting.calls == ["aggregate", "aggregate"]  # one query per rule, all hosts
     assert sorted((d.rule, d.host, d.to_status) for d in first) == [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fleetmon_api.routers import auth, health, hosts, ingest, metrics, tokens, ui
+from fleetmon_api.routers import alerts, auth, health, hosts, ingest, metrics, tokens, ui
 
 # Order matters only for the OpenAPI page; add a module's `router` here when it exists.
 ROUTERS: list[APIRouter] = [
@@ -14,5 +14,6 @@ ROUTERS: list[APIRouter] = [
     hosts.router,
     tokens.router,
     metrics.router,
+    alerts.router,
     ui.router,
 ]

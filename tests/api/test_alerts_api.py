@@ -1,0 +1,228 @@
+"""Alerts API: rules CRUD with validation, write-only channel secrets, silences, active
+alerts and history with filters, and who may do what."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from fleetmon_db.models import AlertEvent, AlertRule, AlertState
+from tests.api.harness import ApiServer
+
+R = "/api/v1/alerts"
+
+
+def uniq(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def rule_body(**over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": uniq("rule"),
+        "metric": "mem.used_percent",
+        "aggregate": "avg",
+        "window_s": 60,
+        "comparison": ">",
+        "threshold": 85,
+        "for_s": 120,
+        "severity": "warning",
+        "scope": {"labels": {"role": "db"}},
+        "annotations": {"summary": "$host memory at $value %"},
+    }
+    body.update(over)
+    return body
+
+
+def test_rule_crud(sqlite_api: ApiServer) -> None:
+    c, admin = sqlite_api.client, sqlite_api.auth()
+    r = c.post(f"{R}/rules", json=rule_body(name="mem-x"), headers=admin)
+    assert r.status_code == 201, r.text
+    rule = r.json()
+    assert rule["builtin"] is False
+    assert rule["scope"] == {"hosts": [], "labels": {"role": "db"}}
+    assert c.post(f"{R}/rules", json=rule_body(name="mem-x"), headers=admin).status_code == 409
+    got = c.get(f"{R}/rules/{rule['id']}", headers=sqlite_api.auth("viewer")).json()
+    assert got["threshold"] == 85
+    r = c.put(f"{R}/rules/{rule['id']}", json=rule_body(name="mem-x", threshold=90), headers=admin)
+    assert r.status_code == 200
+    assert r.json()["threshold"] == 90
+    names = [x["name"] for x in c.get(f"{R}/rules", headers=admin).json()]
+    assert "mem-x" in names
+    assert c.delete(f"{R}/rules/{rule['id']}", headers=admin).status_code == 204
+    assert c.get(f"{R}/rules/{rule['id']}", headers=admin).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("over", "needle"),
+    [
+        ({"metric": "cpu"}, "measurement.field"),
+        ({"metric": "cpu.usage; DROP"}, "measurement.field"),
+        ({"aggregate": "median"}, "aggregate"),
+        ({"comparison": "=>"}, "comparison"),
+        ({"window_s": 0}, "window_s"),
+        ({"for_s": -1}, "for_s"),
+        ({"severity": "panic"}, "severity"),
+        ({"kind": "agent_health", "metric": "cpu.usage_idle"}, "fleetmon_agent"),
+        ({"scope": {"hosts": ["a"], "everything": True}}, "everything"),
+        ({"channels": ["no-such-channel"]}, "unknown channel"),
+        ({"bogus": 1}, "bogus"),
+    ],
+)
+def test_rule_validation(sqlite_api: ApiServer, over: dict[str, Any], needle: str) -> None:
+    r = sqlite_api.client.post(f"{R}/rules", json=rule_body(**over), headers=sqlite_api.auth())
+    assert r.status_code == 422, r.text
+    assert needle in str(r.json()["detail"])
+
+
+def test_threshold_must_be_finite(sqlite_api: ApiServer) -> None:
+    body = '{"name": "nan-rule", "metric": "cpu.usage_idle", "threshold": NaN}'
+    r = sqlite_api.client.post(
+        f"{R}/rules",
+        content=body,
+        headers={**sqlite_api.auth(), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422
+
+
+def test_host_down_rule_needs_no_metric(sqlite_api: ApiServer) -> None:
+    body = rule_body(kind="host_down", metric="", window_s=120)
+    assert (
+        sqlite_api.client.post(f"{R}/rules", json=body, headers=sqlite_api.auth()).status_code
+        == 201
+    )
+
+
+def test_viewers_read_admins_write(sqlite_api: ApiServer) -> None:
+    c, viewer = sqlite_api.client, sqlite_api.auth("viewer")
+    assert c.get(f"{R}/rules", headers=viewer).status_code == 200
+    assert c.post(f"{R}/rules", json=rule_body(), headers=viewer).status_code == 403
+    assert c.get(f"{R}/channels", headers=viewer).status_code == 403
+    assert c.get(f"{R}/rules").status_code == 401
+
+
+def test_channel_secrets_are_write_only(sqlite_api: ApiServer) -> None:
+    c, admin = sqlite_api.client, sqlite_api.auth()
+    secret_url = "https://hooks.slack.test/services/T000/B000/SECRETSECRET"
+    name = uniq("slack")
+    r = c.post(
+        f"{R}/channels",
+        json={"name": name, "kind": "slack", "config": {"webhook_url": secret_url}},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    ch = r.json()
+    assert "SECRETSECRET" not in r.text
+    assert ch["secret_keys"] == ["webhook_url"]
+    assert ch["config"] == {}
+    listing = c.get(f"{R}/channels", headers=admin)
+    assert "SECRETSECRET" not in listing.text
+    # Updating without the secret keeps it; the stored value is still the original.
+    r = c.put(
+        f"{R}/channels/{ch['id']}",
+        json={"name": name, "kind": "slack", "min_severity": "critical"},
+        headers=admin,
+    )
+    assert r.status_code == 200
+    assert r.json()["min_severity"] == "critical"
+    with sqlite_api.state.sessions() as s:
+        from fleetmon_db.models import AlertChannel
+
+        assert s.get(AlertChannel, ch["id"]).config["webhook_url"] == secret_url
+    email = {
+        "name": uniq("mail"),
+        "kind": "email",
+        "config": {
+            "host": "smtp.test",
+            "port": 587,
+            "from": "a@b.test",
+            "to": ["c@d.test"],
+            "password": "pw1",
+        },
+    }
+    r = c.post(f"{R}/channels", json=email, headers=admin)
+    assert r.status_code == 201
+    assert r.json()["config"]["host"] == "smtp.test"
+    assert "pw1" not in r.text
+    assert r.json()["secret_keys"] == ["password"]
+    bad = {"name": uniq("bad"), "kind": "slack", "config": {}}
+    assert c.post(f"{R}/channels", json=bad, headers=admin).status_code == 422
+    bad = {"name": uniq("bad"), "kind": "webhook", "config": {"url": "file:///etc/passwd"}}
+    assert c.post(f"{R}/channels", json=bad, headers=admin).status_code == 422
+    assert c.delete(f"{R}/channels/{ch['id']}", headers=admin).status_code == 204
+
+
+def test_silences(sqlite_api: ApiServer) -> None:
+    c, admin = sqlite_api.client, sqlite_api.auth()
+    now = datetime.now(UTC)
+    body = {"host": "web-1", "ends_at": (now + timedelta(hours=1)).isoformat(), "comment": "deploy"}
+    r = c.post(f"{R}/silences", json=body, headers=admin)
+    assert r.status_code == 201, r.text
+    sil = r.json()
+    assert sil["active"]
+    assert sil["created_by"] == "admin"
+    everything = {"ends_at": (now + timedelta(hours=1)).isoformat()}
+    assert c.post(f"{R}/silences", json=everything, headers=admin).status_code == 422
+    backwards = {**body, "starts_at": (now + timedelta(hours=2)).isoformat()}
+    assert c.post(f"{R}/silences", json=backwards, headers=admin).status_code == 422
+    ids = [s["id"] for s in c.get(f"{R}/silences", headers=sqlite_api.auth("viewer")).json()]
+    assert sil["id"] in ids
+    assert c.delete(f"{R}/silences/{sil['id']}", headers=admin).status_code == 204
+    assert c.delete(f"{R}/silences/{sil['id']}", headers=admin).status_code == 404
+
+
+def test_active_and_history_with_filters(sqlite_api: ApiServer) -> None:
+    host = uniq("h")
+    now = datetime.now(UTC)
+    with sqlite_api.state.sessions() as s:
+        rule = AlertRule(name=uniq("r"), metric="cpu.usage_idle", severity="critical")
+        s.add(rule)
+        s.flush()
+        s.add(
+            AlertState(
+                rule_id=rule.id,
+                fingerprint=uniq("fp"),
+                host=host,
+                status="firing",
+                value=3.0,
+                pending_since=now,
+                firing_since=now,
+                annotations={"summary": "busy"},
+            )
+        )
+        for frm, to in (("inactive", "pending"), ("pending", "firing")):
+            s.add(
+                AlertEvent(
+                    rule_id=rule.id,
+                    rule_name=rule.name,
+                    fingerprint="x",
+                    host=host,
+                    severity="critical",
+                    from_status=frm,
+                    to_status=to,
+                    value=3.0,
+                    at=now,
+                )
+            )
+        s.commit()
+        rule_id = rule.id
+    c, viewer = sqlite_api.client, sqlite_api.auth("viewer")
+    active = c.get(f"{R}/active", params={"host": host}, headers=viewer).json()
+    assert [(a["host"], a["status"], a["severity"]) for a in active] == [
+        (host, "firing", "critical")
+    ]
+    assert active[0]["annotations"] == {"summary": "busy"}
+    assert (
+        c.get(f"{R}/active", params={"host": host, "state": "pending"}, headers=viewer).json() == []
+    )
+    hist = c.get(f"{R}/history", params={"host": host}, headers=viewer).json()
+    assert [e["to_status"] for e in hist] == ["firing", "pending"]  # newest first
+    only = c.get(
+        f"{R}/history", params={"rule_id": rule_id, "to_status": "pending"}, headers=viewer
+    ).json()
+    assert [e["to_status"] for e in only] == ["pending"]
+    later = (now + timedelta(minutes=1)).isoformat()
+    assert c.get(f"{R}/history", params={"host": host, "start": later}, headers=viewer).json() == []
+    assert c.get(f"{R}/history", params={"limit": 5000}, headers=viewer).status_code == 422
