@@ -112,14 +112,12 @@ def prepare_database(url: str) -> None:
 def running_api(database_url: str, store_url: str, **overrides: Any) -> Iterator[ApiServer]:
     """Migrate, start, yield and stop an API server."""
     prepare_database(database_url)
-    settings = Settings(
-        database_url=database_url,
-        store_url=store_url,
-        secret_key=SECRET,
-        rate_limit_key_prefix=f"fmtest-{uuid.uuid4().hex[:8]}",
-        rollup_interval_s=0,
+    values: dict[str, Any] = {
+        "rate_limit_key_prefix": f"fmtest-{uuid.uuid4().hex[:8]}",
+        "rollup_interval_s": 0,
         **overrides,
-    )
+    }
+    settings = Settings(database_url=database_url, store_url=store_url, secret_key=SECRET, **values)
     server = ApiServer(settings).start()
     try:
         yield server

@@ -1,0 +1,129 @@
+"""Queries on every store: history (rates for counters), summary, categories, overview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.harness import ApiServer, now_s
+
+
+@pytest.fixture(scope="module")
+def seeded(api: ApiServer) -> dict[str, Any]:
+    """Two hosts with 10 minutes of 10 s data for cpu, mem, disk, net and a counter."""
+    t_end = int(now_s()) // 60 * 60
+    keys = {name: api.enroll(name) for name in ("q-web", "q-db")}
+    for n, (name, key) in enumerate(keys.items()):
+        points = []
+        for i in range(60):
+            t = t_end - (60 - i) * 10
+            points += [
+                {"measurement": "cpu", "time": t, "tags": {"cpu": "cpu-total"},
+                 "fields": {"usage_idle": 80.0 - n * 10, "usage_user": float(i)}},
+                {"measurement": "mem", "time": t, "fields": {"used_percent": 40.0 + n}},
+                {"measurement": "disk", "time": t, "tags": {"path": "/"},
+                 "fields": {"used_percent": 50.0}},
+                {"measurement": "disk", "time": t, "tags": {"path": "/data"},
+                 "fields": {"used_percent": 70.0 + n}},
+                {"measurement": "net", "time": t, "tags": {"interface": "eth0"},
+                 "fields": {"bytes_recv": 1000 * i, "bytes_sent": 500 * i}},
+                {"measurement": "system", "time": t, "fields": {"load1": 0.5}},
+            ]  # fmt: skip
+        r = api.client.post(
+            "/api/v1/metrics/collect",
+            json={"batch_id": f"seed-{name}", "agent": {"version": "9.9"}, "points": points},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert r.status_code == 202, r.text
+    return {"end": t_end}
+
+
+def _get(api: ApiServer, path: str, **params: Any) -> Any:
+    return api.client.get(path, params=params, headers=api.auth("viewer"))
+
+
+def test_history_mean_with_step(api: ApiServer, seeded: dict[str, Any]) -> None:
+    end = seeded["end"]
+    r = _get(api, "/api/v1/metrics/history", host="q-web", metric="cpu.usage_user",
+             start=str(end - 600), end=str(end), interval="60s")  # fmt: skip
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["aggregate"] == "mean"
+    assert body["interval"] == 60
+    (series,) = body["series"]
+    values = [v for _, v in series["points"] if v is not None]
+    assert len(values) == 10
+    assert values[0] == pytest.approx(2.5)  # mean of 0..5 (six 10 s points per minute)
+
+
+def test_history_counter_defaults_to_rate(api: ApiServer, seeded: dict[str, Any]) -> None:
+    end = seeded["end"]
+    r = _get(api, "/api/v1/metrics/history", host="q-web", metric="net.bytes_recv",
+             start=str(end - 600), end=str(end), interval="60s")  # fmt: skip
+    body = r.json()
+    assert body["aggregate"] == "rate"
+    values = [v for _, v in body["series"][0]["points"] if v is not None]
+    assert values
+    assert all(v == pytest.approx(100.0) for v in values)  # 1000 bytes per 10 s
+
+
+def test_summary(api: ApiServer, seeded: dict[str, Any]) -> None:
+    end = seeded["end"]
+    r = _get(api, "/api/v1/metrics/summary", host="q-web", metric="cpu.usage_user",
+             start=str(end - 700), end=str(end))  # fmt: skip
+    body = r.json()
+    assert body["count"] == 60
+    assert body["min"] == 0.0
+    assert body["max"] == 59.0
+    assert body["avg"] == pytest.approx(29.5)
+    assert 54 <= body["p95"] <= 57
+    assert 57 <= body["p99"] <= 59
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "message"),
+    [
+        ({"metric": "cpu"}, 422, "metric 'cpu' must be 'measurement.field'"),
+        ({"metric": "cpu.nope"}, 422, "unknown metric 'cpu.nope' for host 'q-web'"),
+        ({"start": "2020-01-02", "end": "2020-01-01"}, 422, "start must be before end"),
+        ({"start": "yesterday"}, 422, "start: 'yesterday' is neither epoch seconds nor ISO 8601"),
+        ({"interval": "1x"}, 422, "interval: '1x' must look like 30s, 5m, 1h or 1d"),
+        ({"interval": "1s", "start": "0"}, 422, "time range: longer than 400 days"),
+        ({"host": "nobody"}, 404, "host 'nobody' not found"),
+    ],
+)
+def test_history_parameter_errors(
+    api: ApiServer, seeded: dict[str, Any], params: dict[str, str], status: int, message: str
+) -> None:
+    query = {"host": "q-web", "metric": "cpu.usage_user", **params}
+    r = _get(api, "/api/v1/metrics/history", **query)
+    assert r.status_code == status
+    assert message in str(r.json()["detail"])
+
+
+def test_category_endpoints(api: ApiServer, seeded: dict[str, Any]) -> None:
+    r = _get(api, "/api/v1/metrics/disk", host="q-db")
+    body = r.json()
+    assert set(body["measurements"]) == {"disk", "diskio"}
+    paths = {s["tags"]["path"]: s["value"] for s in body["measurements"]["disk"]}
+    assert paths == {"/": 50.0, "/data": 71.0}
+    for cat in ("cpu", "memory", "network", "processes"):
+        assert _get(api, f"/api/v1/metrics/{cat}", host="q-db").status_code == 200
+    assert _get(api, "/api/v1/metrics/gpu", host="q-db").status_code == 422
+
+
+def test_fleet_overview(api: ApiServer, seeded: dict[str, Any]) -> None:
+    r = _get(api, "/api/v1/metrics/overview")
+    assert r.status_code == 200
+    hosts = {h["name"]: h for h in r.json()["hosts"]}
+    web, db = hosts["q-web"], hosts["q-db"]
+    assert web["status"] == "up"
+    assert web["cpu_percent"] == pytest.approx(20.0)
+    assert db["cpu_percent"] == pytest.approx(30.0)
+    assert db["mem_percent"] == 41.0
+    assert db["disk_percent"] == 71.0
+    assert web["load1"] == 0.5
+    assert web["net_recv_bps"] == pytest.approx(100.0)
+    assert web["net_sent_bps"] == pytest.approx(50.0)
+    assert r.json()["counts"]["up"] >= 2

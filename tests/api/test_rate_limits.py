@@ -1,0 +1,96 @@
+"""Rate limits per host key (ingest) and per client IP (enroll, login): memory and Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from tests.api.harness import ApiServer, batch, running_api
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limited_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ApiServer]:
+    storage = "memory://"
+    if request.param == "redis":
+        storage = request.getfixturevalue("redis_url")
+    with running_api(
+        f"sqlite:///{tmp_path / 'meta.db'}",
+        f"sqlite:///{tmp_path / 'metrics.db'}",
+        rate_limit_storage_url=storage,
+        ingest_rate_limit="3/minute",
+        enroll_rate_limit="4/minute",
+        login_rate_limit="3/minute",
+    ) as api:
+        yield api
+
+
+def test_ingest_limit_is_per_key_with_retry_after(limited_api: ApiServer) -> None:
+    # Enrolling uses the admin token (1 login) and 2 enrollments: within both limits.
+    key_a = limited_api.enroll("rl-a")
+    key_b = limited_api.enroll("rl-b")
+
+    def post(key: str) -> httpx.Response:
+        return limited_api.client.post(
+            "/api/v1/metrics/collect", json=batch(1), headers={"Authorization": f"Bearer {key}"}
+        )
+
+    for _ in range(3):
+        assert post(key_a).status_code == 202
+    r = post(key_a)
+    assert r.status_code == 429
+    assert 1 <= int(r.headers["retry-after"]) <= 60
+    assert r.json()["detail"].startswith("rate limit exceeded: 3/minute; retry after")
+    # Another host's key has its own budget.
+    assert post(key_b).status_code == 202
+    metrics = limited_api.client.get("/metrics").text
+    assert 'fleetmon_rate_limited_total{scope="/api/v1/metrics/collect"}' in metrics
+
+
+def test_login_and_enroll_limited_per_ip(limited_api: ApiServer) -> None:
+    codes = [
+        limited_api.client.post(
+            "/api/v1/auth/token", data={"username": "admin", "password": "wrong-password"}
+        ).status_code
+        for _ in range(4)
+    ]
+    assert codes == [401, 401, 401, 429]
+    codes = [
+        limited_api.client.post(
+            "/api/v1/hosts/enroll", json={"token": "fme_x", "name": f"h{i}"}
+        ).status_code
+        for i in range(5)
+    ]
+    assert codes == [401, 401, 401, 401, 429]
+
+
+def test_redis_counters_use_the_configured_prefix(redis_url: str, tmp_path: Path) -> None:
+    prefix = f"fmtest-{uuid.uuid4().hex[:8]}"
+    with running_api(
+        f"sqlite:///{tmp_path / 'meta.db'}",
+        f"sqlite:///{tmp_path / 'metrics.db'}",
+        rate_limit_storage_url=redis_url,
+        rate_limit_key_prefix=prefix,
+        redis_url=redis_url,
+    ) as api:
+        key = api.enroll()
+        b = batch(2)
+        auth = {"Authorization": f"Bearer {key}"}
+        assert api.client.post("/api/v1/metrics/collect", json=b, headers=auth).status_code == 202
+        client = redis.Redis.from_url(redis_url)
+        try:
+            keys = [k.decode() for k in client.scan_iter(match=f"*{prefix}*")]
+            assert any("ingest" in k for k in keys), keys
+            assert any(k.endswith(b["batch_id"]) for k in keys), keys  # idempotency ledger
+            # A second worker (fresh memory) still sees the batch as done via Redis.
+            api.state.ledger._local._items.clear()
+            again = api.client.post("/api/v1/metrics/collect", json=b, headers=auth)
+            assert again.json()["duplicate"] is True
+        finally:
+            for k in client.scan_iter(match=f"*{prefix}*"):
+                client.delete(k)
+            client.close()
