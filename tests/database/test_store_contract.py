@@ -411,7 +411,8 @@ def test_rollup_tiers_match_raw(store: TimeSeriesStore, clock: Clock, agg: Aggre
     write_rows(store, "a", rows, cpu="cpu0")
     write_rows(store, "b", gauge(now - 3 * H, now - H, seed=6), cpu="cpu0")
     report = store.rollup(now)
-    assert report.windows["5m"] > 0 and report.windows["1h"] > 0
+    assert report.windows["5m"] > 0
+    assert report.windows["1h"] > 0
     start, end = now - 3 * H, now - H
     for step, tier in ((300, "5m"), (3600, "1h"), (1800, "5m")):
         out = store.query_range(
@@ -420,7 +421,8 @@ def test_rollup_tiers_match_raw(store: TimeSeriesStore, clock: Clock, agg: Aggre
             ),
             now_ns=now,
         )
-        assert len(out) == 1 and out[0].tier == tier
+        assert len(out) == 1
+        assert out[0].tier == tier
         approx_points(out[0].points, rollup_reference(rows, start, end, step * NS, agg))
     # Close the day windows that hold the data: the 1d tier matches raw too.
     later = (rows[-1][0] - rows[-1][0] % D) + D + 2 * H
@@ -435,7 +437,8 @@ def test_rollup_tiers_match_raw(store: TimeSeriesStore, clock: Clock, agg: Aggre
     # Summary beyond raw retention comes from rollups: exact avg/min/max/count, flagged.
     s = store.summary(Selector("cpu", "usage_user", ["a"]), start, end, now_ns=now + 2 * D)
     vals = [v for _, v in rows]
-    assert s.approximate and s.count == len(vals)
+    assert s.approximate
+    assert s.count == len(vals)
     assert s.avg == pytest.approx(sum(vals) / len(vals), rel=1e-9)
     assert (s.min, s.max) == (min(vals), max(vals))
 
@@ -530,7 +533,8 @@ def test_enforce_retention_tiers(store: TimeSeriesStore, clock: Clock) -> None:
     assert store.aggregate(sel, now - 4 * H, now, Aggregate.COUNT) == []
     assert store.query_range(RangeQuery(sel, now - 3 * H, now, 300), now_ns=now) == []
     (d,) = store.query_range(RangeQuery(sel, now - 3 * H, now - H, 3600), now_ns=later)
-    assert d.tier == "1h" and all(v is not None for _, v in d.points)
+    assert d.tier == "1h"
+    assert all(v is not None for _, v in d.points)
 
 
 # -- hostile names ------------------------------------------------------------------------------
@@ -551,7 +555,8 @@ def test_hostile_names_roundtrip_and_isolation(store: TimeSeriesStore, clock: Cl
         (d,) = store.query_range(
             RangeQuery(Selector("cpu", "usage_user", [h]), t, t + MIN, 60), now_ns=now
         )
-        assert d.key.host == h and d.points == [(t, float(i))]
+        assert d.key.host == h
+        assert d.points == [(t, float(i))]
         (d,) = store.query_range(
             RangeQuery(Selector("cpu", "usage_user", tags={"cpu": h}), t, t + MIN, 60), now_ns=now
         )
@@ -622,15 +627,15 @@ def test_influx_rejection_is_store_error_with_message(influx_server: object) -> 
 
 def test_open_store_urls(tmp_path: object) -> None:
     s = open_store("http://u%40x:p%3Aw@127.0.0.1:1/fleet%20db?token=tok")
-    assert isinstance(s, InfluxStore) and s.database == "fleet db"
+    assert isinstance(s, InfluxStore)
+    assert s.database == "fleet db"
     s.close()
     s = open_store("https://127.0.0.1:1/db", influx_token="t2")
-    assert isinstance(s, InfluxStore) and s.database == "db"
+    assert isinstance(s, InfluxStore)
+    assert s.database == "db"
     s.close()
     s = open_store(f"sqlite:///{tmp_path}/x.db", tiers=(Tier("raw", 0, 3600), Tier("1m", 60, 7200)))
-    assert (
-        isinstance(s, SqlStore)
-        and s.name == "sqlite"
-        and [t.name for t in s.tiers] == ["raw", "1m"]
-    )
+    assert isinstance(s, SqlStore)
+    assert s.name == "sqlite"
+    assert [t.name for t in s.tiers] == ["raw", "1m"]
     s.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 
@@ -62,7 +63,7 @@ def window_rate(rows: Sequence[tuple[int, float]]) -> float | None:
     """Per-second increase of a counter over time-ordered samples; resets count as 0."""
     if len(rows) < 2:
         return None
-    increase = sum(max(0.0, b[1] - a[1]) for a, b in zip(rows, rows[1:], strict=False))
+    increase = sum(max(0.0, b[1] - a[1]) for a, b in itertools.pairwise(rows))
     dt = (rows[-1][0] - rows[0][0]) / NS
     return increase / dt if dt > 0 else None
 

@@ -22,7 +22,7 @@ def open_store(url: str, tiers: Sequence[Tier] = DEFAULT_TIERS, **opts: Any) -> 
 
         database = unquote(parts.path.strip("/"))
         query = parse_qs(parts.query)
-        token = opts.pop("influx_token", None) or (query.get("token") or [None])[0]
+        token = opts.pop("influx_token", None) or next(iter(query.get("token", [])), None)
         database = (query.get("db") or [database])[0]
         netloc = parts.hostname or ""
         if ":" in netloc:

@@ -12,8 +12,10 @@ recompute because late data arrived after they were rolled up).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +69,9 @@ ROLLUP_STATS = ("mean", "min", "max", "count", "sum")
 # write raced with a rollup run is picked up by the next run (recomputing is idempotent).
 GEN_OVERLAP_NS = 60 * NS
 WRITE_CHUNK_POINTS = 20_000
+# Points per request when a batch is pipelined, and requests in flight at once.
+PIPELINE_CHUNK_POINTS = 1_000
+PIPELINE_DEPTH = 2
 STATEMENTS_PER_REQUEST = 50
 
 Result = dict[str, Any]
@@ -159,6 +164,8 @@ class InfluxStore:
             limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
         )
         self._encoder = LineEncoder()
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._raw = self.tiers[0].name
         self._meta = self.tiers[-1].name
 
@@ -277,29 +284,56 @@ class InfluxStore:
         self._send("GET", "/ping")
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and the write pipeline's threads)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         self._client.close()
 
     # -- writes ----------------------------------------------------------------------------
 
     def write(self, points: Sequence[Point]) -> int:
-        """Write points to the raw RP; mark rolled-up windows that late points fall into."""
-        written = 0
+        """Write points to the raw RP; mark rolled-up windows that late points fall into.
+
+        Large batches go out as several requests, and the next chunk is encoded while
+        influxd parses the previous one (the GIL is free while a request waits): encoding
+        and ingestion overlap instead of adding up.
+        """
         first_rollup = self.tiers[1] if len(self.tiers) > 1 else None
-        window_ns = first_rollup.resolution_s * NS if first_rollup else 0
-        late_before = (
-            align_down(self._clock() - self._delay_ns, window_ns) if first_rollup else None
-        )
-        for i in range(0, len(points), WRITE_CHUNK_POINTS):
-            chunk = points[i : i + WRITE_CHUNK_POINTS]
-            body, n, late = self._encoder.encode(chunk, late_before, window_ns)
-            if late and first_rollup is not None:
+        if first_rollup is not None:
+            window_ns = first_rollup.resolution_s * NS
+            late_before = align_down(self._clock() - self._delay_ns, window_ns)
+            late = {t - t % window_ns for t in (p.time_ns for p in points) if t < late_before}
+            if late:
                 # Marks first: a crash in between costs a recomputation, never a stale window.
                 self._mark_dirty(first_rollup.name, late)
+        if len(points) <= PIPELINE_CHUNK_POINTS:
+            body, written, _ = self._encoder.encode(points)
             if body:
                 self._write_lines(body, self._raw)
-            written += n
+            return written
+        written = 0
+        pending: list[Future[None]] = []
+        try:
+            for i in range(0, len(points), PIPELINE_CHUNK_POINTS):
+                body, n, _ = self._encoder.encode(points[i : i + PIPELINE_CHUNK_POINTS])
+                written += n
+                if body:
+                    pending.append(self._pool().submit(self._write_lines, body, self._raw))
+        finally:
+            errors = [f.exception() for f in pending]
+        for exc in errors:
+            if exc is not None:
+                raise exc
         return written
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=PIPELINE_DEPTH, thread_name_prefix="fleetmon-influx-write"
+                )
+            return self._executor
 
     def _mark_dirty(self, tier: str, windows: Iterable[int]) -> None:
         gen = time.time_ns()
@@ -468,7 +502,7 @@ class InfluxStore:
         if not tier.is_raw:
             cols = ", ".join(ident(f"{f}_{s}") for s in ROLLUP_STATS)
             (result,) = self._query([f"SELECT {cols} FROM {src}{w}"])
-            rows = [
+            rows: list[tuple[float, float, float, float, float]] = [
                 (float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5]))
                 for _, _, _, values in _series(result)
                 for r in values
@@ -479,10 +513,10 @@ class InfluxStore:
         (result,) = self._query(
             [f"SELECT count({fi}), mean({fi}), min({fi}), max({fi}) FROM {src}{w}"]
         )
-        rows = [r for _, _, _, values in _series(result) for r in values]
-        if not rows or not rows[0][1]:
+        stats = [r for _, _, _, values in _series(result) for r in values]
+        if not stats or not stats[0][1]:
             return empty
-        n, avg, mn, mx = int(rows[0][1]), rows[0][2], rows[0][3], rows[0][4]
+        n, avg, mn, mx = int(stats[0][1]), stats[0][2], stats[0][3], stats[0][4]
         # InfluxQL's percentile() is nearest-rank: asking for rank (k+1)*100/n returns the
         # k-th smallest value exactly, so the two neighbours of each linear-interpolation
         # position are fetched and interpolated here, matching the SQL store to the bit.
@@ -566,7 +600,8 @@ class InfluxStore:
         src = self._src(self._meta, STATE_MEASUREMENT)
         (result,) = self._query(
             [
-                f"SELECT watermark, gen FROM {src} GROUP BY {ident('tier')} ORDER BY time DESC LIMIT 1"
+                f"SELECT watermark, gen FROM {src} GROUP BY {ident('tier')}"
+                " ORDER BY time DESC LIMIT 1"
             ]
         )
         state = {}

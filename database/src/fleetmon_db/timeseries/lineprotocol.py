@@ -13,6 +13,8 @@ form and are skipped.
 
 from __future__ import annotations
 
+import operator
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from fleetmon_db.timeseries.base import FieldValue, Point
@@ -21,6 +23,8 @@ from fleetmon_db.timeseries.names import encode_name
 _MEASUREMENT = str.maketrans({",": "\\,", " ": "\\ "})
 _KEY = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
 _INF = float("inf")
+# Anything but the characters of a finite float/int repr (digits, sign, point, exponent).
+_NOT_NUMERIC = re.compile(r"[^0-9.e+\-,]")
 
 
 def escape_measurement(stored: str) -> str:
@@ -47,21 +51,14 @@ def series_prefix(measurement: str, tags: Iterable[tuple[str, str]]) -> str:
     return ",".join(parts)
 
 
-def format_field(value: FieldValue) -> str | None:
+def format_field(value: object) -> str | None:
     """The line-protocol form of one field value, or None when it cannot be written."""
-    tv = type(value)
-    if tv is float:
-        return repr(value) if -_INF < value < _INF else None  # type: ignore[operator]
-    if tv is bool:
-        return "1.0" if value else "0.0"
-    if tv is int:
-        return str(value)
-    if tv is str:
-        return escape_string_field(value)  # type: ignore[arg-type]
     if isinstance(value, bool):
         return "1.0" if value else "0.0"
-    if isinstance(value, int | float):
-        return format_field(float(value))
+    if isinstance(value, float):
+        return repr(float(value)) if -_INF < value < _INF else None
+    if isinstance(value, int):
+        return str(int(value))
     if isinstance(value, str):
         return escape_string_field(str(value))
     return None
@@ -73,6 +70,7 @@ class LineEncoder:
     def __init__(self, max_cache: int = 200_000) -> None:
         self._prefixes: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
         self._keys: dict[str, str] = {}
+        self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._max_cache = max_cache
 
     def prefix(self, host: str, measurement: str, tags: Mapping[str, str]) -> str:
@@ -98,6 +96,21 @@ class LineEncoder:
             self._keys[name] = got
         return got
 
+    def _shape(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        keys = tuple(self.field_key(n) for n in names)
+        if len(self._shapes) >= self._max_cache:
+            self._shapes.clear()
+        self._shapes[names] = keys
+        return keys
+
+    def _slow_fields(self, fields: Mapping[str, FieldValue]) -> list[str]:
+        parts = []
+        for name, value in fields.items():
+            text = format_field(value)
+            if text is not None:
+                parts.append(self.field_key(name) + text)
+        return parts
+
     def encode(
         self, points: Sequence[Point], late_before_ns: int | None = None, window_ns: int = 0
     ) -> tuple[bytes, int, set[int]]:
@@ -109,34 +122,36 @@ class LineEncoder:
         lines: list[str] = []
         append = lines.append
         prefixes = self._prefixes
-        keys = self._keys
+        shapes = self._shapes
         late: set[int] = set()
         late_mark = late_before_ns if late_before_ns is not None and window_ns > 0 else None
         written = 0
-        inf = _INF
+        not_numeric = _NOT_NUMERIC.search
+        add = operator.add
         for p in points:
-            ck = (p.host, p.measurement, tuple(p.tags.items()))
-            prefix = prefixes.get(ck)
+            prefix = prefixes.get((p.host, p.measurement, tuple(p.tags.items())))
             if prefix is None:
                 prefix = self.prefix(p.host, p.measurement, p.tags)
-            parts: list[str] = []
-            for name, value in p.fields.items():
-                key = keys.get(name)
-                if key is None:
-                    key = self.field_key(name)
-                tv = type(value)
-                if tv is float:
-                    if -inf < value < inf:  # type: ignore[operator]
-                        parts.append(key + repr(value))
-                    continue
-                text = format_field(value)
-                if text is not None:
-                    parts.append(key + text)
-            if not parts:
+            fields = p.fields
+            # Fast path: reprs of finite floats and ints are valid line-protocol floats; one
+            # regex over the joined reprs catches bools, strings, nan and inf for the slow path.
+            reprs = list(map(repr, fields.values()))
+            if not_numeric(",".join(reprs)) is None:
+                names = tuple(fields)
+                keys = shapes.get(names)
+                if keys is None:
+                    keys = self._shape(names)
+                body = ",".join(map(add, keys, reprs))
+                n = len(reprs)
+            else:
+                parts = self._slow_fields(fields)
+                body = ",".join(parts)
+                n = len(parts)
+            if not n:
                 continue
-            written += len(parts)
+            written += n
             t = p.time_ns
-            append(prefix + " " + ",".join(parts) + " " + str(t))
+            append(f"{prefix} {body} {t}")
             if late_mark is not None and t < late_mark:
                 late.add(t - t % window_ns)
         if not lines:
