@@ -212,7 +212,8 @@ def _seed_metadata(db_url: str) -> tuple[str, dict[str, str]]:
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """A real API server (uvicorn, SQLite stores in a temp dir) with seeded hosts and data."""
     data = tmp_path_factory.mktemp("webui")
-    settings = Settings(data_dir=data, rollup_interval_s=0, presence_flush_s=0.2)
+    # Rollups every second: the 7d/30d views read the 5-minute and 1-hour tiers.
+    settings = Settings(data_dir=data, rollup_interval_s=1, presence_flush_s=0.2)
     user, keys = _seed_metadata(settings.database_url)
     port = free_port()
     config = uvicorn.Config(
@@ -383,9 +384,20 @@ def test_overview_then_host_page(browser: Browser, fleet: Fleet) -> None:
     expect(page.locator("#disks-table tbody tr")).to_have_count(2)
     page.screenshot(path=str(SHOTS / "fleetmon-host.png"), full_page=True)
 
-    page.get_by_role("button", name="6h").click()
-    expect(page).to_have_url(f"{fleet.url}/#/host/web-01?range=6h")
-    expect(page.locator("[data-chart='cpu']")).to_have_attribute("data-series", "3")
+    for label in ("6h", "30d"):
+        page.get_by_role("button", name=label, exact=True).click()
+        expect(page).to_have_url(f"{fleet.url}/#/host/web-01?range={label}")
+        expect(page.get_by_role("button", name=label, exact=True)).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        for chart in ("cpu", "memory", "disk"):
+            expect(page.locator(f"[data-chart='{chart}']")).to_have_attribute("data-range", label)
+        expect(page.locator("[data-chart='cpu']")).to_have_attribute("data-series", "3")
+        expect(page.locator("[data-chart='disk']")).to_have_attribute("data-series", "2")
+    # Counter rates need two rollup buckets; one closed hour of data gives a rate at 6h only.
+    page.get_by_role("button", name="6h", exact=True).click()
+    expect(page.locator("[data-chart='network']")).to_have_attribute("data-range", "6h")
+    expect(page.locator("[data-chart='network']")).to_have_attribute("data-series", "2")
 
     page.get_by_role("link", name="Alerts").click()
     expect(page.get_by_role("heading", name="Alerts", exact=True)).to_be_visible()

@@ -77,7 +77,7 @@ function makeOpts({ width, height, series, format, yMin, yMax, stacked }) {
           stroke,
           width: 1.6,
           fill: stacked || series.length === 1 ? `${stroke}22` : undefined,
-          points: { show: false },
+          // uPlot's default: dots only when the points are far apart (sparse or coarse data).
           spanGaps: false,
           // Off the chart the legend shows each line's latest value instead of a dash.
           value: (u, v, sidx, idx) => format(idx === null || idx === undefined ? lastValue(u.data[sidx]) : v),

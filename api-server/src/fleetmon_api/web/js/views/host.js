@@ -179,6 +179,7 @@ export function mountHost(main, { host, query }) {
   async function loadCharts(signal) {
     const end = Math.floor(Date.now() / 1000);
     const start = end - range.seconds;
+    const shownRange = range.key;
     await Promise.all(
       cards.map(async ({ def, card }) => {
         try {
@@ -197,6 +198,7 @@ export function mountHost(main, { host, query }) {
             }
           });
           card.update({ series, data: lists.length ? align(lists) : [[]] });
+          card.el.dataset.range = shownRange;
         } catch (err) {
           if (err.name !== "AbortError") card.update({ series: [], data: [[]] });
         }
