@@ -4,7 +4,7 @@ import { h, replace } from "../dom.js";
 import { ago, datetime, num } from "../format.js";
 import { loadActiveAlerts, loadAlertHistory } from "../model.js";
 import { poll } from "../live.js";
-import { severityBadge, severityRank } from "./widgets.js";
+import { severityBadge, severityRank, setAlertBadge } from "./widgets.js";
 
 function hostLink(name) {
   return name ? h("a", { href: `#/host/${encodeURIComponent(name)}` }, name) : "—";
@@ -36,7 +36,7 @@ export function mountAlerts(main) {
       replace(activeBody, h("p", { class: "empty ok-empty" }, "All clear: no alert is firing."));
       return;
     }
-    list.sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || (a.since || 0) - (b.since || 0));
+    list.sort((a, b) => (a.status !== "firing") - (b.status !== "firing") || severityRank(b.severity) - severityRank(a.severity) || (a.since || 0) - (b.since || 0));
     replace(
       activeBody,
       h(
@@ -99,7 +99,10 @@ export function mountAlerts(main) {
     const [active, history] = await Promise.all([loadActiveAlerts(signal), loadAlertHistory(signal)]);
     unavailable.hidden = active !== null || history !== null;
     if (active === null) replace(activeBody, h("p", { class: "empty" }, "Not available."));
-    else renderActive(active);
+    else {
+      renderActive(active);
+      setAlertBadge(active.filter((a) => a.status === "firing").length);
+    }
     if (history === null) replace(historyBody, h("p", { class: "empty" }, "Not available."));
     else renderHistory(history);
   }, 10000);
