@@ -214,3 +214,32 @@ def test_gzip_body_decodes(tmp_path: Path) -> None:
 
     body = json.loads(gzip.decompress(encode(Batch("id", pts("a", 1)), 7)))
     assert body["agent"]["dropped_points"] == 7
+
+
+def test_backlog_replay_merges_and_gives_fresh_data_a_fair_share() -> None:
+    from fleetmon_agent.spool import MemorySpool
+
+    spool = MemorySpool()
+    for i in range(1728):  # a 2.4 h backlog of 5-second batches, 100 points each
+        spool.add(pts(f"b{i:04d}", 100))
+    requests: list[tuple[int, str]] = []
+
+    class Recorder(Sender):
+        def send(self, batch: Any, dropped_points: int) -> tuple[str, float | None, str]:
+            requests.append((len(batch.points), batch.points[0]["tags"]["b"]))
+            return "ack", None, "HTTP 202"
+
+    d = Delivery(
+        spool,
+        Recorder("http://127.0.0.1:9", "k"),
+        threading.Event(),
+        threading.Event(),
+        max_request_points=20000,
+        fresh_share=0.5,
+    )
+    d.drain_once()
+    assert sum(n for n, _ in requests) == 172800
+    assert len(requests) == 9  # 1728 files in 9 requests: minutes, not hours, at 100 req/min
+    # Alternating ends: the second request already carries the newest data.
+    assert requests[0][1] == "b0000"
+    assert requests[1][1] == "b1528"

@@ -18,6 +18,7 @@ class LatencyRing:
         self.cpu_samples: deque[float] = deque(maxlen=size)
         self.errors = 0
         self.points = 0
+        self.cpu_total = 0.0
 
     def add(self, seconds: float) -> None:
         """Record one duration."""
@@ -56,6 +57,7 @@ class AgentStats:
             ring = self.latencies.setdefault(name, LatencyRing())
             ring.add(seconds)
             ring.cpu_samples.append(cpu_seconds)
+            ring.cpu_total += cpu_seconds
             ring.points += points
             if failed:
                 ring.errors += 1

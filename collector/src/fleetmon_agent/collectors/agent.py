@@ -47,6 +47,7 @@ class AgentCollector:
                     "collect_ms_p99": round(ring.percentile(99) * 1000.0, 3),
                     "collect_ms_max": round(max(ring.samples, default=0.0) * 1000.0, 3),
                     "collect_cpu_ms_p99": round(ring.percentile(99, cpu=True) * 1000.0, 3),
+                    "collect_cpu_seconds": round(ring.cpu_total, 4),
                     "samples": len(ring.samples),
                     "errors": ring.errors,
                     "points": ring.points,

@@ -36,7 +36,7 @@ def parse_stat(pid: int, raw: bytes, tick: float, page: int, boot: float) -> Pro
     open_i, close_i = raw.find(b"("), raw.rfind(b")")
     if open_i < 0 or close_i < 0:
         return None
-    rest = raw[close_i + 2 :].split()
+    rest = raw[close_i + 2 :].split(None, 22)  # fields past rss are never needed
     if len(rest) < 22:
         return None
     return Proc(
@@ -55,23 +55,28 @@ def _scan_procfs(root: str) -> list[Proc]:
     page = os.sysconf("SC_PAGE_SIZE")
     boot = _boot_time(root)
     procs: list[Proc] = []
-    # Raw os.open/os.read: with hundreds of processes the buffered text layer doubles the cost.
-    for entry in os.listdir(root):
-        if not entry.isdigit():
-            continue
-        try:
-            fd = os.open(f"{root}/{entry}/stat", os.O_RDONLY)
-        except OSError:  # the process exited between listdir and open
-            continue
-        try:
-            raw = os.read(fd, 4096)
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
-        proc = parse_stat(int(entry), raw, tick, page, boot)
-        if proc is not None:
-            procs.append(proc)
+    # Raw os.open/os.read relative to an open /proc: with hundreds of processes the
+    # buffered text layer and the path walk cost as much as the kernel's work.
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for entry in os.listdir(root_fd):
+            if not entry.isdigit():
+                continue
+            try:
+                fd = os.open(f"{entry}/stat", os.O_RDONLY, dir_fd=root_fd)
+            except OSError:  # the process exited between listdir and open
+                continue
+            try:
+                raw = os.read(fd, 4096)
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+            proc = parse_stat(int(entry), raw, tick, page, boot)
+            if proc is not None:
+                procs.append(proc)
+    finally:
+        os.close(root_fd)
     return procs
 
 
