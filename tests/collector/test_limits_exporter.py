@@ -122,3 +122,32 @@ def test_exporter_serves_latest_values() -> None:
         server.shutdown()
         server.server_close()
     assert threading.active_count() >= 1
+
+
+def test_unwritable_spool_keeps_points_in_memory_until_it_recovers(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    config = make_config(tmp_path)
+    agent = Agent(config, "k", collectors=[Running("one", 0.05, One())])
+    spool_dir = tmp_path / "spool"
+    agent.run_collector(agent.collectors[0])
+    if os.geteuid() == 0:
+        # root ignores permissions: make the spool path unusable another way
+        os.rename(spool_dir, tmp_path / "moved")
+        spool_dir.write_text("not a directory")
+    else:
+        spool_dir.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    agent.flush()  # fails, logs, keeps the point
+    assert agent.spool.stats()[0] == 0
+    if spool_dir.is_file():
+        spool_dir.unlink()
+        os.rename(tmp_path / "moved", spool_dir)
+    else:
+        spool_dir.chmod(stat.S_IRWXU)
+    agent.run_collector(agent.collectors[0])
+    agent.flush()
+    batch = agent.spool.take(100)
+    assert batch is not None
+    assert len(batch.points) == 2
+    assert agent.stats.unspooled_dropped == 0

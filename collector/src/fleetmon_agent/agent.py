@@ -23,6 +23,7 @@ from fleetmon_agent.stats import AgentStats
 log = logging.getLogger(__name__)
 
 ERROR_LOG_EVERY = 300.0  # a failing collector logs at most once per this many seconds
+MAX_UNSPOOLED = 100_000  # points held in memory while the spool cannot be written
 SHUTDOWN_GRACE = 3.0  # the sender gets this long to finish; the whole exit stays under 5 s
 
 
@@ -146,9 +147,24 @@ class Agent:
         """Move the in-memory batch into the spool (durable) and wake the sender."""
         with self._lock:
             pending, self._pending = self._pending, []
-        if pending:
+        if not pending:
+            return
+        try:
             self.spool.add(pending)
-            self.wake.set()
+        except OSError as exc:
+            # Disk full or spool dir gone: keep the points in memory for a later flush,
+            # up to MAX_UNSPOOLED, beyond which the oldest are dropped and counted.
+            with self._lock:
+                self._pending = pending + self._pending
+                excess = len(self._pending) - MAX_UNSPOOLED
+                if excess > 0:
+                    del self._pending[:excess]
+                    self.stats.unspooled_dropped += excess
+            log.error(
+                "cannot write to the spool (%s); %d points held in memory", exc, len(self._pending)
+            )
+            return
+        self.wake.set()
 
     def disable_next(self) -> str | None:
         """Self-limit action: cancel the costliest collector still running (process scans first)."""

@@ -196,13 +196,18 @@ class Delivery:
     def run(self) -> None:
         """Loop until stopped: take, deliver, wait for more."""
         while not self.stop.is_set():
-            batch = self._next()
-            if batch is None:
-                self.wake.wait(30.0)  # flush() sets wake; the timeout is only a safety net
-                self.wake.clear()
-                continue
-            if not self.deliver(batch):
-                return
+            try:
+                batch = self._next()
+                if batch is None:
+                    self.wake.wait(30.0)  # flush() sets wake; the timeout is only a safety net
+                    self.wake.clear()
+                    continue
+                if not self.deliver(batch):
+                    return
+            except Exception:  # a dead sender thread would stop delivery silently
+                log.exception("sender loop failed; trying again in %.0fs", self.retry_max)
+                if self.stop.wait(self.retry_max):
+                    return
 
     def drain_once(self) -> dict[str, int]:
         """Deliver everything currently spooled (used by tests and `once`-style tools)."""

@@ -43,6 +43,7 @@ class AgentStats:
         self.batches_sent = 0
         self.points_sent = 0
         self.batches_quarantined = 0
+        self.unspooled_dropped = 0  # points lost because the spool could not be written
         self.last_send_latency = 0.0
         self.latencies: dict[str, LatencyRing] = {}
         self.disabled: list[str] = []
