@@ -243,3 +243,18 @@ def test_backlog_replay_merges_and_gives_fresh_data_a_fair_share() -> None:
     # Alternating ends: the second request already carries the newest data.
     assert requests[0][1] == "b0000"
     assert requests[1][1] == "b1528"
+
+
+def test_spool_full_drops_oldest_and_reports_the_count(tmp_path: Path, receiver: Receiver) -> None:
+    spool = FileSpool(str(tmp_path), max_bytes=10_000)
+    for i in range(40):
+        spool.add(pts(f"t{i:02d}", 5))
+    dropped = spool.dropped_points
+    assert dropped > 0
+    assert dropped % 5 == 0
+    Delivery(spool, Sender(receiver.url, "k"), threading.Event(), threading.Event()).drain_once()
+    assert {r.body["agent"]["dropped_points"] for r in receiver.requests} == {dropped}
+    got = {p["tags"]["b"] for p in receiver.accepted_points()}
+    assert "t39" in got
+    assert "t00" not in got
+    assert len(got) == 40 - dropped // 5

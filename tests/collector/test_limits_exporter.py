@@ -7,6 +7,8 @@ import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from fleetmon_agent.agent import Agent, Running
 from fleetmon_agent.exporter import LatestValues, serve
 from fleetmon_agent.limits import SelfLimits
@@ -151,3 +153,16 @@ def test_unwritable_spool_keeps_points_in_memory_until_it_recovers(tmp_path: Pat
     assert batch is not None
     assert len(batch.points) == 2
     assert agent.stats.unspooled_dropped == 0
+
+
+def test_failing_collector_logging_is_rate_limited(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = Agent(make_config(tmp_path), "k", collectors=[Running("boom", 0.05, Boom())])
+    with caplog.at_level("ERROR", logger="fleetmon_agent.agent"):
+        for _ in range(5):
+            agent.run_collector(agent.collectors[0])
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["collector boom failed: RuntimeError('sensor exploded')"]
+    assert agent.stats.latencies["boom"].errors == 5
+    assert agent.collectors[0].suppressed == 4
