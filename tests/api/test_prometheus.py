@@ -75,4 +75,4 @@ scrape_configs:
         q = httpx.get(f"{base}/api/v1/query", params={"query": "fleetmon_up"}).json()
         assert q["data"]["result"][0]["value"][1] == "1"
     finally:
-        stop_process(proc)  # type: ignore[arg-type]
+        stop_process(proc)

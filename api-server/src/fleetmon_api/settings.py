@@ -49,7 +49,6 @@ class Settings(BaseSettings):
     max_tags_per_point: int = Field(default=64, gt=0)
     max_key_length: int = Field(default=128, gt=0)
     max_tag_value_length: int = Field(default=256, gt=0)
-    max_string_value_length: int = Field(default=4096, gt=0)
     max_past_s: int = Field(default=7 * 86400, gt=0)
     max_future_s: int = Field(default=600, gt=0)
     idempotency_ttl_s: int = Field(default=86400, gt=0)

@@ -11,8 +11,18 @@ from typing import Annotated, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
-FieldValueIn = float | int | bool | str
-_STRICT = ConfigDict(strict=True, extra="forbid")
+# Value limits live in the types so pydantic-core checks them while parsing (no Python loop):
+# finite floats only, 64-bit integers, bounded strings.
+MAX_STRING_VALUE = 4096
+# left_to_right: strict bool, then int, then float, then str; measurably faster than smart mode.
+FieldValueIn = Annotated[
+    bool
+    | Annotated[int, Field(ge=-(2**63), lt=2**63)]
+    | float
+    | Annotated[str, Field(max_length=MAX_STRING_VALUE)],
+    Field(union_mode="left_to_right"),
+]
+_STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
 
 class PointIn(BaseModel):

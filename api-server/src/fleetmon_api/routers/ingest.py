@@ -32,10 +32,21 @@ _ERRORS = {
 }
 
 
+_TYPE_MISMATCH = frozenset({"bool_type", "int_type", "float_type", "string_type"})
+
+
 def _first_error(exc: ValidationError) -> str:
-    err = exc.errors(include_url=False)[0]
-    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
-    return f"{loc or 'body'}: {err['msg']}"
+    """The most useful error, with a path like `points[3].fields.x` (union members dropped)."""
+    errors = exc.errors(include_url=False)
+    err = next((e for e in errors if e["type"] not in _TYPE_MISMATCH), errors[0])
+    loc = list(err["loc"])
+    if "fields" in loc:
+        loc = loc[: loc.index("fields") + 2]
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    msg = err["msg"]
+    if err["type"] in _TYPE_MISMATCH and "fields" in loc:
+        msg = "Input should be a number, a boolean or a string"
+    return f"{path or 'body'}: {msg}"
 
 
 async def _write(state: AppState, points: list[Point], endpoint: str) -> int:
@@ -86,20 +97,7 @@ async def collect(request: Request, host: IngestHost) -> Response:
         state.telemetry.duplicates.inc()
         state.presence.touch(host.host_id, version)
         return _accepted(host, batch["batch_id"], len(raw_points), 0, duplicate=True)
-    v = state.validator
-    now_ns = state.now_ns()
-    name = host.name
-    points = [
-        v.point(
-            i,
-            name,
-            p["measurement"],
-            v.time_ns(p["time"], now_ns, i),
-            p.get("tags") or {},
-            p["fields"],
-        )
-        for i, p in enumerate(raw_points)
-    ]
+    points = state.validator.points(host.name, raw_points, state.now_ns())
     written = await _write(state, points, "collect") if points else 0
     state.ledger.record(ledger_key)
     state.presence.touch(host.host_id, version)
