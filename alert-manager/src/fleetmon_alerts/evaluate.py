@@ -6,16 +6,16 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleetmon_alerts import outbox, payload, templating
 from fleetmon_alerts.clock import Clock
-from fleetmon_alerts.observe import Observation, observe
+from fleetmon_alerts.observe import Observation, QueryCache, observe
 from fleetmon_alerts.silences import active_silences, matching_silence
 from fleetmon_alerts.state import Snapshot, step
 from fleetmon_db.models import (
@@ -69,6 +69,7 @@ class _Cycle:
     channels: list[AlertChannel]
     silences: list[Silence]
     host_labels: dict[str, dict[str, Any]]
+    touched: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Evaluator:
@@ -106,15 +107,19 @@ class Evaluator:
                 active_silences(session, now),
                 {h.name: dict(h.labels or {}) for h in hosts},
             )
+            cache: QueryCache = {}
             for rule in rules:
                 try:
-                    observations = observe(rule, hosts, self.store, now)
+                    observations = observe(rule, hosts, self.store, now, cache)
                 except Exception as exc:  # noqa: BLE001
                     # One broken rule or a store hiccup must not stop the others.
                     self.last_errors[rule.name] = f"{type(exc).__name__}: {exc}"
                     log.warning("rule %r not evaluated: %s", rule.name, exc)
                     continue
                 decisions += self._apply(cycle, rule, observations)
+                if cycle.touched:
+                    session.execute(update(AlertState), cycle.touched)
+                    cycle.touched = []
                 session.commit()
             decisions += self._repeats(cycle, rules)
             session.commit()
@@ -129,10 +134,14 @@ class Evaluator:
         }
         out: list[Decision] = []
         seen: set[str] = set()
+        by_host = {st.host: st for st in states.values()}
         for host, obs in observations.items():
-            fp = fingerprint(rule.id, host)
+            state = by_host.get(host)
+            if state is None and not obs.active:
+                continue  # the common case: a healthy host with no alert history for this rule
+            fp = state.fingerprint if state else fingerprint(rule.id, host)
             seen.add(fp)
-            decision = self._step(cycle, rule, states.get(fp), fp, obs)
+            decision = self._step(cycle, rule, state, fp, obs)
             if decision:
                 out.append(decision)
         for fp, state in states.items():
@@ -167,6 +176,12 @@ class Evaluator:
         after, transition = step(before, obs.active, cycle.now, rule.for_s, rule.keep_firing_for_s)
         if transition is None and (state is None or (after == before and not _live(after))):
             return None  # nothing changed and nothing worth writing
+        if transition is None and state is not None and after == before:
+            # Still pending or firing: only the value moves. Batched into one executemany per
+            # rule instead of one ORM UPDATE per alert.
+            value = state.value if obs.value is None else obs.value
+            cycle.touched.append({"id": state.id, "value": value, "last_eval_at": cycle.now})
+            return None
         if state is None:
             state = AlertState(rule_id=rule.id, fingerprint=fp, host=obs.host)
             cycle.session.add(state)

@@ -10,7 +10,7 @@ from typing import Any
 from fleetmon_alerts.clock import from_ns, to_ns
 from fleetmon_alerts.rules import AGGREGATES, COMPARISONS, hosts_in_scope, split_metric
 from fleetmon_db.models import AlertRule, Host, RuleKind
-from fleetmon_db.timeseries import Selector, TimeSeriesStore
+from fleetmon_db.timeseries import Sample, Selector, TimeSeriesStore
 
 HEARTBEAT_LOOKBACK = timedelta(days=1)
 
@@ -25,42 +25,79 @@ class Observation:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+QueryKey = tuple[Any, ...]
+# Rules that ask the same question (warning and critical over one metric) share one answer
+# per cycle: at most one store query per rule, often fewer.
+QueryCache = dict[QueryKey, list[Sample]]
+
+
 def observe(
-    rule: AlertRule, hosts: Sequence[Host], store: TimeSeriesStore, now: datetime
+    rule: AlertRule,
+    hosts: Sequence[Host],
+    store: TimeSeriesStore,
+    now: datetime,
+    cache: QueryCache | None = None,
 ) -> dict[str, Observation]:
     """Observations for every host in scope that has something to say about `rule`."""
     if rule.kind == RuleKind.HOST_DOWN:
         return _host_down(rule, hosts, store, now)
-    return _threshold(rule, hosts, store, now)
+    return _threshold(rule, hosts, store, now, {} if cache is None else cache)
 
 
 def _threshold(
-    rule: AlertRule, hosts: Sequence[Host], store: TimeSeriesStore, now: datetime
+    rule: AlertRule,
+    hosts: Sequence[Host],
+    store: TimeSeriesStore,
+    now: datetime,
+    cache: QueryCache,
 ) -> dict[str, Observation]:
     scope = hosts_in_scope(rule, hosts)
     if scope == []:
         return {}
     measurement, field_name = split_metric(rule.metric)
-    selector = Selector(measurement, field_name, hosts=scope, tags=dict(rule.tags or {}))
-    start = now - timedelta(seconds=rule.window_s)
-    # The store window is [start, end): +1 ns so a point stamped exactly `now` counts.
-    end_ns = to_ns(now) + 1
-    samples = store.aggregate(selector, to_ns(start), end_ns, AGGREGATES[rule.aggregate])
+    tags = dict(rule.tags or {})
+    aggregate = AGGREGATES[rule.aggregate]
+    key = (
+        measurement,
+        field_name,
+        tuple(sorted(tags.items())),
+        None if scope is None else tuple(scope),
+        rule.window_s,
+        aggregate,
+    )
+    samples = cache.get(key)
+    if samples is None:
+        selector = Selector(measurement, field_name, hosts=scope, tags=tags)
+        start = now - timedelta(seconds=rule.window_s)
+        # The store window is [start, end): +1 ns so a point stamped exactly `now` counts.
+        samples = store.aggregate(selector, to_ns(start), to_ns(now) + 1, aggregate)
+        cache[key] = samples
     compare = COMPARISONS[rule.comparison]
-    per_host: dict[str, list[tuple[float, dict[str, str]]]] = {}
-    for sample in samples:
-        if isinstance(sample.value, bool) or not isinstance(sample.value, int | float):
-            continue
-        per_host.setdefault(sample.key.host, []).append((float(sample.value), sample.key.tag_dict))
+    threshold = rule.threshold
+    low = rule.comparison in ("<", "<=")
+    out: dict[str, Observation] = {}
     # Grouping per rule and host: several series of one host (disks, CPUs) make one alert,
     # valued by its worst series and listing every offending one.
-    pick = min if rule.comparison in ("<", "<=") else max
-    out: dict[str, Observation] = {}
-    for host, values in per_host.items():
-        hits = [(v, t) for v, t in values if compare(v, rule.threshold)]
-        value = pick(v for v, _ in (hits or values))
-        series = [{"tags": t, "value": v} for v, t in hits]
-        out[host] = Observation(host, bool(hits), value, {"series": series})
+    for sample in samples:
+        raw = sample.value
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            continue
+        value = float(raw)
+        host = sample.key.host
+        hit = compare(value, threshold)
+        obs = out.get(host)
+        if obs is None:
+            obs = out[host] = Observation(host, hit, value, {"series": []})
+        elif hit and not obs.active:
+            obs.active, obs.value = True, value
+        elif (
+            hit == obs.active
+            and obs.value is not None
+            and (value < obs.value if low else value > obs.value)
+        ):
+            obs.value = value
+        if hit:
+            obs.details["series"].append({"tags": sample.key.tag_dict, "value": value})
     return out
 
 
