@@ -126,17 +126,18 @@ class LineEncoder:
         late: set[int] = set()
         late_mark = late_before_ns if late_before_ns is not None and window_ns > 0 else None
         written = 0
-        not_numeric = _NOT_NUMERIC.search
         add = operator.add
-        for p in points:
+        # Reprs of finite floats and ints are valid line-protocol floats. One regex over the
+        # whole batch's reprs proves that (no bool, str, nan, inf); only if it fails is each
+        # point checked on its own, and only the failing points take the slow path.
+        all_reprs = [list(map(repr, p.fields.values())) for p in points]
+        batch_ok = _NOT_NUMERIC.search(",".join(map(",".join, all_reprs))) is None
+        for p, reprs in zip(points, all_reprs, strict=True):
             prefix = prefixes.get((p.host, p.measurement, tuple(p.tags.items())))
             if prefix is None:
                 prefix = self.prefix(p.host, p.measurement, p.tags)
             fields = p.fields
-            # Fast path: reprs of finite floats and ints are valid line-protocol floats; one
-            # regex over the joined reprs catches bools, strings, nan and inf for the slow path.
-            reprs = list(map(repr, fields.values()))
-            if not_numeric(",".join(reprs)) is None:
+            if batch_ok or _NOT_NUMERIC.search(",".join(reprs)) is None:
                 names = tuple(fields)
                 keys = shapes.get(names)
                 if keys is None:

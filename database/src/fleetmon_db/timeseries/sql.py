@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -93,6 +94,7 @@ from fleetmon_db.timeseries.tiers import DEFAULT_TIERS, Tier, pick_tier, validat
 
 _PREFIX = re.compile(r"^[a-z_][a-z0-9_]{0,30}$")
 _INF = float("inf")
+_NOT_NUMERIC = re.compile(r"[^0-9.e+\-,]")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 CacheKey = tuple[str, str, tuple[tuple[str, str], ...]]
 
@@ -139,11 +141,27 @@ class _Batch:
     """What one pass over a batch of points produced."""
 
     rows: list[tuple[int, int, str]] = dataclass_field(default_factory=list)
-    newest: dict[int, tuple[int, Point]] = dataclass_field(default_factory=dict)
+    newest: dict[int, tuple[int, Point, tuple[str, ...]]] = dataclass_field(default_factory=dict)
     others: list[Point] = dataclass_field(default_factory=list)
     late: set[int] = dataclass_field(default_factory=set)
     unresolved: list[Point] = dataclass_field(default_factory=list)
     written: int = 0
+
+
+def _slow_json_fields(fields: Mapping[str, FieldValue], keys: Mapping[str, str]) -> list[str]:
+    """JSON members for fields with bools, strings or non-finite floats (skipped)."""
+    parts = []
+    for f, v in fields.items():
+        if isinstance(v, bool):
+            parts.append(keys[f] + ("1.0" if v else "0.0"))
+        elif isinstance(v, float):
+            if -_INF < v < _INF:
+                parts.append(keys[f] + repr(v))
+        elif isinstance(v, int):
+            parts.append(keys[f] + repr(float(v)))
+        elif isinstance(v, str):
+            parts.append(keys[f] + _dumps(v))
+    return parts
 
 
 def _merge_rows(rows: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -211,8 +229,12 @@ class SqlStore:
             raise ValueError(f"SQL store supports sqlite and postgresql, not {self.dialect}")
         self.name = self.dialect
         self._define(table_prefix)
-        # (host, measurement, tag items) -> (group id, field -> '"sid":', field -> sid)
-        self._ids: dict[CacheKey, tuple[int, dict[str, str], dict[str, int]]] = {}
+        # (host, measurement, tag items) ->
+        #   (group id, field -> '"sid":', field -> sid, field names -> their '"sid":' keys)
+        self._ids: dict[
+            CacheKey,
+            tuple[int, dict[str, str], dict[str, int], dict[tuple[str, ...], tuple[str, ...]]],
+        ] = {}
         self._prepare_sql()
 
     # -- schema ---------------------------------------------------------------------------
@@ -366,43 +388,51 @@ class SqlStore:
         append = rows.append
         newest = b.newest
         cache = self._ids
-        inf = _INF
-        dumps = _dumps
-        for p in points:
+        add = operator.add
+        # As in the line-protocol encoder: reprs of finite floats and ints are valid JSON
+        # numbers, and one regex over the batch proves that no value needs the slow path.
+        all_reprs = [list(map(repr, p.fields.values())) for p in points]
+        batch_ok = _NOT_NUMERIC.search(",".join(map(",".join, all_reprs))) is None
+        for p, reprs in zip(points, all_reprs, strict=True):
             ent = cache.get((p.host, p.measurement, tuple(p.tags.items())))
             if ent is None:
                 b.unresolved.append(p)
                 continue
-            gid, keys, _ = ent
-            parts = []
-            try:
-                for f, v in p.fields.items():
-                    tv = type(v)
-                    if tv is float:
-                        if -inf < v < inf:  # type: ignore[operator]
-                            parts.append(keys[f] + repr(v))
-                    elif tv is int or tv is bool:
-                        parts.append(keys[f] + repr(float(v)))
-                    elif tv is str:
-                        parts.append(keys[f] + dumps(v))
-            except KeyError:
-                b.unresolved.append(p)
+            gid, keys, _, shapes = ent
+            names = tuple(p.fields)
+            if batch_ok or _NOT_NUMERIC.search(",".join(reprs)) is None:
+                shape = shapes.get(names)
+                if shape is None:
+                    try:
+                        shape = shapes[names] = tuple(keys[f] for f in names)
+                    except KeyError:
+                        b.unresolved.append(p)
+                        continue
+                body = ",".join(map(add, shape, reprs))
+                n = len(reprs)
+            else:
+                try:
+                    parts = _slow_json_fields(p.fields, keys)
+                except KeyError:
+                    b.unresolved.append(p)
+                    continue
+                body = ",".join(parts)
+                n = len(parts)
+            if not n:
                 continue
-            if not parts:
-                continue
-            b.written += len(parts)
+            b.written += n
             t = p.time_ns
-            append((gid, t, "{" + ",".join(parts) + "}"))
-            # Latest values: the newest point per group; points whose field set differs
+            append((gid, t, "{" + body + "}"))
+            # Latest values: the newest point per group; points with another field set
             # (sparse fields) are kept aside and merged per field at the end.
             cur = newest.get(gid)
             if cur is None:
-                newest[gid] = (t, p)
+                newest[gid] = (t, p, names)
             elif t >= cur[0]:
-                if p.fields.keys() != cur[1].fields.keys():
+                if names != cur[2]:
                     b.others.append(cur[1])
-                newest[gid] = (t, p)
-            elif p.fields.keys() != cur[1].fields.keys():
+                newest[gid] = (t, p, names)
+            elif names != cur[2]:
                 b.others.append(p)
             if late_before is not None and t < late_before:
                 b.late.add(t - t % window_ns)
@@ -412,8 +442,8 @@ class SqlStore:
         best: dict[int, tuple[Any, ...]] = {}
         inf = _INF
         for b in batches:
-            for p in [p for _, p in b.newest.values()] + b.others:
-                _, _, sids = self._ids[(p.host, p.measurement, tuple(p.tags.items()))]
+            for p in [p for _, p, _ in b.newest.values()] + b.others:
+                _, _, sids, _ = self._ids[(p.host, p.measurement, tuple(p.tags.items()))]
                 t = p.time_ns
                 for f, v in p.fields.items():
                     tv = type(v)
@@ -463,7 +493,7 @@ class SqlStore:
             ck = (p.host, p.measurement, tuple(p.tags.items()))
             ent = self._ids.get(ck)
             if ent is None:
-                ent = self._ids[ck] = (gid_of[(p.host, p.measurement, tj)], {}, {})
+                ent = self._ids[ck] = (gid_of[(p.host, p.measurement, tj)], {}, {}, {})
             for f in p.fields:
                 sid = sid_of[(p.host, p.measurement, f, tj)]
                 ent[1][f] = f'"{sid}":'
