@@ -29,10 +29,13 @@ log = logging.getLogger("fleetmon_alerts")
 
 
 def open_store(url: str) -> TimeSeriesStore:
-    """The time-series store at `url` (InfluxDB or SQL)."""
+    """The time-series store at `url` (InfluxDB or SQL), its schema ensured (idempotent)."""
     from fleetmon_db.timeseries.factory import open_store as factory
 
-    return factory(url)
+    store = factory(url)
+    # The worker may start before the API ever wrote a point.
+    store.ensure_schema()
+    return store
 
 
 def prepare(settings: Settings) -> sessionmaker[Session]:
