@@ -1,0 +1,64 @@
+"""Exact line-protocol and InfluxQL quoting output, and the lossless name encoding."""
+
+from __future__ import annotations
+
+import pytest
+
+from fleetmon_db.timeseries import Point
+from fleetmon_db.timeseries.influxql import ident, literal, tag_conditions
+from fleetmon_db.timeseries.lineprotocol import LineEncoder
+from fleetmon_db.timeseries.names import decode_name, encode_name
+
+
+def test_line_escaping_is_exact() -> None:
+    p = Point(
+        "web 1,eu=x",
+        "cpu load,x",
+        1_700_000_000_123_456_789,
+        {"a=b c": 'v"1,2=3 4', "empty": ""},
+        {"f k": 1.5, "n": 3, "ok": True, "s": 'say "hi" \\ now', "nan": float("nan")},
+    )
+    body, written, late = LineEncoder().encode([p])
+    assert written == 4
+    assert late == set()
+    assert body == (
+        b'cpu\\ load\\,x,a\\=b\\ c=v"1\\,2\\=3\\ 4,empty=~b64~,host=web\\ 1\\,eu\\=x '
+        b'f\\ k=1.5,n=3,ok=1.0,s="say \\"hi\\" \\\\ now" 1700000000123456789\n'
+    )
+
+
+def test_fast_and_slow_paths_agree() -> None:
+    fields = {"a": 1.0, "b": 2, "c": -3.5e-7, "d": 1e300}
+    fast = LineEncoder().encode([Point("h", "m", 1, {}, fields)])[0]
+    mixed = LineEncoder().encode(
+        [Point("h", "m", 1, {}, fields), Point("h", "m", 2, {}, {"s": "x"})]
+    )[0]
+    assert fast == b"m,host=h a=1.0,b=2,c=-3.5e-07,d=1e+300 1\n"
+    assert mixed.splitlines()[0] == fast.strip()
+
+
+def test_late_windows_are_reported() -> None:
+    pts = [Point("h", "m", t, {}, {"v": 1.0}) for t in (100, 250, 301, 900)]
+    _, _, late = LineEncoder().encode(pts, late_before_ns=600, window_ns=300)
+    assert late == {0, 300}
+
+
+@pytest.mark.parametrize(
+    "name", ["plain", "", "new\nline", "back\\slash", "tab\t", "~b64~x", "ünï 🚀", "a,b=c d"]
+)
+def test_name_encoding_roundtrips_and_leaves_plain_names_alone(name: str) -> None:
+    stored = encode_name(name)
+    assert decode_name(stored) == name
+    assert "\n" not in stored
+    assert "\\" not in stored
+    if name in ("plain", "ünï 🚀", "a,b=c d"):
+        assert stored == name
+
+
+def test_influxql_quoting() -> None:
+    assert ident('we"ird\\') == '"we\\"ird\\\\"'
+    assert literal("it's \\ \n") == "'it\\'s \\\\ \\n'"
+    assert tag_conditions(["a'b"], {"k": "x\ny"}) == [
+        "(\"host\" = 'a\\'b')",
+        f"\"k\" = '{encode_name('x' + chr(10) + 'y')}'",
+    ]
