@@ -247,12 +247,12 @@ def _seed_metadata(db_url: str) -> tuple[str, dict[str, str]]:
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """A real API server (uvicorn, SQLite stores in a temp dir) with seeded hosts and data."""
     data = tmp_path_factory.mktemp("webui")
-    # Rollups every second: the 7d/30d views read the 5-minute and 1-hour tiers.
-    settings = Settings(data_dir=data, rollup_interval_s=1, presence_flush_s=0.2)
+    settings = Settings(data_dir=data, rollup_interval_s=0, presence_flush_s=0.2)
     user, keys = _seed_metadata(settings.database_url)
     port = free_port()
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -279,6 +279,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
                     headers={"Authorization": f"Bearer {key}"},
                 )
                 assert r.status_code == 202, (name, r.status_code, r.text)
+        # The 7d/30d views read the 5-minute and 1-hour tiers: roll up now, deterministically.
+        app.state.fleetmon.store.rollup(time.time_ns())
         time.sleep(0.5)  # presence flush: hosts get last_seen + agent version
         yield Fleet(url=url, username=user, keys=keys)
     finally:

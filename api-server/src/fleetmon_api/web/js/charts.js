@@ -120,11 +120,13 @@ export function chartCard({ id, title, subtitle, format, yMin, yMax, height = 20
     const sig = series.map((s) => s.label).join("\u0000");
     if (plot && sig === seriesSig) {
       plot.setData(data);
-      return;
+    } else {
+      if (plot) plot.destroy();
+      seriesSig = sig;
+      plot = new window.uPlot(makeOpts({ width: widthOf(), height, series, format, yMin, yMax }), data, body);
     }
-    if (plot) plot.destroy();
-    seriesSig = sig;
-    plot = new window.uPlot(makeOpts({ width: widthOf(), height, series, format, yMin, yMax }), data, body);
+    // The whole selected window, not just the span that has data: gaps and young hosts show.
+    if (last.xRange) plot.setScale("x", { min: last.xRange[0], max: last.xRange[1] });
   }
 
   const ro = new ResizeObserver(() => {

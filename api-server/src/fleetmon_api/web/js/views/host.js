@@ -16,6 +16,7 @@ export const RANGES = [
 ];
 
 const bitRate = (v) => bits(v);
+const RANGE_MARGIN_S = 60;
 
 // Each chart names the Telegraf-style series it plots; `split` draws one line per tag value,
 // `rate` turns a counter into a per-second rate, `sum` adds the series of all tag values.
@@ -178,7 +179,9 @@ export function mountHost(main, { host, query }) {
 
   async function loadCharts(signal) {
     const end = Math.floor(Date.now() / 1000);
-    const start = end - range.seconds;
+    // A minute short of the full span: the server picks the storage tier from the range's age,
+    // and "exactly 7 d ago" seen a moment later is older than the 7 d tier keeps.
+    const start = end - range.seconds + RANGE_MARGIN_S;
     const shownRange = range.key;
     await Promise.all(
       cards.map(async ({ def, card }) => {
@@ -197,7 +200,7 @@ export function mountHost(main, { host, query }) {
               lists.push(s);
             }
           });
-          card.update({ series, data: lists.length ? align(lists) : [[]] });
+          card.update({ series, data: lists.length ? align(lists) : [[]], xRange: [end - range.seconds, end] });
           card.el.dataset.range = shownRange;
         } catch (err) {
           if (err.name !== "AbortError") card.update({ series: [], data: [[]] });
