@@ -359,8 +359,12 @@ def test_shell_has_strict_csp_and_cacheable_assets(fleet: Fleet) -> None:
         assert again.status_code == 304
         assert client.get("/ui/x/../../settings.py").status_code == 404
         assert client.get("/ui/x/js/../../../routers/ui.py").status_code == 404
+        # Alert notifications link to <public_url>/hosts/<name>.
+        link = client.get("/hosts/web 01")
+        assert link.status_code == 307
+        assert link.headers["location"] == "/#/host/web%2001"
         paths = client.get("/openapi.json").json()["paths"]
-        assert not [p for p in paths if p == "/" or p.startswith("/ui")]
+        assert not [p for p in paths if p in ("/", "/alerts") or p.startswith(("/ui", "/hosts/{"))]
 
 
 def test_bad_password_shows_error(browser: Browser, fleet: Fleet) -> None:

@@ -8,6 +8,7 @@ import mimetypes
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
@@ -150,6 +151,18 @@ def app_shell(request: Request) -> Response:
 def ui_root() -> RedirectResponse:
     """Old bookmarks and typed URLs land on the shell."""
     return RedirectResponse("/", status_code=307)
+
+
+@router.get("/hosts/{host}")
+def host_link(host: str) -> RedirectResponse:
+    """Links in alert notifications (`<public_url>/hosts/<name>`) open the host page."""
+    return RedirectResponse(f"/#/host/{quote(host, safe='')}", status_code=307)
+
+
+@router.get("/alerts")
+def alerts_link() -> RedirectResponse:
+    """A short, speakable URL for the alerts page."""
+    return RedirectResponse("/#/alerts", status_code=307)
 
 
 @router.get("/favicon.ico")
