@@ -16,6 +16,8 @@ from tests.conftest import server_missing
 from tests.support.servers import InfluxServer, ServerMissing, start_influxd
 
 STORE_KINDS = ["influxdb", "sqlite", "postgresql"]
+# Small rollup chunks, so that every catch-up in the suite crosses chunk boundaries.
+CHUNKED = {"rollup_chunk_windows": 20}
 
 
 class Clock:
@@ -71,15 +73,17 @@ def store(
     if kind == "influxdb":
         server = request.getfixturevalue("influx_server")
         db = f"t_{tag}"
-        s = open_store(f"{server.url}/{db}", clock=clock)
+        s = open_store(f"{server.url}/{db}", clock=clock, **CHUNKED)
 
         def cleanup() -> None:
             httpx.post(f"{server.url}/query", data={"q": f'DROP DATABASE "{db}"'}, timeout=10)
 
     elif kind == "sqlite":
-        s = open_store(f"sqlite:///{tmp_path}/ts.db", clock=clock)
+        s = open_store(f"sqlite:///{tmp_path}/ts.db", clock=clock, **CHUNKED)
     else:
-        s = open_store(request.getfixturevalue("pg_url"), clock=clock, table_prefix=f"t{tag}_")
+        s = open_store(
+            request.getfixturevalue("pg_url"), clock=clock, table_prefix=f"t{tag}_", **CHUNKED
+        )
     try:
         s.ensure_schema()
         yield s

@@ -717,6 +717,9 @@ class InfluxStore:
             for a, b in ranges:
                 for c in range(a, b, span):
                     self._rollup_range(src, dst, c, min(b, c + span), fields)
+                    if min(b, c + span) > wm and a >= wm:
+                        # Progress survives an interrupted catch-up; marks are not yet done.
+                        self._write_state(dst.name, min(b, c + span), last_gen)
             if dirty and k + 1 < len(self.tiers):
                 nxt = self.tiers[k + 1]
                 nwm = state.get(nxt.name, (None, 0))[0]

@@ -195,6 +195,7 @@ class SqlStore:
         table_prefix: str = "ts_",
         clock: Callable[[], int] = time.time_ns,
         rollup_delay_s: int = 60,
+        rollup_chunk_windows: int = 288,
         pool_size: int = 5,
         echo: bool = False,
     ) -> None:
@@ -207,6 +208,7 @@ class SqlStore:
         self.tiers = tuple(tiers)
         self._clock = clock
         self._delay_ns = rollup_delay_s * NS
+        self._chunk_windows = max(1, rollup_chunk_windows)
         sa_url = make_url(url)
         kwargs: dict[str, Any] = {"echo": echo}
         if sa_url.get_backend_name() == "sqlite":
@@ -870,8 +872,21 @@ class SqlStore:
         )
         conn.execute(ins)
 
+    def _set_watermark(self, conn: Connection, tier: str, watermark: int) -> None:
+        ins = self._insert(self.t_state).values(tier=tier, watermark_ns=watermark)
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["tier"], set_={"watermark_ns": ins.excluded.watermark_ns}
+            )
+        )
+
     def rollup(self, now_ns: int) -> RollupReport:
-        """Roll up closed windows past each watermark, then claimed dirty windows, per tier."""
+        """Recompute claimed dirty windows, then roll up closed windows past each watermark.
+
+        The catch-up after downtime goes in chunks of `rollup_chunk_windows` windows, one
+        transaction each, advancing the watermark as it goes: SQLite's single writer is
+        never held for long, and an interrupted run resumes where it stopped.
+        """
         report: dict[str, int] = {}
         source_limit = now_ns - self._delay_ns
         st, d = self.t_state, self.t_dirty
@@ -890,9 +905,9 @@ class SqlStore:
                     conn.execute(select(st.c.tier, st.c.watermark_ns)).all()
                 )
                 wm = states.get(dst.name, align_down(now_ns - src.retention_s * NS, res))
-                limit = max(wm, align_down(source_limit, res))
+                # Marks at or past the watermark are covered by the normal pass below.
                 dirty = sorted(w for w in claimed if w < wm)
-                for a, b in merge_ranges([(wm, limit)] + [(w, w + res) for w in dirty]):
+                for a, b in merge_ranges([(w, w + res) for w in dirty]):
                     self._rollup_range(conn, src, dst, a, b)
                 if dirty and k + 1 < len(self.tiers):
                     nxt = self.tiers[k + 1]
@@ -901,12 +916,15 @@ class SqlStore:
                     marks = [(nxt.name, w) for w in sorted(up) if nwm is not None and w < nwm]
                     if marks:
                         conn.exec_driver_sql(self._sql_dirty, marks)
-                ins = self._insert(st).values(tier=dst.name, watermark_ns=limit)
-                conn.execute(
-                    ins.on_conflict_do_update(
-                        index_elements=["tier"], set_={"watermark_ns": ins.excluded.watermark_ns}
-                    )
-                )
+                if dst.name not in states:
+                    self._set_watermark(conn, dst.name, wm)
+            limit = max(wm, align_down(source_limit, res))
+            span = res * self._chunk_windows
+            for a in range(wm, limit, span):
+                b = min(limit, a + span)
+                with self._errors(), self._engine.begin() as conn:
+                    self._rollup_range(conn, src, dst, a, b)
+                    self._set_watermark(conn, dst.name, b)
             report[dst.name] = (limit - wm) // res + len(dirty)
             source_limit = limit
         return RollupReport(report)
