@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from tests.support.servers import InfluxServer
 
 STORES = ["sqlite", "postgres", "influx"]
 # Rate limits get their own servers; the shared ones must not throttle the other tests.
-UNLIMITED = {
+UNLIMITED: dict[str, Any] = {
     "ingest_rate_limit": "100000/minute",
     "enroll_rate_limit": "100000/minute",
     "login_rate_limit": "100000/minute",

@@ -109,9 +109,12 @@ def prepare_database(url: str) -> None:
 
 
 @contextmanager
-def running_api(database_url: str, store_url: str, **overrides: Any) -> Iterator[ApiServer]:
-    """Migrate, start, yield and stop an API server."""
-    prepare_database(database_url)
+def running_api(
+    database_url: str, store_url: str, migrate_users: bool = True, **overrides: Any
+) -> Iterator[ApiServer]:
+    """Migrate (and add the test users), start, yield and stop an API server."""
+    if migrate_users:
+        prepare_database(database_url)
     values: dict[str, Any] = {
         "rate_limit_key_prefix": f"fmtest-{uuid.uuid4().hex[:8]}",
         "rollup_interval_s": 0,

@@ -1,0 +1,377 @@
+"""API benchmarks: ingest through the API into InfluxDB vs straight to influxd; query latency.
+
+Ingest: batches of 1,000 points (one host: 100 cpu tags x 10 timestamps, six float fields
+each, the Telegraf cpu shape), POSTed by four client threads to the API (one uvicorn
+worker, `fleetmon serve`) and, in the same run, the same points as line protocol straight
+to influxd's /write. Bodies are encoded before timing starts, so both sides measure the
+server, not the client's encoder.
+
+Queries: InfluxDB store seeded straight through the store (not the API) with 24 h of 5 s
+data for 100 hosts (cpu usage_idle/usage_user, mem, disk, system load1, net counters) plus,
+for the 1,000-host overview, 900 more hosts with the last hour only; p50/p95 of sequential
+requests through the API.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import orjson
+
+from bench.report import table, write_section
+from fleetmon_api import services
+from fleetmon_db import migrate
+from fleetmon_db.db import make_engine, make_sessionmaker
+from fleetmon_db.models import Host, Role
+from fleetmon_db.timeseries import NS, Point, open_store
+from fleetmon_db.timeseries.lineprotocol import LineEncoder
+from tests.support.servers import free_port, start_influxd, stop_process, wait_http
+
+FIELDS = ("usage_user", "usage_system", "usage_idle", "usage_iowait", "usage_steal", "usage_irq")
+BATCH = 1_000
+CLIENTS = 4
+INGEST_BATCHES = 160
+SECRET = "bench-secret-" + "x" * 40
+PASSWORD = "bench-password"
+
+
+def ingest_batches(count: int, offset_s: int) -> list[list[dict[str, object]]]:
+    """`count` batches of 1,000 cpu points with timestamps unique across batches."""
+    rnd = random.Random(offset_s)
+    # Current data, as agents send it (older points would also mark rollup windows dirty);
+    # unique millisecond timestamps so nothing is overwritten.
+    start = time.time() - 30 + offset_s / 1000
+    out = []
+    for b in range(count):
+        pts: list[dict[str, object]] = []
+        for j in range(10):
+            t = round(start + (b * 10 + j) / 1000, 3)
+            for c in range(100):
+                fields = {f: round(rnd.uniform(0, 100), 2) for f in FIELDS}
+                pts.append({"measurement": "cpu", "time": t, "tags": {"cpu": f"cpu{c}"},
+                            "fields": fields})  # fmt: skip
+        out.append(pts)
+    return out
+
+
+def concurrent_rate(bodies: Sequence[bytes], send: Callable[[httpx.Client, bytes], None]) -> float:
+    """Points/s posting `bodies` from CLIENTS threads."""
+    chunks = [bodies[i::CLIENTS] for i in range(CLIENTS)]
+    clients = [httpx.Client(timeout=60) for _ in range(CLIENTS)]
+    errors: list[BaseException] = []
+
+    def worker(client: httpx.Client, mine: Sequence[bytes]) -> None:
+        try:
+            for body in mine:
+                send(client, body)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=worker, args=(c, ch)) for c, ch in zip(clients, chunks, strict=True)
+    ]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    for c in clients:
+        c.close()
+    if errors:
+        raise errors[0]
+    return len(bodies) * BATCH / elapsed
+
+
+def prepare_metadata(db_url: str) -> tuple[str, str]:
+    """Migrate; add the admin and one enrolled host; return (admin password, host key)."""
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as db:
+        services.create_user(db, "admin", PASSWORD, Role.ADMIN)
+        tok = services.create_enroll_token(db, datetime.now(UTC))
+        key = services.enroll(db, datetime.now(UTC), tok.token, "bench-host", {}).api_key
+    engine.dispose()
+    return PASSWORD, key
+
+
+def start_api(tmp: Path, db_url: str, store_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`fleetmon serve` (one uvicorn worker) on a free port."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        FLEETMON_DATABASE_URL=db_url,
+        FLEETMON_STORE_URL=store_url,
+        FLEETMON_SECRET_KEY=SECRET,
+        FLEETMON_INGEST_RATE_LIMIT="10000000/minute",
+        FLEETMON_LOGIN_RATE_LIMIT="10000/minute",
+        FLEETMON_ROLLUP_INTERVAL_S="0",
+        FLEETMON_MAX_PAST_S=str(30 * 86400),
+    )
+    fleetmon = str(Path(sys.executable).parent / "fleetmon")
+    log = (tmp / "api.log").open("wb")
+    with log:
+        proc = subprocess.Popen(
+            [fleetmon, "serve", "--port", str(port), "--log-level", "warning"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/health", timeout=60, proc=proc)
+    return proc, url
+
+
+def bench_ingest(influx_url: str, api_url: str, key: str) -> list[list[object]]:
+    """Best of three rounds each: API vs direct line protocol."""
+    HEADERS = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    enc = LineEncoder()
+    rows: list[list[object]] = []
+    api_rates, direct_rates = [], []
+    for rnd in range(3):
+        batches = ingest_batches(INGEST_BATCHES, rnd * 5_000)
+        json_bodies = [
+            orjson.dumps(
+                {"batch_id": str(uuid.uuid4()), "agent": {"version": "bench"}, "points": b}
+            )
+            for b in batches
+        ]
+        lp_bodies = []
+        for b in batches:
+            pts = [Point("bench-host", "cpu", int(p["time"] * NS), p["tags"], p["fields"])  # type: ignore[operator, arg-type]
+                   for p in b]  # fmt: skip
+            lp_bodies.append(enc.encode(pts)[0])
+
+        def via_api(client: httpx.Client, body: bytes) -> None:
+            r = client.post(f"{api_url}/api/v1/metrics/collect", content=body, headers=HEADERS)
+            if r.status_code != 202:
+                raise RuntimeError(f"API answered {r.status_code}: {r.text[:200]}")
+
+        def direct(client: httpx.Client, body: bytes) -> None:
+            r = client.post(
+                f"{influx_url}/write", params={"db": "direct", "precision": "ns"}, content=body
+            )
+            if r.status_code != 204:
+                raise RuntimeError(f"influxd answered {r.status_code}: {r.text[:200]}")
+
+        direct_rates.append(concurrent_rate(lp_bodies, direct))
+        api_rates.append(concurrent_rate(json_bodies, via_api))
+        print(
+            f"  round {rnd}: direct {direct_rates[-1]:,.0f} p/s, API {api_rates[-1]:,.0f} p/s",
+            flush=True,
+        )
+    best_api, best_direct = max(api_rates), max(direct_rates)
+    rows.append(
+        ["InfluxDB line protocol straight to influxd (ceiling)", f"{best_direct:,.0f}", "1.00"]
+    )
+    rows.append(["API `POST /api/v1/metrics/collect` -> InfluxDB store", f"{best_api:,.0f}",
+                 f"{best_api / best_direct:.2f}"])  # fmt: skip
+    return rows
+
+
+def seed(store_url: str, db_url: str, hours: int, first: int, last: int) -> float:
+    """Write hosts node-<first>..<last-1> straight into the store; return seconds spent."""
+    store = open_store(store_url)
+    store.ensure_schema()
+    now = int(time.time()) // 5 * 5
+    t0 = time.perf_counter()
+    names = [f"node-{i:04d}" for i in range(first, last)]
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as db:
+        seen = datetime.now(UTC)
+        db.add_all(Host(name=n, labels={}, last_seen=seen, first_seen=seen) for n in names)
+        db.commit()
+    engine.dispose()
+    cpu_tags = {"cpu": "cpu-total"}
+    disk_tags = {"path": "/"}
+    net_tags = {"interface": "eth0"}
+    no_tags: dict[str, str] = {}
+    buf: list[Point] = []
+
+    def flush(force: bool = False) -> None:
+        nonlocal buf
+        if buf and (force or len(buf) >= 50_000):
+            store.write(buf)
+            buf = []
+
+    for idx, name in enumerate(names):
+        rnd = random.Random(idx)
+        # cpu (history, summary, overview): the full span for the first `hosts` hosts.
+        cpu_span = hours * 3600 if first == 0 else 900
+        for t in range(now - cpu_span, now, 5):
+            u = rnd.uniform(0, 100)
+            buf.append(
+                Point(name, "cpu", t * NS, cpu_tags, {"usage_idle": 100 - u, "usage_user": u})
+            )
+            flush()
+        # What only the overview reads (its last 10 minutes): the last 15 minutes.
+        for t in range(now - 900, now, 5):
+            tn = t * NS
+            buf.append(Point(name, "mem", tn, no_tags, {"used_percent": rnd.uniform(20, 90)}))
+            buf.append(Point(name, "disk", tn, disk_tags, {"used_percent": 50.0}))
+            buf.append(Point(name, "system", tn, no_tags, {"load1": rnd.uniform(0, 4)}))
+            buf.append(
+                Point(name, "net", tn, net_tags, {"bytes_recv": t * 1000, "bytes_sent": t * 10})
+            )
+            flush()
+        if idx % 50 == 0:
+            print(
+                f"  seeded {idx + 1}/{len(names)} hosts ({time.perf_counter() - t0:.0f}s)",
+                flush=True,
+            )
+    flush(force=True)
+    if first == 0:
+        t_roll = time.perf_counter()
+        store.rollup(time.time_ns())
+        print(f"  rollup of the seeded data: {time.perf_counter() - t_roll:.0f}s", flush=True)
+    store.close()
+    return time.perf_counter() - t0
+
+
+def store_timings(store_url: str) -> list[list[object]]:
+    """Time the store calls the overview makes, in-process (where overview time goes)."""
+    from fleetmon_db.timeseries import Aggregate, Selector
+
+    RATE = Aggregate.RATE
+
+    store = open_store(store_url)
+    now = time.time_ns()
+    sels = [
+        Selector("cpu", "usage_idle", None, {"cpu": "cpu-total"}),
+        Selector("mem", "used_percent"),
+        Selector("disk", "used_percent"),
+        Selector("system", "load1"),
+    ]
+    calls: list[tuple[str, Callable[[], object]]] = [
+        ("latest_many (4 selectors, every host)", lambda: store.latest_many(sels, now - 600 * NS)),
+        ("aggregate rate net.bytes_recv, every host, 5 min",
+         lambda: store.aggregate(Selector("net", "bytes_recv"), now - 300 * NS, now, RATE)),
+    ]  # fmt: skip
+    rows: list[list[object]] = []
+    for label, fn in calls:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1000)
+        print(f"  store {label}: median {statistics.median(times):.0f} ms", flush=True)
+        rows.append([label, f"{statistics.median(times):.0f}"])
+    store.close()
+    return rows
+
+
+def latency(client: httpx.Client, path: str, params: dict[str, str], n: int) -> tuple[float, float]:
+    """(p50, p95) in ms of `n` sequential GETs after one warm-up."""
+    client.get(path, params=params).raise_for_status()
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        r = client.get(path, params=params)
+        times.append((time.perf_counter() - t0) * 1000)
+        r.raise_for_status()
+    times.sort()
+    return statistics.median(times), times[int(0.95 * (len(times) - 1))]
+
+
+def main(argv: list[str]) -> int:
+    """Run both benchmarks and write the `api` section of docs/benchmarks.md."""
+    hours = int(argv[0]) if argv else 24
+    tmp = Path(tempfile.mkdtemp(prefix="fleetmon-bench-api-"))
+    (tmp / "influxd").mkdir()
+    influx = start_influxd(tmp / "influxd")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        db_url = f"sqlite:///{tmp / 'meta.db'}"
+        store_url = f"{influx.url}/fleetmon"
+        _, key = prepare_metadata(db_url)
+        httpx.post(f"{influx.url}/query", params={"q": "CREATE DATABASE direct"}).raise_for_status()
+        proc, api_url = start_api(tmp, db_url, store_url)
+        procs.append(proc)
+        print("ingest: API vs direct", flush=True)
+        ingest_rows = bench_ingest(influx.url, api_url, key)
+
+        print(f"seeding {hours} h of 5 s data for 100 hosts", flush=True)
+        seed_s = seed(store_url, db_url, hours, 0, 100)
+        client = httpx.Client(base_url=api_url, timeout=120)
+        tok = client.post("/api/v1/auth/token", data={"username": "admin", "password": PASSWORD})
+        client.headers["Authorization"] = f"Bearer {tok.json()['access_token']}"
+        now = time.time()
+        queries = [
+            ("fleet overview, 100 hosts", "/api/v1/metrics/overview", {}, 30),
+            ("history cpu.usage_user, 1 host, last 1 h, 10 s step (raw)",
+             "/api/v1/metrics/history",
+             {"host": "node-0042", "metric": "cpu.usage_user", "start": str(now - 3600),
+              "interval": "10s"}, 30),
+            (f"history cpu.usage_user, 1 host, last {hours} h, 5 min step",
+             "/api/v1/metrics/history",
+             {"host": "node-0042", "metric": "cpu.usage_user", "start": str(now - hours * 3600),
+              "interval": "5m"}, 20),
+            ("history net.bytes_recv (rate), 1 host, last 15 min, 10 s step",
+             "/api/v1/metrics/history",
+             {"host": "node-0042", "metric": "net.bytes_recv", "start": str(now - 900),
+              "interval": "10s"}, 20),
+            ("summary cpu.usage_user, 1 host, last 1 h",
+             "/api/v1/metrics/summary",
+             {"host": "node-0042", "metric": "cpu.usage_user", "start": str(now - 3600)}, 30),
+            (f"summary cpu.usage_user, 1 host, last {hours} h",
+             "/api/v1/metrics/summary",
+             {"host": "node-0042", "metric": "cpu.usage_user",
+              "start": str(now - hours * 3600)}, 20),
+        ]  # fmt: skip
+        q_rows: list[list[object]] = []
+
+        def measure(label: str, path: str, params: dict[str, str], n: int) -> None:
+            p50, p95 = latency(client, path, params, n)
+            print(f"  {label}: p50 {p50:.1f} ms, p95 {p95:.1f} ms", flush=True)
+            q_rows.append([label, n, f"{p50:.1f}", f"{p95:.1f}"])
+
+        for q in queries:
+            measure(*q)
+        print("seeding 900 more hosts (15 min each) for the 1,000-host overview", flush=True)
+        seed_s += seed(store_url, db_url, hours, 100, 1000)
+        store_timing_rows = store_timings(store_url)
+        measure("fleet overview, 1,000 hosts", "/api/v1/metrics/overview", {}, 20)
+        client.close()
+    finally:
+        for p in procs:
+            stop_process(p)
+        influx.stop()
+
+    body = f"""### Ingest through the API into InfluxDB vs straight to influxd
+
+Batches of {BATCH:,} points (100 cpu tags x 10 timestamps, six float fields), {INGEST_BATCHES}
+batches per round from {CLIENTS} client threads, best of three rounds; one uvicorn worker.
+Goal: API >= 0.5x the direct rate and >= 100,000 points/s.
+
+{table(["path", "points/s", "x direct"], ingest_rows)}
+
+### Query latency through the API (InfluxDB store)
+
+{hours} h of 5 s cpu data for 100 hosts, plus the last 15 minutes of mem, disk, system and
+net (all the overview reads), seeded straight into the store ({seed_s:.0f} s in all) and
+rolled up; then 900 more hosts with 15 minutes of everything for the 1,000-host overview.
+Sequential requests after one warm-up. Goals: overview p95 < 100 ms, history and summary
+p95 < 200 ms.
+
+{table(["query", "requests", "p50 ms", "p95 ms"], q_rows)}
+
+Where the 1,000-host overview's time goes (store calls timed in-process, median of 5):
+
+{table(["store call", "ms"], store_timing_rows)}
+"""
+    write_section("api", "API: ingest and query latency", "uv run python -m bench api", body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
