@@ -392,6 +392,10 @@ def test_pick_tier() -> None:
     assert names(now - 10 * D, 300) == "1h"
     assert names(now - 40 * D, 300) == "1d"
     assert names(now - 400 * D, 300) == "1d"  # nothing covers it: the longest retention
+    # A range of exactly a retention, served a moment later, keeps its tier.
+    assert names(now - D - 30 * NS, 10) == "raw"
+    assert names(now - 30 * D - 30 * NS, 3600) == "1h"
+    assert names(now - 30 * D - 2 * H, 3600) == "1d"
     assert pick_tier(DEFAULT_TIERS, now - H, 0, now).name == "raw"
 
 

@@ -24,6 +24,7 @@ class Tier:
 
 
 HOUR = 3600
+STABILITY_GRACE_S = 60
 DAY = 24 * HOUR
 
 DEFAULT_TIERS: tuple[Tier, ...] = (
@@ -53,11 +54,18 @@ def validate_tiers(tiers: Sequence[Tier]) -> None:
 def pick_tier(tiers: Sequence[Tier], start_ns: int, step_s: int, now_ns: int) -> Tier:
     """Coarsest tier whose resolution fits in `step_s` and whose retention still covers `start_ns`.
 
+    "Covers" allows `max(60 s, step)` of slack past the retention, so a range of exactly a
+    tier's retention keeps that tier.
+
     If no tier with a fine enough resolution reaches back to `start_ns`, the finest tier
     that does is used (coarser data beats no data).
     """
     age_s = max(0, (now_ns - start_ns) // NS)
-    covering = [t for t in tiers if t.retention_s >= age_s]
+    # A range of exactly the retention ("last 30 days") is a moment older by the time it is
+    # served; without slack it would flip to a coarser tier between two identical requests.
+    # Missing the oldest minute or step of a tier beats a different resolution each refresh.
+    grace_s = max(STABILITY_GRACE_S, step_s)
+    covering = [t for t in tiers if t.retention_s + grace_s >= age_s]
     fitting = [t for t in covering if t.resolution_s <= step_s]
     if fitting:
         return max(fitting, key=lambda t: t.resolution_s)
