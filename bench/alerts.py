@@ -294,7 +294,8 @@ def main(argv: list[str]) -> int:
     body = (
         f"One evaluation cycle: {RULES} threshold rules (cpu/mem/disk; avg, max, min, last; "
         f"a fifth scoped by host label) over {HOSTS:,} hosts, 60 s windows of 10 s samples, "
-        "about 5 % of hosts breaching. At most one store query per rule (rules asking the same question share it: 24 queries). The first cycle creates the "
+        "about 5 % of hosts breaching. At most one store query per rule (rules asking the same "
+        "question share it: 24 queries). The first cycle creates the "
         "pending states; steady cycles are the median of three. Goal: < 2 s.\n\n"
         + table(
             [
