@@ -94,10 +94,19 @@ class ChannelRunner:
                 self.done(job.row_id)
         self.channel.close()
 
+    def _fresh(self, job: _Job) -> bool:
+        # The pump may have read the row just before this runner recorded the previous
+        # attempt; a stale job must not send twice.
+        with self.sessions() as session:
+            row = session.get(AlertNotification, job.row_id)
+            return row is not None and row.status == outbox.PENDING and row.attempts == job.attempts
+
     def _deliver(self, job: _Job) -> None:
         wait = self._not_before - time.monotonic()
         if wait > 0:
             time.sleep(wait)
+        if not self._fresh(job):
+            return
         error: DeliveryError | None = None
         try:
             self.channel.send(job.payload)
@@ -109,7 +118,7 @@ class ChannelRunner:
         now = self.clock.now()
         with self.sessions() as session:
             row = session.get(AlertNotification, job.row_id)
-            if row is None or row.status != outbox.PENDING:
+            if row is None or row.status != outbox.PENDING or row.attempts != job.attempts:
                 return
             row.attempts = attempts
             if error is None:
