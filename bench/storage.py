@@ -40,7 +40,8 @@ def make_batches(round_no: int) -> list[list[Point]]:
     rnd = random.Random(round_no)
     per_host = BATCH // HOSTS
     now = time.time_ns()
-    base = now - now % NS - 6 * 3600 * NS + round_no * BATCHES * per_host * 10 * NS
+    # Current timestamps (from now on): the real-time path, not a backfill of closed windows.
+    base = now - now % NS + round_no * BATCHES * per_host * 10 * NS
     hosts = [f"host-{i:03d}.example.internal" for i in range(HOSTS)]
     tags = {"cpu": "cpu-total"}
     out = []
@@ -152,7 +153,8 @@ def main(argv: list[str]) -> int:
     ]
     body = (
         f"Batches of {BATCH:,} points; a point is one Telegraf-style `cpu` point: tags "
-        f"`host`, `cpu`; {len(FIELDS)} float fields. {ROUNDS} rounds of {BATCHES} batches "
+        f"`host`, `cpu`; {len(FIELDS)} float fields; current timestamps (the real-time path, "
+        f"no backfill). {ROUNDS} rounds of {BATCHES} batches "
         "per writer; the direct POSTs and the InfluxDB store alternate against one influxd "
         "1.6.7 on loopback, the SQL stores run afterwards with influxd stopped (SQLite file "
         "in /tmp, PostgreSQL on the local server). The machine was shared with other "

@@ -7,8 +7,8 @@ Schema (every table name carries a configurable prefix, ``ts_`` by default):
 - ``series_group``: (host, measurement, tags) of the points; each series belongs to one.
 - ``raw``: one row per point, primary key (group_id, time_ns); the field values are a JSON
   object keyed by series id (``{"17": 3.2, "18": "text"}``), so the JSON paths the queries
-  use are built from integers only. One row per point rather than per field value is what
-  makes 50,000+ points/s possible on SQLite. Writes upsert and merge the objects
+  use are built from integers only. One row per point rather than per field value divides
+  SQLite's per-row cost by the number of fields. Writes upsert and merge the objects
   (json_patch / jsonb ``||``), like InfluxDB merging fields of one series and timestamp: a
   retried batch leaves stored data unchanged.
 - ``rollup``: (tier, series_id, bucket_ns) -> mean, vmin, vmax, vcount, vsum.
