@@ -44,6 +44,21 @@ BATCH = 1_000
 CLIENTS = 4
 INGEST_BATCHES = 160
 SECRET = "bench-secret-" + "x" * 40
+# Analysis of the committed run (docs/benchmarks.md); revise it when the figures move.
+NOTE = """
+Reading: targets met for history (all ranges) and the 100-host overview; missed for
+ingest (about 0.3x the direct rate, far from 100,000 points/s), the 24 h summary p95 and
+the 1,000-host overview. The machine was shared with other workloads (load average 5-8
+on 2 cores), which hurts the API path more than the direct one: it needs the API process
+and influxd on the CPU at once. Profiled per 1,000-point batch in one process: strict
+pydantic validation of the JSON about 10 ms, building the store's Point objects about
+7 ms, the store's line-protocol encoding about 10 ms, the influxd round trip the rest;
+the next steps are a cheaper Point path in the store (encode straight from the validated
+dicts) and more than one worker. The 1,000-host overview is bound by two InfluxQL scans
+(latest values and a counter rate across every host); a latest-values cache in the store
+(the SQL store has one) would take it under 100 ms. The 24 h summary reads 17,280 raw
+points for exact percentiles.
+"""
 PASSWORD = "bench-password"
 
 
@@ -181,7 +196,8 @@ def bench_ingest(influx_url: str, api_url: str, key: str) -> list[list[object]]:
 
 def seed(store_url: str, db_url: str, hours: int, first: int, last: int) -> float:
     """Write hosts node-<first>..<last-1> straight into the store; return seconds spent."""
-    store = open_store(store_url)
+    # Rolling up a day of data is one long query per window batch: allow it time.
+    store = open_store(store_url, timeout=600)
     store.ensure_schema()
     now = int(time.time()) // 5 * 5
     t0 = time.perf_counter()
@@ -368,7 +384,7 @@ p95 < 200 ms.
 Where the 1,000-host overview's time goes (store calls timed in-process, median of 5):
 
 {table(["store call", "ms"], store_timing_rows)}
-"""
+{NOTE}"""
     write_section("api", "API: ingest and query latency", "uv run python -m bench api", body)
     return 0
 
