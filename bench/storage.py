@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import os
 import random
+import shutil
 import tempfile
 import time
 import uuid
@@ -137,6 +138,7 @@ def main(argv: list[str]) -> int:
             finally:
                 store.close()
             print(f"{key}: " + ", ".join(f"{v:,.0f}" for v in results[key]), flush=True)
+    shutil.rmtree(tmp, ignore_errors=True)
     load = os.getloadavg()[0]
     best = {k: max(v) for k, v in results.items()}
     median = {k: sorted(v)[len(v) // 2] for k, v in results.items()}
