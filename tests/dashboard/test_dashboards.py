@@ -51,7 +51,8 @@ def test_dashboards_are_well_formed_and_use_the_provisioned_datasource() -> None
         assert len(ids) == len(set(ids)), f"{path.name}: duplicate panel ids"
         for panel in board["panels"]:
             pos = panel["gridPos"]
-            assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24, (path.name, panel["title"])
+            assert pos["x"] >= 0, (path.name, panel["title"])
+            assert pos["x"] + pos["w"] <= 24, (path.name, panel["title"])
             assert panel["targets"], (path.name, panel["title"])
             for target in panel["targets"]:
                 assert target["datasource"]["uid"] == ds_uid
@@ -73,7 +74,7 @@ def _agent_batch() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def seeded_influx(influx_server: InfluxServer) -> Iterator[str]:
+def seeded_influx(influx_server: InfluxServer) -> str:
     """An InfluxDB database holding two real agent batches ten seconds apart."""
     db = "dashboards"
     store = open_store(f"{influx_server.url}/{db}")
@@ -95,7 +96,7 @@ def seeded_influx(influx_server: InfluxServer) -> Iterator[str]:
             )
     finally:
         store.close()
-    yield db
+    return db
 
 
 def _render(query: str) -> str:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import gc
 import uuid
-import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from fleetmon_db.timeseries import NS, TimeSeriesStore, open_store
 from fleetmon_db.timeseries.tiers import HOUR
-from tests.conftest import server_missing
-from tests.support.servers import InfluxServer, ServerMissing, start_influxd
 
 STORE_KINDS = ["influxdb", "sqlite", "postgresql"]
 # Small rollup chunks, so that every catch-up in the suite crosses chunk boundaries.
-CHUNKED = {"rollup_chunk_windows": 20}
+CHUNKED: dict[str, Any] = {"rollup_chunk_windows": 20}
 
 
 class Clock:
@@ -36,24 +33,6 @@ def hour_now() -> int:
 
     t = time.time_ns()
     return t - t % (HOUR * NS)
-
-
-@pytest.fixture(scope="session")
-def influx_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
-    """The session influxd, started with start_influxd's log-file warning silenced.
-
-    start_influxd hands its log file to the child and drops the Python object without
-    closing it; under warnings-as-errors that ResourceWarning would fail the first test.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            server = start_influxd(tmp_path_factory.mktemp("influxd"))
-            gc.collect()
-    except ServerMissing as exc:
-        server_missing(exc)
-    yield server
-    server.stop()
 
 
 @pytest.fixture
