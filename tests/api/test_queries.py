@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -127,3 +128,5 @@ def test_fleet_overview(api: ApiServer, seeded: dict[str, Any]) -> None:
     assert web["net_recv_bps"] == pytest.approx(100.0)
     assert web["net_sent_bps"] == pytest.approx(50.0)
     assert r.json()["counts"]["up"] >= 2
+    # The store values' read time (a per-worker snapshot, at most overview_cache_s old).
+    assert r.json()["values_time"] == pytest.approx(time.time(), abs=60)

@@ -343,6 +343,101 @@ def test_summary_exact(store: TimeSeriesStore, clock: Clock) -> None:
     assert (empty.count, empty.avg, empty.p95) == (0, None, None)
 
 
+def test_summary_ties_and_many_values(
+    store: TimeSeriesStore, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exact percentiles with many tied values, across hosts sharing timestamps."""
+    now = clock.now_ns
+    start, end = now - 6 * H, now - MIN
+    rnd = random.Random(3)
+    values: list[float] = []
+    for host in ("t1", "t2", "t3"):
+        # Few distinct values: the ranks around p95/p99 fall inside runs of equal values.
+        rows = [
+            (t, float(rnd.choice([1, 2, 2, 3, 5, 8, 8, 8, 13]))) for t in range(start, end, 5 * NS)
+        ]
+        write_rows(store, host, rows, cpu="cpu-total")
+        values += [v for _, v in rows]
+    sel = Selector("cpu", "usage_user", ["t1", "t2", "t3"])
+    want95, want99 = reference_percentile(values, 0.95), reference_percentile(values, 0.99)
+    s = store.summary(sel, start, end, now_ns=now)
+    assert (s.count, s.approximate) == (len(values), False)
+    assert s.p95 == pytest.approx(want95, rel=1e-12)
+    assert s.p99 == pytest.approx(want99, rel=1e-12)
+    if isinstance(store, InfluxStore):
+        # Past SUMMARY_TOP_MAX values above p95 the store asks percentile() per rank instead.
+        monkeypatch.setattr("fleetmon_db.timeseries.influx.SUMMARY_TOP_MAX", 10)
+        s2 = store.summary(sel, start, end, now_ns=now)
+        assert (s2.count, s2.p95, s2.p99) == (s.count, s.p95, s.p99)
+    # One value less than a whole number of steps: p99 interpolates between two ranks.
+    vals = [float(i) for i in range(1, 302)]
+    write_rows(store, "lin", [(start + i * NS, v) for i, v in enumerate(vals)], cpu="cpu0")
+    s3 = store.summary(Selector("cpu", "usage_user", ["lin"]), start, end, now_ns=now)
+    assert s3.p95 == pytest.approx(reference_percentile(vals, 0.95), rel=1e-12)
+    assert s3.p99 == pytest.approx(reference_percentile(vals, 0.99), rel=1e-12)
+
+
+def test_summary_raw_exact_rollup_approximate(store: TimeSeriesStore, clock: Clock) -> None:
+    """Within raw retention: exact; beyond it: rollups, flagged approximate, same avg/min/max."""
+    now = clock.now_ns
+    rows = gauge(now - 4 * H, now - 2 * H, every_s=5, seed=9)
+    write_rows(store, "r", rows, cpu="cpu-total")
+    store.rollup(now)
+    start, end = now - 4 * H, now - 2 * H
+    vals = [v for _, v in rows]
+    sel = Selector("cpu", "usage_user", ["r"])
+    raw = store.summary(sel, start, end, now_ns=now)
+    assert not raw.approximate
+    assert raw.count == len(vals)
+    assert raw.p95 == pytest.approx(reference_percentile(vals, 0.95), rel=1e-12)
+    assert raw.p99 == pytest.approx(reference_percentile(vals, 0.99), rel=1e-12)
+    # Two days later the range is past raw retention: the 5-minute tier answers.
+    later = store.summary(sel, start, end, now_ns=now + 2 * D)
+    assert later.approximate
+    assert later.count == len(vals)
+    assert later.avg == pytest.approx(raw.avg, rel=1e-9)
+    assert (later.min, later.max) == (raw.min, raw.max)
+    assert later.p95 is not None
+    assert later.p99 is not None
+    assert min(vals) <= later.p95 <= later.p99 <= max(vals)
+
+
+def test_latest_many_many_hosts_and_hostile_tags(store: TimeSeriesStore, clock: Clock) -> None:
+    """Every host's latest value in one call; tag values are matched and returned verbatim."""
+    now = clock.now_ns
+    points = []
+    for i in range(300):
+        h = f"host-{i:03d}"
+        for k in range(3):
+            t = now - (10 - k) * MIN - i * NS
+            points.append(pt(h, t, {"usage_idle": float(i * 10 + k)}, cpu="cpu-total"))
+            points.append(pt(h, t, {"usage_idle": -1.0}, cpu="cpu0"))
+    for i, h in enumerate(EVIL):
+        points.append(pt(f"evil-{i}", now - MIN, {"used_percent": float(i)}, m="disk", path=h))
+    store.write(points)
+    got = store.latest_many(
+        [
+            Selector("cpu", "usage_idle", tags={"cpu": "cpu-total"}),
+            Selector("disk", "used_percent"),
+        ],
+        since_ns=now - H,
+    )
+    cpu = {s.key.host: (s.value, s.time_ns) for s in got if s.key.measurement == "cpu"}
+    assert len(cpu) == 300
+    for i in range(300):
+        assert cpu[f"host-{i:03d}"] == (float(i * 10 + 2), now - 8 * MIN - i * NS)
+    disk = {s.key.tag_dict["path"]: s.value for s in got if s.key.measurement == "disk"}
+    assert disk == {h: float(i) for i, h in enumerate(EVIL)}
+    for i, h in enumerate(EVIL):
+        # A hostile tag value as a filter matches exactly its own series and nothing else.
+        (only,) = store.latest_many([Selector("disk", "used_percent", tags={"path": h})], now - H)
+        assert (only.key.host, only.key.tag_dict, only.value) == (
+            f"evil-{i}",
+            {"path": h},
+            float(i),
+        )
+
+
 # -- hosts, series, deletion ----------------------------------------------------------------------
 
 

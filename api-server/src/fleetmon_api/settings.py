@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     stale_after_s: int = Field(default=120, gt=0)
     down_after_s: int = Field(default=600, gt=0)
     presence_flush_s: float = Field(default=10.0, gt=0)
+    # The fleet overview's store values are re-read in the background once older than
+    # this (each worker keeps its own copy); 0 reads the store on every request.
+    overview_cache_s: float = Field(default=5.0, ge=0)
+    # ...and never served older than this (a failing store then answers 503).
+    overview_max_age_s: float = Field(default=30.0, gt=0)
 
     # Background rollup + retention job; 0 disables it.
     rollup_interval_s: float = Field(default=60.0, ge=0)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +20,7 @@ from fleetmon_api.presence import Presence
 from fleetmon_api.ratelimit import RateLimiter
 from fleetmon_api.security import JWTConfig
 from fleetmon_api.settings import Settings
+from fleetmon_api.snapshot import Snapshot
 from fleetmon_api.telemetry import Telemetry
 from fleetmon_db.timeseries import TimeSeriesStore
 
@@ -47,6 +49,8 @@ class AppState:
     validator: Validator
     clock: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
+    # The fleet overview's store reads (fleetmon_api.snapshot.Snapshot), per process.
+    overview_cache: Snapshot[Any] = field(default_factory=lambda: Snapshot("overview"))
     threads: list[threading.Thread] = field(default_factory=list)
 
     def now_ns(self) -> int:

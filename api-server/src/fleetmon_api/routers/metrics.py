@@ -167,12 +167,12 @@ OVERVIEW_WINDOW_S = 600
 # Long enough for several samples at any agent interval, short enough to keep the scan cheap.
 NET_RATE_WINDOW_S = 120
 _OVERVIEW_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleetmon-overview")
+# Runs the snapshot lookup (which may wait on _OVERVIEW_POOL): never the same pool.
+_SNAPSHOT_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleetmon-overview-get")
 
 
-@router.get("/overview")
-def overview(state: State, db: DbSession, _user: ViewerUser) -> dict[str, Any]:
-    """Every host's status and latest cpu/mem/disk/net/load in one call."""
-    now = state.clock()
+def _overview_values(state: AppState) -> dict[str, dict[str, float]]:
+    """Latest cpu/mem/disk/load and net rates of every host, from the store."""
     now_ns = state.now_ns()
     since = now_ns - OVERVIEW_WINDOW_S * NS
     selectors = [
@@ -191,8 +191,6 @@ def overview(state: State, db: DbSession, _user: ViewerUser) -> dict[str, Any]:
         )
         for field, out in (("bytes_recv", "net_recv_bps"), ("bytes_sent", "net_sent_bps"))
     }
-    # The metadata query overlaps the store calls.
-    hosts = db.scalars(select(Host).order_by(Host.name)).all()
     latest: dict[str, dict[str, float]] = defaultdict(dict)
     for s in latest_f.result():
         v = s.value
@@ -213,6 +211,29 @@ def overview(state: State, db: DbSession, _user: ViewerUser) -> dict[str, Any]:
             if isinstance(s.value, int | float) and not isinstance(s.value, bool):
                 row = latest[s.key.host]
                 row[out] = row.get(out, 0.0) + float(s.value)
+    return dict(latest)
+
+
+@router.get("/overview")
+def overview(state: State, db: DbSession, _user: ViewerUser) -> dict[str, Any]:
+    """Every host's status and latest cpu/mem/disk/net/load in one call.
+
+    The store values come from a per-worker snapshot re-read in the background once older
+    than `overview_cache_s` (never served older than `overview_max_age_s`);
+    `values_time` says when they were read. Host status is always current.
+    """
+    now = state.clock()
+    now_ns = state.now_ns()
+    cfg = state.settings
+    # The store read overlaps the metadata query.
+    latest_f = _SNAPSHOT_POOL.submit(
+        state.overview_cache.get,
+        lambda: _overview_values(state),
+        cfg.overview_cache_s,
+        cfg.overview_max_age_s,
+    )
+    hosts = db.scalars(select(Host).order_by(Host.name)).all()
+    latest, values_time = latest_f.result()
     out_hosts = []
     for h in hosts:
         view = host_view(state, h, now, 0)
@@ -228,7 +249,12 @@ def overview(state: State, db: DbSession, _user: ViewerUser) -> dict[str, Any]:
     counts: dict[str, int] = defaultdict(int)
     for item in out_hosts:
         counts[str(item["status"])] += 1
-    return {"time": now_ns / NS, "counts": dict(counts), "hosts": out_hosts}
+    return {
+        "time": now_ns / NS,
+        "values_time": values_time,
+        "counts": dict(counts),
+        "hosts": out_hosts,
+    }
 
 
 @router.get("/{category}", responses=_404)

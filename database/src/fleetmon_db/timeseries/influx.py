@@ -73,6 +73,9 @@ WRITE_CHUNK_POINTS = 20_000
 PIPELINE_CHUNK_POINTS = 1_000
 PIPELINE_DEPTH = 2
 STATEMENTS_PER_REQUEST = 50
+# Raw summaries read the values from p95's rank up with one top() while there are at most
+# this many (5% of 24 h of 5 s data for 11 hosts); beyond, one percentile() per rank.
+SUMMARY_TOP_MAX = 10_000
 
 Result = dict[str, Any]
 
@@ -522,12 +525,26 @@ class InfluxStore:
         # position are fetched and interpolated here, matching the SQL store to the bit.
         ranks = {q: percentile_ranks(n, q) for q in (95.0, 99.0)}
         wanted = sorted({k for lo, hi, _ in ranks.values() for k in (lo, hi)})
-        cols = ", ".join(
-            f"percentile({fi}, {number((k + 1) * 100.0 / n)}) AS {ident(f'k{k}')}" for k in wanted
-        )
-        (result,) = self._query([f"SELECT {cols} FROM {src}{w}"])
-        row = next(r for _, _, _, values in _series(result) for r in values)
-        kth = {k: float(v) for k, v in zip(wanted, row[1:], strict=True)}
+        top_n = n - wanted[0]
+        top: list[float] = []
+        if top_n <= SUMMARY_TOP_MAX:
+            # One top() (a bounded heap in influxd) returns every value from the lowest
+            # wanted rank up: far cheaper than one full sort per percentile() call.
+            (result,) = self._query([f"SELECT top({fi}, {integer(top_n)}) FROM {src}{w}"])
+            top = sorted(
+                (float(r[1]) for _, _, _, values in _series(result) for r in values),
+                reverse=True,
+            )
+        if len(top) == top_n:
+            kth = {k: top[n - 1 - k] for k in wanted}
+        else:  # too many values to fetch (or a server whose top() answered short)
+            cols = ", ".join(
+                f"percentile({fi}, {number((k + 1) * 100.0 / n)}) AS {ident(f'k{k}')}"
+                for k in wanted
+            )
+            (result,) = self._query([f"SELECT {cols} FROM {src}{w}"])
+            row = next(r for _, _, _, values in _series(result) for r in values)
+            kth = {k: float(v) for k, v in zip(wanted, row[1:], strict=True)}
 
         def interp(q: float) -> float:
             lo, hi, frac = ranks[q]
