@@ -672,8 +672,15 @@ def test_hostile_names_roundtrip_and_isolation(store: TimeSeriesStore, clock: Cl
     }
     many = store.latest_many([Selector("cpu", "usage_user", [EVIL[8], EVIL[9]])], now - H)
     assert sorted(s.key.host for s in many) == sorted([EVIL[8], EVIL[9]])
+    # Many hosts in one aggregate (a rule's scope): each exactly, however hostile its name.
+    every = store.aggregate(Selector("cpu", "usage_user", list(EVIL)), t, t + 1, Aggregate.MAX)
+    assert sorted(s.key.host for s in every) == sorted(EVIL)
+    some = store.aggregate(Selector("cpu", "usage_user", EVIL[2:5]), t, t + 1, Aggregate.LAST)
+    assert {s.key.host: s.value for s in some} == {h: float(EVIL.index(h)) for h in EVIL[2:5]}
     for probe in ["nobody' OR '1'='1", 'x" OR "1"="1', "' OR host =~ /.*/ OR host = '", "\\"]:
         assert store.latest(probe) == []
+        sel = Selector("cpu", "usage_user", [probe, "plain"])
+        assert store.aggregate(sel, t, t + 1, Aggregate.MAX) == []
         assert (
             store.query_range(
                 RangeQuery(Selector("cpu", "usage_user", [probe]), t, t + MIN, 60), now_ns=now

@@ -1,5 +1,5 @@
 """One evaluation cycle: observe every enabled rule, step its alerts, persist state, history
-and outbox rows, one transaction per rule."""
+and outbox rows, one transaction per rule that changed something."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleetmon_alerts import outbox, payload, templating
 from fleetmon_alerts.clock import Clock
-from fleetmon_alerts.observe import Observation, QueryCache, observe
+from fleetmon_alerts.observe import Observation, QueryCache, ScopeCache, observe
 from fleetmon_alerts.silences import active_silences, matching_silence
 from fleetmon_alerts.state import Snapshot, step
 from fleetmon_db.models import (
@@ -108,15 +108,19 @@ class Evaluator:
                 {h.name: dict(h.labels or {}) for h in hosts},
             )
             cache: QueryCache = {}
+            scopes: ScopeCache = {}
+            states = self._load_states(session)
             for rule in rules:
                 try:
-                    observations = observe(rule, hosts, self.store, now, cache)
+                    rows = states.get(rule.id, [])
+                    keep = {r.host for r in rows}
+                    observations = observe(rule, hosts, self.store, now, cache, scopes, keep)
                 except Exception as exc:  # noqa: BLE001
                     # One broken rule or a store hiccup must not stop the others.
                     self.last_errors[rule.name] = f"{type(exc).__name__}: {exc}"
                     log.warning("rule %r not evaluated: %s", rule.name, exc)
                     continue
-                decisions += self._apply(cycle, rule, observations)
+                decisions += self._apply(cycle, rule, observations, rows)
                 if cycle.touched:
                     session.execute(update(AlertState), cycle.touched)
                     cycle.touched = []
@@ -125,33 +129,85 @@ class Evaluator:
             session.commit()
         return decisions
 
+    def _load_states(self, session: Session) -> dict[int, list[Row[Any]]]:
+        """Every alert state, as plain rows grouped by rule: one query per cycle, no ORM
+        objects for the thousands of alerts that do not change."""
+        t = AlertState.__table__
+        stmt = select(
+            t.c.id,
+            t.c.rule_id,
+            t.c.fingerprint,
+            t.c.host,
+            t.c.status,
+            t.c.value,
+            t.c.pending_since,
+            t.c.firing_since,
+            t.c.resolved_at,
+            t.c.keep_firing_until,
+        )
+        out: dict[int, list[Row[Any]]] = {}
+        for row in session.execute(stmt):
+            out.setdefault(row.rule_id, []).append(row)
+        return out
+
     def _apply(
-        self, cycle: _Cycle, rule: AlertRule, observations: Mapping[str, Observation]
+        self,
+        cycle: _Cycle,
+        rule: AlertRule,
+        observations: Mapping[str, Observation],
+        rows: Sequence[Row[Any]],
     ) -> list[Decision]:
-        states = {
-            s.fingerprint: s
-            for s in cycle.session.scalars(select(AlertState).where(AlertState.rule_id == rule.id))
-        }
-        out: list[Decision] = []
+        by_host = {r.host: r for r in rows}
+        # (state id or None, fingerprint, observation) of alerts whose state must be written.
+        changed: list[tuple[int | None, str, Observation]] = []
         seen: set[str] = set()
-        by_host = {st.host: st for st in states.values()}
+
+        def check(row: Row[Any] | None, fp: str, obs: Observation) -> None:
+            before = _snapshot(row)
+            after, transition = step(
+                before, obs.active, cycle.now, rule.for_s, rule.keep_firing_for_s
+            )
+            if transition is None and after == before:
+                # Nothing moved: write only a live alert's value, and only when it changed.
+                if (
+                    row is not None
+                    and _live(after)
+                    and obs.value is not None
+                    and obs.value != row.value
+                ):
+                    cycle.touched.append({"id": row.id, "value": obs.value})
+                return
+            changed.append((None if row is None else row.id, fp, obs))
+
         for host, obs in observations.items():
-            state = by_host.get(host)
-            if state is None and not obs.active:
+            row = by_host.get(host)
+            if row is None and not obs.active:
                 continue  # the common case: a healthy host with no alert history for this rule
-            fp = state.fingerprint if state else fingerprint(rule.id, host)
+            fp = row.fingerprint if row is not None else fingerprint(rule.id, host)
             seen.add(fp)
-            decision = self._step(cycle, rule, state, fp, obs)
+            check(row, fp, obs)
+        for row in rows:
+            # No data any more (series gone, host out of scope): the condition no longer holds.
+            if row.fingerprint not in seen and row.status in (
+                AlertStatus.PENDING.value,
+                AlertStatus.FIRING.value,
+            ):
+                if rule.kind == RuleKind.HOST_DOWN and row.host in cycle.host_labels:
+                    continue  # silent beyond the lookback: still down, hold the alert
+                check(row, row.fingerprint, Observation(row.host, False, None))
+        if not changed:
+            return []
+        ids = [sid for sid, _, _ in changed if sid is not None]
+        loaded: dict[int, AlertState] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            for st in cycle.session.scalars(select(AlertState).where(AlertState.id.in_(chunk))):
+                loaded[st.id] = st
+        out: list[Decision] = []
+        for sid, fp, obs in changed:
+            decision = self._step(cycle, rule, None if sid is None else loaded[sid], fp, obs)
             if decision:
                 out.append(decision)
-        for fp, state in states.items():
-            # No data any more (series gone, host out of scope): the condition no longer holds.
-            if fp not in seen and state.status in (AlertStatus.PENDING, AlertStatus.FIRING):
-                if rule.kind == RuleKind.HOST_DOWN and state.host in cycle.host_labels:
-                    continue  # silent beyond the lookback: still down, hold the alert
-                decision = self._step(cycle, rule, state, fp, Observation(state.host, False, None))
-                if decision:
-                    out.append(decision)
         return out
 
     def _step(
@@ -340,6 +396,18 @@ class Evaluator:
                 )
             )
         return out
+
+
+def _snapshot(row: Row[Any] | None) -> Snapshot:
+    if row is None:
+        return Snapshot()
+    return Snapshot(
+        AlertStatus(row.status),
+        row.pending_since,
+        row.firing_since,
+        row.resolved_at,
+        row.keep_firing_until,
+    )
 
 
 def _live(snap: Snapshot) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,8 @@ QueryKey = tuple[Any, ...]
 # Rules that ask the same question (warning and critical over one metric) share one answer
 # per cycle: at most one store query per rule, often fewer.
 QueryCache = dict[QueryKey, list[Sample]]
+# Host scopes computed once per cycle: many rules share a scope ("all hosts", one label).
+ScopeCache = dict[str, list[str] | None]
 
 
 def observe(
@@ -37,21 +40,36 @@ def observe(
     store: TimeSeriesStore,
     now: datetime,
     cache: QueryCache | None = None,
+    scopes: ScopeCache | None = None,
+    keep: Container[str] | None = None,
 ) -> dict[str, Observation]:
-    """Observations for every host in scope that has something to say about `rule`."""
+    """Observations for every host in scope that has something to say about `rule`.
+
+    With `keep` (the hosts that have a state for this rule), a threshold rule leaves out the
+    hosts that neither breach nor are in `keep`: the caller has nothing to do for them, and
+    a thousand healthy hosts per rule are not worth an object each.
+    """
+    scope = _scope(rule, hosts, {} if scopes is None else scopes)
     if rule.kind == RuleKind.HOST_DOWN:
-        return _host_down(rule, hosts, store, now)
-    return _threshold(rule, hosts, store, now, {} if cache is None else cache)
+        return _host_down(rule, hosts, store, now, scope)
+    return _threshold(rule, store, now, {} if cache is None else cache, scope, keep)
+
+
+def _scope(rule: AlertRule, hosts: Sequence[Host], scopes: ScopeCache) -> list[str] | None:
+    key = json.dumps(rule.scope or {}, sort_keys=True, default=str)
+    if key not in scopes:
+        scopes[key] = hosts_in_scope(rule, hosts)
+    return scopes[key]
 
 
 def _threshold(
     rule: AlertRule,
-    hosts: Sequence[Host],
     store: TimeSeriesStore,
     now: datetime,
     cache: QueryCache,
+    scope: list[str] | None,
+    keep: Container[str] | None = None,
 ) -> dict[str, Observation]:
-    scope = hosts_in_scope(rule, hosts)
     if scope == []:
         return {}
     measurement, field_name = split_metric(rule.metric)
@@ -87,6 +105,9 @@ def _threshold(
         hit = compare(value, threshold)
         obs = out.get(host)
         if obs is None:
+            if not hit and keep is not None and host not in keep:
+                # A later breaching series of this host would replace this value anyway.
+                continue
             obs = out[host] = Observation(host, hit, value, {"series": []})
         elif hit and not obs.active:
             obs.active, obs.value = True, value
@@ -102,14 +123,18 @@ def _threshold(
 
 
 def _host_down(
-    rule: AlertRule, hosts: Sequence[Host], store: TimeSeriesStore, now: datetime
+    rule: AlertRule,
+    hosts: Sequence[Host],
+    store: TimeSeriesStore,
+    now: datetime,
+    scope: list[str] | None,
 ) -> dict[str, Observation]:
     # Liveness is the latest *arrival* (hosts.last_seen, stamped by the API with server time)
     # or the latest point time, whichever is newer. Points replayed from an agent's spool
     # carry old timestamps: they can only add evidence of life, never take it away, so a
     # backfill neither fires a stale alert nor clears and re-fires one.
-    scope = hosts_in_scope(rule, hosts)
-    in_scope = [h for h in hosts if scope is None or h.name in scope]
+    wanted = None if scope is None else set(scope)
+    in_scope = [h for h in hosts if wanted is None or h.name in wanted]
     silent_for = timedelta(seconds=rule.window_s)
     heartbeat: dict[str, datetime] = {h.name: h.last_seen for h in in_scope if h.last_seen}
     if rule.metric:

@@ -90,6 +90,18 @@ def _message(resp: httpx.Response) -> str:
     return resp.text.strip()[:500] or resp.reason_phrase
 
 
+_REGEX_SPECIAL = frozenset("\\.+*?()|[]{}^$/")
+
+
+def _host_regex(hosts: Iterable[str]) -> str:
+    """An InfluxQL regex literal matching exactly these hosts (stored form)."""
+    alts = (
+        "".join("\\" + c if c in _REGEX_SPECIAL else c for c in encode_name(h))
+        for h in sorted(set(hosts))
+    )
+    return "/^(?:" + "|".join(alts) + ")$/"
+
+
 def _number(v: Any) -> FieldValue:
     if isinstance(v, str):
         return v
@@ -473,7 +485,12 @@ class InfluxStore:
         agg = Aggregate(aggregate)
         f = encode_name(selector.field)
         m = encode_name(selector.measurement)
-        w = self._selector_where(selector, start_ns, end_ns)
+        # Hosts as one anchored regex, not `host = 'a' OR host = 'b' ...`: with a scope of 500
+        # hosts, InfluxDB answers in a fifth to a sixth of the time (bench alerts).
+        conds = time_range(start_ns, end_ns) + tag_conditions(None, selector.tags)
+        if selector.hosts is not None:
+            conds.append(f"{ident('host')} =~ {_host_regex(selector.hosts)}")
+        w = where(conds)
         src = self._src(self._raw, m)
         out = []
         if agg is Aggregate.RATE:

@@ -712,28 +712,118 @@ class SqlStore:
     def aggregate(
         self, selector: Selector, start_ns: int, end_ns: int, aggregate: Aggregate
     ) -> list[Sample]:
-        """One value per series over [start, end) from raw data."""
+        """One value per series over [start, end) from raw data.
+
+        One statement: the series dictionary, filtered by measurement, field, hosts and tags
+        (indexed), joined to the raw rows of each series' group by primary key over the
+        window, the series' own field read out of the row and aggregated per series.
+        """
         agg = Aggregate(aggregate)
+        if selector.hosts is not None and not selector.hosts:
+            return []
+        sqlite_ = self.dialect == "sqlite"
+        series = self._engine.dialect.identifier_preparer.quote(self.t_series.name)
+        params: list[Any] = [
+            bindparam("m", selector.measurement),
+            bindparam("f", selector.field),
+            bindparam("lo", start_ns, type_=BigInteger),
+            bindparam("hi", end_ns, type_=BigInteger),
+        ]
+        if sqlite_:
+            path = "'$.\"' || s.id || '\"'"
+            value = (
+                f"CASE WHEN json_type(r.fields, {path}) IN ('integer', 'real')"
+                f" THEN json_extract(r.fields, {path}) END"
+            )
+        else:
+            sid_text = "CAST(s.id AS TEXT)"
+            value = (
+                f"CASE WHEN jsonb_typeof(r.fields -> {sid_text}) = 'number'"
+                f" THEN CAST(r.fields ->> {sid_text} AS DOUBLE PRECISION) END"
+            )
+        where = ["s.measurement = :m", "s.field = :f"]
+        if selector.hosts is not None:
+            # One parameter whatever the scope's size (no expanding IN of a thousand names).
+            hosts = sorted(set(selector.hosts))
+            if sqlite_:
+                where.append("s.host IN (SELECT value FROM json_each(:hosts))")
+                params.append(bindparam("hosts", json.dumps(hosts)))
+            else:
+                where.append("s.host = ANY(CAST(:hosts AS TEXT[]))")
+                params.append(bindparam("hosts", hosts))
+        want = dict(selector.tags)
+        for i, (k, tv) in enumerate(sorted(want.items())):
+            # Pushed down as a filter; the exact comparison below stays the arbiter.
+            if sqlite_:
+                if '"' in k or "\\" in k:
+                    continue
+                where.append(f"json_extract(s.tags, :tp{i}) = :tv{i}")
+                params += [bindparam(f"tp{i}", f'$."{k}"'), bindparam(f"tv{i}", tv)]
+            else:
+                where.append(f"(CAST(s.tags AS JSONB) ->> :tp{i}) = :tv{i}")
+                params += [bindparam(f"tp{i}", k), bindparam(f"tv{i}", tv)]
+        src = (
+            f" FROM {series} AS s JOIN {self._raw_q} AS r ON r.group_id = s.group_id"
+            " AND r.time_ns >= :lo AND r.time_ns < :hi"
+            f" WHERE {' AND '.join(where)}"
+        )
+        if agg is Aggregate.RATE:
+            sql = (
+                f"SELECT s.id, s.host, s.tags, r.time_ns, {value} AS v{src}"
+                " ORDER BY s.id, r.time_ns"
+            )
+        elif agg is Aggregate.LAST and sqlite_:
+            # SQLite takes bare columns from the row that holds the max().
+            sql = (
+                f"SELECT s.id, s.host, s.tags, max(r.time_ns), {value} AS v{src}"
+                f" AND {value} IS NOT NULL GROUP BY s.id, s.host, s.tags"
+            )
+        elif agg is Aggregate.LAST:
+            sql = (
+                f"SELECT DISTINCT ON (s.id) s.id, s.host, s.tags, r.time_ns, {value} AS v{src}"
+                f" AND {value} IS NOT NULL ORDER BY s.id, r.time_ns DESC"
+            )
+        else:
+            fn = {
+                Aggregate.MEAN: "avg",
+                Aggregate.MIN: "min",
+                Aggregate.MAX: "max",
+                Aggregate.SUM: "sum",
+                Aggregate.COUNT: "count",
+            }[agg]
+            sql = f"SELECT s.id, s.host, s.tags, {fn}({value}){src} GROUP BY s.id, s.host, s.tags"
         out = []
         with self._errors(), self._engine.connect() as conn:
-            matched = self._match(conn, selector)
-            if not matched:
-                return []
-            x = self._values(start_ns, end_ns, matched)
-            if agg in (Aggregate.RATE, Aggregate.LAST):
-                stmt = select(x.c.sid, x.c.t, x.c.v).order_by(x.c.sid, x.c.t)
-                per: dict[int, list[tuple[int, float]]] = {}
-                for sid, t, v in _rows(conn, stmt):
-                    per.setdefault(sid, []).append((t, float(v)))
-                for sid, rows in per.items():
-                    value = window_rate(rows) if agg is Aggregate.RATE else rows[-1][1]
-                    if value is not None:
-                        out.append(Sample(matched[sid][0], end_ns, value))
+            rows: list[Any] = list(conn.execute(text(sql).bindparams(*params)).all())
+        if agg in (Aggregate.RATE, Aggregate.LAST):
+            per: dict[int, tuple[str, str, list[tuple[int, float]]]] = {}
+            for sid, host, tags_s, t, v in rows:
+                if v is None:
+                    continue
+                entry = per.get(sid)
+                if entry is None:
+                    entry = per[sid] = (host, tags_s, [])
+                entry[2].append((int(t), float(v)))
+            grouped: list[tuple[str, str, float | None]] = [
+                (host, tags_s, window_rate(vals) if agg is Aggregate.RATE else vals[-1][1])
+                for host, tags_s, vals in per.values()
+            ]
+        else:
+            grouped = [(host, tags_s, v) for _, host, tags_s, v in rows]
+        # Hosts share a handful of tag sets: parse, check and sort each one once.
+        keys: dict[str, tuple[tuple[str, str], ...] | None] = {}
+        for host, tags_s, v in grouped:
+            if v is None:
+                continue
+            if tags_s in keys:
+                tt = keys[tags_s]
             else:
-                stmt2 = select(x.c.sid, _SQL_AGG[agg](x.c.v)).group_by(x.c.sid)
-                for sid, v in _rows(conn, stmt2):
-                    if v is not None:
-                        out.append(Sample(matched[sid][0], end_ns, float(v)))
+                tags = json.loads(tags_s)
+                ok = all(tags.get(k) == wv for k, wv in want.items())
+                tt = keys[tags_s] = tuple(sorted(tags.items())) if ok else None
+            if tt is not None:
+                key = SeriesKey(host, selector.measurement, selector.field, tt)
+                out.append(Sample(key, end_ns, float(v)))
         return sorted(out, key=lambda x: x.key)
 
     def summary(
