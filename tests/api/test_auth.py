@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Callable
 
 import jwt
 import pytest
@@ -84,24 +85,29 @@ def _claims(**over: object) -> dict[str, object]:
     return claims
 
 
-@pytest.mark.parametrize(
-    ("token", "detail"),
-    [
-        (jwt.encode(_claims(exp=int(time.time()) - 10), SECRET, "HS256"), "token expired"),
-        (jwt.encode(_claims(aud="someone-else"), SECRET, "HS256"), "invalid token"),
-        (jwt.encode(_claims(iss="evil"), SECRET, "HS256"), "invalid token"),
-        (jwt.encode(_claims(), "x" * 80, "HS256"), "invalid token"),
-        (jwt.encode(_claims(), SECRET, "HS512"), "invalid token"),
-        (
-            jwt.encode(_claims(sub="ghost"), SECRET, "HS256"),
-            "invalid token: unknown or disabled user",
-        ),
-        ("not.a.jwt", "invalid token"),
-    ],
-    ids=["expired", "audience", "issuer", "signature", "alg-not-pinned", "unknown-user", "junk"],
-)
-def test_bad_jwts_are_401(sqlite_api: ApiServer, token: str, detail: str) -> None:
-    r = sqlite_api.client.get("/api/v1/hosts", headers=_bearer(token))
+# Tokens are minted inside the test: minted at collection time, a 60 s token would have
+# expired by the time a long suite reaches it, and every case would read "token expired".
+BAD_TOKENS: dict[str, tuple[Callable[[], str], str]] = {
+    "expired": (
+        lambda: jwt.encode(_claims(exp=int(time.time()) - 10), SECRET, "HS256"),
+        "token expired",
+    ),
+    "audience": (lambda: jwt.encode(_claims(aud="someone-else"), SECRET, "HS256"), "invalid token"),
+    "issuer": (lambda: jwt.encode(_claims(iss="evil"), SECRET, "HS256"), "invalid token"),
+    "signature": (lambda: jwt.encode(_claims(), "x" * 80, "HS256"), "invalid token"),
+    "alg-not-pinned": (lambda: jwt.encode(_claims(), SECRET, "HS512"), "invalid token"),
+    "unknown-user": (
+        lambda: jwt.encode(_claims(sub="ghost"), SECRET, "HS256"),
+        "invalid token: unknown or disabled user",
+    ),
+    "junk": (lambda: "not.a.jwt", "invalid token"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TOKENS))
+def test_bad_jwts_are_401(sqlite_api: ApiServer, case: str) -> None:
+    mint, detail = BAD_TOKENS[case]
+    r = sqlite_api.client.get("/api/v1/hosts", headers=_bearer(mint()))
     assert r.status_code == 401
     assert r.json()["detail"] == detail
 

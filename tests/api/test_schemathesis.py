@@ -32,7 +32,9 @@ def test_no_server_errors_over_the_openapi_schema(tmp_path: Path) -> None:
                     "--seed", "20261123",
                     "--header", f"Authorization: {auth}",
                     "--request-timeout", "10",
-                    "--workers", "2",
+                    # One worker: with two, schemathesis' threads race inside Hypothesis'
+                    # lambda-source inspection and the run crashes now and then.
+                    "--workers", "1",
                 ],
                 capture_output=True, text=True, timeout=240, cwd=tmp_path,
             )  # fmt: skip
