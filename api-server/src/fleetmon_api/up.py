@@ -142,6 +142,8 @@ def _start_children(
             "FLEETMON_DATABASE_URL": settings.database_url,
             "FLEETMON_STORE_URL": settings.store_url,
             "FLEETMON_DATA_DIR": str(data),
+            # Notification links must point at this server's UI, not the worker's default.
+            "FLEETMON_PUBLIC_URL": base_env.get("FLEETMON_PUBLIC_URL", url),
         }
         children.start("alert worker", [alerts, "run"], env, logs / "alerts.log")
     agent = _tool("fleetmon-agent")
