@@ -62,3 +62,24 @@ def test_influxql_quoting() -> None:
         "(\"host\" = 'a\\'b')",
         f"\"k\" = '{encode_name('x' + chr(10) + 'y')}'",
     ]
+
+
+def test_field_template_path_is_exact() -> None:
+    """Per-shape templates: '%' in names, ints, overflowing sums and empty points."""
+    enc = LineEncoder()
+    pts = [
+        Point("h", "m", 1, {}, {"100%": 1.5, "n": 2**70}),
+        Point("h", "m", 2, {}, {"100%": 1e308, "n": 1e308}),
+        Point("h", "m", 3, {}, {}),
+        Point("h", "m", 4, {}, {"100%": float("inf"), "n": 0.25}),
+    ]
+    body, written, _ = enc.encode(pts)
+    assert body == (
+        b"m,host=h 100%=1.5,n=1180591620717411303424 1\n"
+        b"m,host=h 100%=1e+308,n=1e+308 2\n"
+        b"m,host=h n=0.25 4\n"
+    )
+    assert written == 5
+    # Same shapes again, now all plain and finite (the batch-wide fast path).
+    again, _, _ = enc.encode(pts[:1])
+    assert again == body.splitlines(keepends=True)[0]

@@ -44,7 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_gc=True),
         host=args.host,
         port=args.port,
         log_level=args.log_level,

@@ -13,9 +13,9 @@ form and are skipped.
 
 from __future__ import annotations
 
-import operator
-import re
+import math
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 
 from fleetmon_db.timeseries.base import FieldValue, Point
 from fleetmon_db.timeseries.names import encode_name
@@ -23,8 +23,6 @@ from fleetmon_db.timeseries.names import encode_name
 _MEASUREMENT = str.maketrans({",": "\\,", " ": "\\ "})
 _KEY = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
 _INF = float("inf")
-# Anything but the characters of a finite float/int repr (digits, sign, point, exponent).
-_NOT_NUMERIC = re.compile(r"[^0-9.e+\-,]")
 
 
 def escape_measurement(stored: str) -> str:
@@ -64,13 +62,27 @@ def format_field(value: object) -> str | None:
     return None
 
 
+_PLAIN = frozenset({float, int})
+
+
+def _plain_finite(values: Iterable[object]) -> bool:
+    """True when every value is a plain float or int and none is infinite or NaN."""
+    values = tuple(values)
+    if not _PLAIN.issuperset(map(type, values)):
+        return False
+    try:
+        return math.isfinite(sum(values))  # type: ignore[arg-type]
+    except OverflowError:  # an int too large for a float: let the slow path decide
+        return False
+
+
 class LineEncoder:
     """Encodes points to line protocol, caching the escaped series prefixes and field keys."""
 
     def __init__(self, max_cache: int = 200_000) -> None:
         self._prefixes: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
         self._keys: dict[str, str] = {}
-        self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._templates: dict[tuple[str, ...], str] = {}
         self._max_cache = max_cache
 
     def prefix(self, host: str, measurement: str, tags: Mapping[str, str]) -> str:
@@ -96,12 +108,12 @@ class LineEncoder:
             self._keys[name] = got
         return got
 
-    def _shape(self, names: tuple[str, ...]) -> tuple[str, ...]:
-        keys = tuple(self.field_key(n) for n in names)
-        if len(self._shapes) >= self._max_cache:
-            self._shapes.clear()
-        self._shapes[names] = keys
-        return keys
+    def _template(self, names: tuple[str, ...]) -> str:
+        template = ",".join(self.field_key(n).replace("%", "%%") + "%r" for n in names)
+        if len(self._templates) >= self._max_cache:
+            self._templates.clear()
+        self._templates[names] = template
+        return template
 
     def _slow_fields(self, fields: Mapping[str, FieldValue]) -> list[str]:
         parts = []
@@ -122,34 +134,36 @@ class LineEncoder:
         lines: list[str] = []
         append = lines.append
         prefixes = self._prefixes
-        shapes = self._shapes
+        templates = self._templates
         late: set[int] = set()
         late_mark = late_before_ns if late_before_ns is not None and window_ns > 0 else None
         written = 0
-        add = operator.add
-        # Reprs of finite floats and ints are valid line-protocol floats. One regex over the
-        # whole batch's reprs proves that (no bool, str, nan, inf); only if it fails is each
-        # point checked on its own, and only the failing points take the slow path.
-        all_reprs = [list(map(repr, p.fields.values())) for p in points]
-        batch_ok = _NOT_NUMERIC.search(",".join(map(",".join, all_reprs))) is None
-        for p, reprs in zip(points, all_reprs, strict=True):
+        # '%r' of a finite float or of an int is a valid line-protocol float, so when every
+        # value of the batch is one of those, a per-shape template ("k1=%r,k2=%r") formats a
+        # point's fields in one C call. One pass over the batch's value types and one sum
+        # (finite unless some value is inf/nan, or the sum overflows) prove it; otherwise
+        # each point is checked on its own and only failing points take the slow path.
+        all_values = [tuple(p.fields.values()) for p in points]
+        batch_ok = _plain_finite(chain.from_iterable(all_values))
+        for p, values in zip(points, all_values, strict=True):
             prefix = prefixes.get((p.host, p.measurement, tuple(p.tags.items())))
             if prefix is None:
                 prefix = self.prefix(p.host, p.measurement, p.tags)
-            fields = p.fields
-            if batch_ok or _NOT_NUMERIC.search(",".join(reprs)) is None:
-                names = tuple(fields)
-                keys = shapes.get(names)
-                if keys is None:
-                    keys = self._shape(names)
-                body = ",".join(map(add, keys, reprs))
-                n = len(reprs)
+            n = len(values)
+            if batch_ok or _plain_finite(values):
+                if not n:
+                    continue
+                names = tuple(p.fields)
+                template = templates.get(names)
+                if template is None:
+                    template = self._template(names)
+                body = template % values
             else:
-                parts = self._slow_fields(fields)
+                parts = self._slow_fields(p.fields)
                 body = ",".join(parts)
                 n = len(parts)
-            if not n:
-                continue
+                if not n:
+                    continue
             written += n
             t = p.time_ns
             append(f"{prefix} {body} {t}")
