@@ -64,6 +64,7 @@ def test_cpu_usage_comes_from_deltas_between_calls() -> None:
     assert points["cpu0"]["usage_user"] == 30.0
     assert points["cpu0"]["usage_system"] == 10.0
     assert points["cpu0"]["usage_idle"] == 60.0
+    assert points["cpu0"]["usage_active"] == 40.0
     assert points["cpu1"]["usage_user"] == 50.0
     assert points["cpu-total"]["usage_user"] == 40.0  # 80 of 200
     assert set(points["cpu0"]) >= {

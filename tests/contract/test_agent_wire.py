@@ -73,3 +73,21 @@ def test_agent_request_sizes_fit_the_server_limits() -> None:
     ).encode()
     assert len(body) <= server.max_decompressed_bytes
     assert len(gzip.compress(body)) <= server.max_body_bytes
+
+
+def test_default_alert_rules_watch_series_the_agent_emits(agent_batch: dict[str, Any]) -> None:
+    """A default rule on a field the agent never sends would never fire: check each one."""
+    from fleetmon_alerts.defaults import DEFAULT_RULES
+
+    emitted = [
+        (p["measurement"], field, p["tags"]) for p in agent_batch["points"] for field in p["fields"]
+    ]
+    for rule in DEFAULT_RULES:
+        if not rule.get("metric"):
+            continue  # host down watches heartbeats, not a series
+        measurement, field = rule["metric"].split(".", 1)
+        wanted = rule.get("tags", {})
+        assert any(
+            m == measurement and f == field and all(t.get(k) == v for k, v in wanted.items())
+            for m, f, t in emitted
+        ), f"default rule {rule['name']!r} watches {rule['metric']} {wanted}: never emitted"

@@ -10,31 +10,30 @@ from sqlalchemy.orm import Session
 
 from fleetmon_db.models import AlertChannel, AlertRule, RuleKind
 
-_CPU = {"metric": "cpu.usage_idle", "tags": {"cpu": "cpu-total"}, "aggregate": "avg"}
+_CPU = {"metric": "cpu.usage_active", "tags": {"cpu": "cpu-total"}, "aggregate": "avg"}
 
-# The agent emits Telegraf's cpu fields, which have no usage_active: busy > 80 % is idle < 20 %.
 DEFAULT_RULES: list[dict[str, Any]] = [
     {
         "name": "CPU usage high",
         **_CPU,
         "window_s": 60,
-        "comparison": "<",
-        "threshold": 20.0,
+        "comparison": ">",
+        "threshold": 80.0,
         "for_s": 300,
         "keep_firing_for_s": 60,
         "severity": "warning",
-        "annotations": {"summary": "CPU above 80 % on $host for 5 min (idle $value %)"},
+        "annotations": {"summary": "CPU $value % busy on $host for 5 min (> $threshold %)"},
     },
     {
         "name": "CPU usage critical",
         **_CPU,
         "window_s": 60,
-        "comparison": "<",
-        "threshold": 5.0,
+        "comparison": ">",
+        "threshold": 95.0,
         "for_s": 60,
         "keep_firing_for_s": 60,
         "severity": "critical",
-        "annotations": {"summary": "CPU above 95 % on $host for 1 min (idle $value %)"},
+        "annotations": {"summary": "CPU $value % busy on $host for 1 min (> $threshold %)"},
     },
     {
         "name": "Memory usage high",

@@ -33,7 +33,13 @@ def usage(prev: dict[str, float], cur: dict[str, float]) -> dict[str, FieldValue
     total = sum(v for k, v in delta.items() if k not in _NOT_IN_TOTAL)
     if total <= 0:
         return {}
-    return {out: round(100.0 * delta[name] / total, 3) for name, out in FIELDS}
+    fields: dict[str, FieldValue] = {
+        out: round(100.0 * delta[name] / total, 3) for name, out in FIELDS
+    }
+    # Telegraf's report_active field: one number for "how busy", which alert rules and people
+    # read more naturally than idle < 20.
+    fields["usage_active"] = round(100.0 * (total - delta["idle"]) / total, 3)
+    return fields
 
 
 class CpuCollector:
