@@ -364,6 +364,18 @@ def test_summary_ties_and_many_values(
     assert (s.count, s.approximate) == (len(values), False)
     assert s.p95 == pytest.approx(want95, rel=1e-12)
     assert s.p99 == pytest.approx(want99, rel=1e-12)
+    # Asked again (InfluxDB: one round trip sized from the last count), and again after the
+    # count grew by a third (the speculative size falls short: the exact path still answers).
+    assert store.summary(sel, start, end, now_ns=now) == s
+    more = [(t + NS, float(rnd.choice([0, 4, 21]))) for t in range(start, end, 15 * NS)]
+    write_rows(store, "t2", more, cpu="cpu-total")
+    grown = values + [v for _, v in more]
+    s_grown = store.summary(sel, start, end, now_ns=now)
+    assert s_grown.count == len(grown)
+    assert s_grown.p95 == pytest.approx(reference_percentile(grown, 0.95), rel=1e-12)
+    assert s_grown.p99 == pytest.approx(reference_percentile(grown, 0.99), rel=1e-12)
+    assert store.summary(sel, start, end, now_ns=now) == s_grown
+    values, s = grown, s_grown
     if isinstance(store, InfluxStore):
         # Past SUMMARY_TOP_MAX values above p95 the store asks percentile() per rank instead.
         monkeypatch.setattr("fleetmon_db.timeseries.influx.SUMMARY_TOP_MAX", 10)

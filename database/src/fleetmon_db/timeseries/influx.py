@@ -76,6 +76,8 @@ STATEMENTS_PER_REQUEST = 50
 # Raw summaries read the values from p95's rank up with one top() while there are at most
 # this many (5% of 24 h of 5 s data for 11 hosts); beyond, one percentile() per rank.
 SUMMARY_TOP_MAX = 10_000
+# Summary questions whose last count is remembered (to size a speculative top()).
+SUMMARY_MEMO_MAX = 4_096
 
 Result = dict[str, Any]
 
@@ -182,6 +184,7 @@ class InfluxStore:
         self._executor: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._raw = self.tiers[0].name
+        self._summary_counts: dict[tuple[Any, ...], int] = {}
         self._meta = self.tiers[-1].name
 
     # -- HTTP ---------------------------------------------------------------------------
@@ -530,13 +533,30 @@ class InfluxStore:
             ]
             return summary_of_rollups(rows)
         fi = ident(f)
-        (result,) = self._query(
-            [f"SELECT count({fi}), mean({fi}), min({fi}), max({fi}) FROM {src}{w}"]
+        stmts = [f"SELECT count({fi}), mean({fi}), min({fi}), max({fi}) FROM {src}{w}"]
+        # The values above p95 need the count first. The same question (selector and range
+        # length) usually has about the same count as last time: ask top() for that many
+        # plus a margin in the same request, so a repeated summary is one round trip.
+        memo = (
+            selector.measurement,
+            selector.field,
+            None if selector.hosts is None else tuple(selector.hosts),
+            tuple(sorted(selector.tags.items())),
+            (end_ns - start_ns) // NS,
         )
-        stats = [r for _, _, _, values in _series(result) for r in values]
+        guess = self._summary_counts.get(memo)
+        if guess is not None:
+            hi = guess + guess // 20 + 16
+            spec_n = min(SUMMARY_TOP_MAX, hi - percentile_ranks(hi, 95.0)[0])
+            stmts.append(f"SELECT top({fi}, {integer(spec_n)}) FROM {src}{w}")
+        results = self._query(stmts)
+        stats = [r for _, _, _, values in _series(results[0]) for r in values]
         if not stats or not stats[0][1]:
             return empty
         n, avg, mn, mx = int(stats[0][1]), stats[0][2], stats[0][3], stats[0][4]
+        if len(self._summary_counts) >= SUMMARY_MEMO_MAX:
+            self._summary_counts.clear()
+        self._summary_counts[memo] = n
         # InfluxQL's percentile() is nearest-rank: asking for rank (k+1)*100/n returns the
         # k-th smallest value exactly, so the two neighbours of each linear-interpolation
         # position are fetched and interpolated here, matching the SQL store to the bit.
@@ -544,7 +564,15 @@ class InfluxStore:
         wanted = sorted({k for lo, hi, _ in ranks.values() for k in (lo, hi)})
         top_n = n - wanted[0]
         top: list[float] = []
-        if top_n <= SUMMARY_TOP_MAX:
+        if len(results) > 1:
+            # The K largest values (K = spec_n, or all n if fewer): enough if K >= top_n.
+            spec = sorted(
+                (float(r[1]) for _, _, _, values in _series(results[1]) for r in values),
+                reverse=True,
+            )
+            if len(spec) == min(spec_n, n) and len(spec) >= top_n:
+                top = spec[:top_n]
+        if not top and top_n <= SUMMARY_TOP_MAX:
             # One top() (a bounded heap in influxd) returns every value from the lowest
             # wanted rank up: far cheaper than one full sort per percentile() call.
             (result,) = self._query([f"SELECT top({fi}, {integer(top_n)}) FROM {src}{w}"])
