@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fleetmon_alerts import outbox, payload, templating
 from fleetmon_alerts.clock import Clock
-from fleetmon_alerts.observe import Observation, QueryCache, ScopeCache, observe
+from fleetmon_alerts.observe import Observation, QueryCache, ScopeCache, observe, prefetch
 from fleetmon_alerts.silences import active_silences, matching_silence
 from fleetmon_alerts.state import Snapshot, step
 from fleetmon_db.models import (
@@ -81,9 +81,12 @@ class Evaluator:
         store: TimeSeriesStore,
         clock: Clock,
         public_url: str = "http://127.0.0.1:8000",
+        query_workers: int | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = store
+        # Store questions in flight at once at the start of a cycle (None: by store kind).
+        self.query_workers = query_workers
         self.clock = clock
         self.public_url = public_url
         self.last_errors: dict[str, str] = {}
@@ -110,6 +113,7 @@ class Evaluator:
             cache: QueryCache = {}
             scopes: ScopeCache = {}
             states = self._load_states(session)
+            prefetch(rules, hosts, self.store, now, cache, scopes, self.query_workers)
             for rule in rules:
                 try:
                     rows = states.get(rule.id, [])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,8 +13,11 @@ from fleetmon_alerts.clock import from_ns, to_ns
 from fleetmon_alerts.rules import AGGREGATES, COMPARISONS, hosts_in_scope, split_metric
 from fleetmon_db.models import AlertRule, Host, RuleKind
 from fleetmon_db.timeseries import Sample, Selector, TimeSeriesStore
+from fleetmon_db.timeseries.sql import SqlStore
 
 HEARTBEAT_LOOKBACK = timedelta(days=1)
+# Store questions in flight at once at the start of a cycle (see prefetch).
+PREFETCH_WORKERS = 4
 
 
 @dataclass
@@ -62,16 +66,10 @@ def _scope(rule: AlertRule, hosts: Sequence[Host], scopes: ScopeCache) -> list[s
     return scopes[key]
 
 
-def _threshold(
-    rule: AlertRule,
-    store: TimeSeriesStore,
-    now: datetime,
-    cache: QueryCache,
-    scope: list[str] | None,
-    keep: Container[str] | None = None,
-) -> dict[str, Observation]:
-    if scope == []:
-        return {}
+def _query(
+    rule: AlertRule, scope: list[str] | None, now: datetime
+) -> tuple[QueryKey, Callable[[TimeSeriesStore], list[Sample]]]:
+    """The store question a threshold rule asks (its cache key) and how to ask it."""
     measurement, field_name = split_metric(rule.metric)
     tags = dict(rule.tags or {})
     aggregate = AGGREGATES[rule.aggregate]
@@ -83,13 +81,78 @@ def _threshold(
         rule.window_s,
         aggregate,
     )
+    selector = Selector(measurement, field_name, hosts=scope, tags=tags)
+    start = now - timedelta(seconds=rule.window_s)
+
+    def run(store: TimeSeriesStore) -> list[Sample]:
+        # The store window is [start, end): +1 ns so a point stamped exactly `now` counts.
+        return store.aggregate(selector, to_ns(start), to_ns(now) + 1, aggregate)
+
+    return key, run
+
+
+def query_workers(store: TimeSeriesStore) -> int:
+    """How many store questions to have in flight: in-process SQLite competes with the
+    evaluation for the same cores (measured slower with threads), so one at a time; a
+    server store (PostgreSQL, InfluxDB) works in its own process and overlaps with us."""
+    if isinstance(store, SqlStore) and store.dialect == "sqlite":
+        return 1
+    return PREFETCH_WORKERS
+
+
+def prefetch(
+    rules: Sequence[AlertRule],
+    hosts: Sequence[Host],
+    store: TimeSeriesStore,
+    now: datetime,
+    cache: QueryCache,
+    scopes: ScopeCache,
+    workers: int | None = None,
+) -> None:
+    """Ask the store the cycle's distinct threshold questions concurrently, into `cache`.
+
+    The store does most of the work in its own process (or, for SQLite, outside the GIL), so
+    a few questions in flight overlap its work with ours. A question that fails is left out:
+    its rules ask it again in `observe` and report the error as theirs.
+    """
+    todo: dict[QueryKey, Callable[[TimeSeriesStore], list[Sample]]] = {}
+    for rule in rules:
+        if rule.kind == RuleKind.HOST_DOWN:
+            continue
+        try:
+            scope = _scope(rule, hosts, scopes)
+            if scope == []:
+                continue
+            key, run = _query(rule, scope, now)
+        except (ValueError, KeyError, TypeError):  # a broken rule reports it in observe()
+            continue
+        if key not in cache:
+            todo.setdefault(key, run)
+    if workers is None:
+        workers = query_workers(store)
+    if len(todo) < 2 or workers < 2:
+        return
+    with ThreadPoolExecutor(min(workers, len(todo)), thread_name_prefix="alerts-query") as pool:
+        futures = {key: pool.submit(run, store) for key, run in todo.items()}
+        for key, fut in futures.items():
+            if fut.exception() is None:
+                cache[key] = fut.result()
+
+
+def _threshold(
+    rule: AlertRule,
+    store: TimeSeriesStore,
+    now: datetime,
+    cache: QueryCache,
+    scope: list[str] | None,
+    keep: Container[str] | None = None,
+) -> dict[str, Observation]:
+    if scope == []:
+        return {}
+    key, run = _query(rule, scope, now)
     samples = cache.get(key)
     if samples is None:
-        selector = Selector(measurement, field_name, hosts=scope, tags=tags)
-        start = now - timedelta(seconds=rule.window_s)
-        # The store window is [start, end): +1 ns so a point stamped exactly `now` counts.
-        samples = store.aggregate(selector, to_ns(start), to_ns(now) + 1, aggregate)
-        cache[key] = samples
+        samples = cache[key] = run(store)
     compare = COMPARISONS[rule.comparison]
     threshold = rule.threshold
     low = rule.comparison in ("<", "<=")

@@ -504,16 +504,26 @@ class InfluxStore:
                     out.append(Sample(_key(m, tags, f), end_ns, rate))
         else:
             (result,) = self._query([f"SELECT {agg.value}({ident(f)}) FROM {src}{w} GROUP BY *"])
+            # A thousand hosts share a handful of tag sets: decode each set once.
+            mdec, fdec = decode_name(m), decode_name(f)
+            tag_sets: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
             for _, tags, _, values in _series(result):
                 if values and values[0][1] is not None:
-                    out.append(Sample(_key(m, tags, f), end_ns, _number(values[0][1])))
+                    rest = dict(tags)
+                    host = decode_name(rest.pop("host", ""))
+                    raw = tuple(rest.items())
+                    tt = tag_sets.get(raw)
+                    if tt is None:
+                        tt = tag_sets[raw] = _key(m, rest, f).tags
+                    key = SeriesKey(host, mdec, fdec, tt)
+                    out.append(Sample(key, end_ns, _number(values[0][1])))
         out.sort(key=lambda s: s.key)
         return out
 
     def summary(
         self, selector: Selector, start_ns: int, end_ns: int, now_ns: int | None = None
     ) -> Summary:
-        """avg/min/max exact; p95/p99 exact on raw (two requests), estimated on rollups."""
+        """avg/min/max exact; p95/p99 exact on raw (one or two requests), estimated on rollups."""
         now = self._clock() if now_ns is None else now_ns
         empty = Summary(0, None, None, None, None, None)
         if selector.hosts is not None and not selector.hosts:
