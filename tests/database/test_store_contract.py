@@ -313,6 +313,21 @@ def test_aggregate_over_window(store: TimeSeriesStore, clock: Clock) -> None:
     assert r.value == pytest.approx(0.5)  # samples at start .. end-10s: 5 per 10 s
 
 
+def test_aggregate_many_matches_aggregate(store: TimeSeriesStore, clock: Clock) -> None:
+    many = getattr(store, "aggregate_many", None)
+    if many is None:
+        pytest.skip("store answers one aggregate at a time")
+    now = clock.now_ns
+    start, end = now - 2 * H, now - H
+    for h, seed in (("a", 3), ("b", 4), ("c", 5)):
+        write_rows(store, h, gauge(start - 10 * MIN, end + 10 * MIN, seed=seed), cpu="cpu0")
+    aggs = [Aggregate.MEAN, Aggregate.MAX, Aggregate.MIN, Aggregate.LAST, Aggregate.COUNT]
+    for sel in (Selector("cpu", "usage_user"), Selector("cpu", "usage_user", ["a", "c"])):
+        got = many(sel, start, end, aggs)
+        for agg in aggs:
+            assert got[agg] == store.aggregate(sel, start, end, agg), agg
+
+
 def reference_percentile(values: list[float], q: float) -> float:
     s = sorted(values)
     k = (len(s) - 1) * q

@@ -12,7 +12,7 @@ from typing import Any
 from fleetmon_alerts.clock import from_ns, to_ns
 from fleetmon_alerts.rules import AGGREGATES, COMPARISONS, hosts_in_scope, split_metric
 from fleetmon_db.models import AlertRule, Host, RuleKind
-from fleetmon_db.timeseries import Sample, Selector, TimeSeriesStore
+from fleetmon_db.timeseries import Aggregate, Sample, Selector, TimeSeriesStore
 from fleetmon_db.timeseries.sql import SqlStore
 
 HEARTBEAT_LOOKBACK = timedelta(days=1)
@@ -66,10 +66,8 @@ def _scope(rule: AlertRule, hosts: Sequence[Host], scopes: ScopeCache) -> list[s
     return scopes[key]
 
 
-def _query(
-    rule: AlertRule, scope: list[str] | None, now: datetime
-) -> tuple[QueryKey, Callable[[TimeSeriesStore], list[Sample]]]:
-    """The store question a threshold rule asks (its cache key) and how to ask it."""
+def _query(rule: AlertRule, scope: list[str] | None, now: datetime) -> tuple[QueryKey, Question]:
+    """The store question a threshold rule asks, and its cache key."""
     measurement, field_name = split_metric(rule.metric)
     tags = dict(rule.tags or {})
     aggregate = AGGREGATES[rule.aggregate]
@@ -82,13 +80,23 @@ def _query(
         aggregate,
     )
     selector = Selector(measurement, field_name, hosts=scope, tags=tags)
-    start = now - timedelta(seconds=rule.window_s)
+    # The store window is [start, end): +1 ns so a point stamped exactly `now` counts.
+    start_ns, end_ns = to_ns(now - timedelta(seconds=rule.window_s)), to_ns(now) + 1
+    return key, Question(selector, start_ns, end_ns, aggregate)
 
-    def run(store: TimeSeriesStore) -> list[Sample]:
-        # The store window is [start, end): +1 ns so a point stamped exactly `now` counts.
-        return store.aggregate(selector, to_ns(start), to_ns(now) + 1, aggregate)
 
-    return key, run
+@dataclass(frozen=True)
+class Question:
+    """One store aggregate() call."""
+
+    selector: Selector
+    start_ns: int
+    end_ns: int
+    aggregate: Aggregate
+
+    def ask(self, store: TimeSeriesStore) -> list[Sample]:
+        """Ask it."""
+        return store.aggregate(self.selector, self.start_ns, self.end_ns, self.aggregate)
 
 
 def query_workers(store: TimeSeriesStore) -> int:
@@ -115,7 +123,7 @@ def prefetch(
     a few questions in flight overlap its work with ours. A question that fails is left out:
     its rules ask it again in `observe` and report the error as theirs.
     """
-    todo: dict[QueryKey, Callable[[TimeSeriesStore], list[Sample]]] = {}
+    todo: dict[QueryKey, Question] = {}
     for rule in rules:
         if rule.kind == RuleKind.HOST_DOWN:
             continue
@@ -123,20 +131,47 @@ def prefetch(
             scope = _scope(rule, hosts, scopes)
             if scope == []:
                 continue
-            key, run = _query(rule, scope, now)
+            key, question = _query(rule, scope, now)
         except (ValueError, KeyError, TypeError):  # a broken rule reports it in observe()
             continue
         if key not in cache:
-            todo.setdefault(key, run)
+            todo.setdefault(key, question)
+    # A store that answers several aggregates of one selector in one go (InfluxDB) is asked
+    # once per selector and window instead of once per aggregate.
+    many = getattr(type(store), "aggregate_many", None)
+    tasks: list[tuple[list[QueryKey], Callable[[], list[list[Sample]]]]] = []
+    if many is not None:
+        groups: dict[QueryKey, list[QueryKey]] = {}
+        for key in todo:
+            groups.setdefault(key[:-1], []).append(key)
+        for keys in groups.values():
+            q = todo[keys[0]]
+            aggs = [todo[k].aggregate for k in keys]
+
+            def ask_many(q: Question = q, aggs: list[Aggregate] = aggs) -> list[list[Sample]]:
+                got = store.aggregate_many(q.selector, q.start_ns, q.end_ns, aggs)  # type: ignore[attr-defined]
+                return [got[a] for a in aggs]
+
+            tasks.append((keys, ask_many))
+    else:
+        for key, q in todo.items():
+
+            def ask_one(q: Question = q) -> list[list[Sample]]:
+                return [q.ask(store)]
+
+            tasks.append(([key], ask_one))
     if workers is None:
         workers = query_workers(store)
-    if len(todo) < 2 or workers < 2:
+    if many is None and (len(tasks) < 2 or workers < 2):
         return
-    with ThreadPoolExecutor(min(workers, len(todo)), thread_name_prefix="alerts-query") as pool:
-        futures = {key: pool.submit(run, store) for key, run in todo.items()}
-        for key, fut in futures.items():
+    with ThreadPoolExecutor(
+        max(1, min(workers, len(tasks))), thread_name_prefix="alerts-query"
+    ) as pool:
+        futures = [(keys, pool.submit(fn)) for keys, fn in tasks]
+        for keys, fut in futures:
             if fut.exception() is None:
-                cache[key] = fut.result()
+                for key, samples in zip(keys, fut.result(), strict=True):
+                    cache[key] = samples
 
 
 def _threshold(
@@ -149,10 +184,10 @@ def _threshold(
 ) -> dict[str, Observation]:
     if scope == []:
         return {}
-    key, run = _query(rule, scope, now)
+    key, question = _query(rule, scope, now)
     samples = cache.get(key)
     if samples is None:
-        samples = cache[key] = run(store)
+        samples = cache[key] = question.ask(store)
     compare = COMPARISONS[rule.comparison]
     threshold = rule.threshold
     low = rule.comparison in ("<", "<=")
