@@ -173,6 +173,26 @@ def test_silences(sqlite_api: ApiServer) -> None:
     assert c.delete(f"{R}/silences/{sil['id']}", headers=admin).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("ends_at", "why"),
+    [
+        ("9999-12-31T23:59:59-23:59", "out of range"),  # overflows when moved to UTC
+        ("2300-01-01T00:00:00Z", "between 1970 and 2100"),
+        ("2030-01-01T00:00:00", "needs a timezone"),
+    ],
+)
+def test_silence_times_out_of_range_are_422_not_500(
+    sqlite_api: ApiServer, ends_at: str, why: str
+) -> None:
+    c, admin = sqlite_api.client, sqlite_api.auth()
+    r = c.post(f"{R}/silences", json={"host": "web-1", "ends_at": ends_at}, headers=admin)
+    assert r.status_code == 422, r.text
+    assert why in r.text
+    r = c.get(f"{R}/history", params={"start": ends_at}, headers=admin)
+    assert r.status_code == 422, r.text
+    assert why in r.text
+
+
 def test_active_and_history_with_filters(sqlite_api: ApiServer) -> None:
     host = uniq("h")
     now = datetime.now(UTC)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from fleetmon_api.errors import ApiError
 from fleetmon_db.timeseries import NS
@@ -52,3 +55,20 @@ def check_range(start_ns: int, end_ns: int, max_span_s: int = 400 * 86400) -> No
         raise ApiError(422, "time range: start must be before end")
     if end_ns - start_ns > max_span_s * NS:
         raise ApiError(422, f"time range: longer than {max_span_s // 86400} days")
+
+
+def _aware_utc(value: datetime) -> datetime:
+    """Require an offset and a year fleetmon can store; return the instant in UTC."""
+    if value.tzinfo is None:
+        raise ValueError("needs a timezone (e.g. 2026-01-01T00:00:00Z)")
+    try:
+        moment = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+    if not _MIN_S <= moment.timestamp() <= _MAX_S:
+        raise ValueError("must be between 1970 and 2100")
+    return moment
+
+
+# A datetime in a request body or query: timezone required, 1970..2100, normalised to UTC.
+UtcDateTime = Annotated[datetime, AfterValidator(_aware_utc)]
