@@ -159,12 +159,16 @@ class TimedStore:
                 if self._active == 0:
                     self.seconds += time.perf_counter() - self._since
 
-    def aggregate_many(self, *args: Any) -> Any:
-        # Offered only when the store has it (the evaluator looks on the type).
-        return self._timed(lambda: self.inner.aggregate_many(*args))  # type: ignore[attr-defined]
-
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+class TimedManyStore(TimedStore):
+    """TimedStore for a store that also has aggregate_many (the evaluator looks on the type,
+    so only a store that has it may offer it)."""
+
+    def aggregate_many(self, *args: Any) -> Any:
+        return self._timed(lambda: self.inner.aggregate_many(*args))  # type: ignore[attr-defined]
 
 
 def cycle_figures(name: str, store: TimeSeriesStore, tmp: Path) -> list[object]:
@@ -173,7 +177,7 @@ def cycle_figures(name: str, store: TimeSeriesStore, tmp: Path) -> list[object]:
     pts = synthetic_points(now)
     store.write(pts)
     sessions = metadata(tmp / name)
-    timed = TimedStore(store)
+    timed = TimedManyStore(store) if hasattr(store, "aggregate_many") else TimedStore(store)
     ev = Evaluator(sessions, timed, SystemClock(), query_workers=query_workers(store))
     t0 = time.perf_counter()
     first = ev.run_once()
@@ -319,7 +323,8 @@ def main(argv: list[str]) -> int:
         f"One evaluation cycle: {RULES} threshold rules (cpu/mem/disk; avg, max, min, last; "
         f"a fifth scoped by host label) over {HOSTS:,} hosts, 60 s windows of 10 s samples, "
         "about 5 % of hosts breaching. At most one store query per rule (rules asking the same "
-        "question share it: 24 queries, asked up to 4 at a time on PostgreSQL and InfluxDB, one "
+        "question share it: 24 queries; InfluxDB answers the aggregates of one selector in one "
+        "statement: 6), asked up to 4 at a time on PostgreSQL and InfluxDB, one "
         "at a time on in-process SQLite; `in store` is wall time with a query in flight). "
         "The first cycle creates the "
         f"~4,000 pending states; the goal applies to the steady state after it: median of "
