@@ -173,6 +173,19 @@ def test_silences(sqlite_api: ApiServer) -> None:
     assert c.delete(f"{R}/silences/{sil['id']}", headers=admin).status_code == 404
 
 
+def test_ids_beyond_the_column_range_are_422_not_500(sqlite_api: ApiServer) -> None:
+    c, admin = sqlite_api.client, sqlite_api.auth()
+    huge = 402146297845631286146569577955328
+    for path in (f"{R}/rules/{huge}", f"{R}/rules/{2**31}"):
+        r = c.get(path, headers=admin)
+        assert r.status_code == 422, (path, r.text)
+    assert c.delete(f"{R}/channels/{huge}", headers=admin).status_code == 422
+    assert c.delete(f"{R}/silences/{huge}", headers=admin).status_code == 422
+    assert c.get(f"{R}/history", params={"before_id": huge}, headers=admin).status_code == 422
+    silence = {"rule_id": huge, "ends_at": "2030-01-01T00:00:00Z"}
+    assert c.post(f"{R}/silences", json=silence, headers=admin).status_code == 422
+
+
 @pytest.mark.parametrize(
     ("ends_at", "why"),
     [

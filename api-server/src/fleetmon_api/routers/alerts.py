@@ -26,7 +26,10 @@ from fleetmon_db.models import (
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
-Id = Annotated[int, Path(ge=1)]
+# Ids are 32-bit INTEGER columns on PostgreSQL and SQLite: a larger one is a 422, not a
+# database overflow (500).
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 Short = Annotated[str, Field(max_length=128)]
 Text = Annotated[str, Field(max_length=2000)]
@@ -146,7 +149,7 @@ class SilenceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rule_id: int | None = Field(None, ge=1)
+    rule_id: int | None = Field(None, ge=1, le=MAX_ID)
     host: str | None = Field(None, min_length=1, max_length=253)
     labels: dict[Short, Short] = Field(default_factory=dict, max_length=32)
     starts_at: UtcDateTime | None = None
@@ -468,7 +471,7 @@ def active_alerts(
 def history(
     db: DbSession,
     _user: ViewerUser,
-    rule_id: Annotated[int | None, Query(ge=1)] = None,
+    rule_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     host: Annotated[str | None, Query(max_length=253)] = None,
     severity: Severity | None = None,
     to_status: Literal["inactive", "pending", "firing", "resolved"] | None = None,
@@ -476,7 +479,7 @@ def history(
     end: UtcDateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[
-        int | None, Query(ge=1, description="page: events older than this")
+        int | None, Query(ge=1, le=MAX_ID, description="page: events older than this")
     ] = None,
 ) -> list[EventOut]:
     """State transitions, newest first, filtered."""
