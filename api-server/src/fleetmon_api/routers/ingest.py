@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from fleetmon_api.deps import IngestHost
 from fleetmon_api.errors import ApiError
@@ -62,6 +62,26 @@ async def _write(state: AppState, points: list[Point], endpoint: str) -> int:
     return written
 
 
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with its `$defs` inlined: a hand-placed request body schema
+    sits outside `components`, where `#/$defs/...` references would not resolve."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 @router.post(
     "/api/v1/metrics/collect",
     status_code=202,
@@ -71,7 +91,7 @@ async def _write(state: AppState, points: list[Point], endpoint: str) -> int:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": BatchIn.model_json_schema()}},
+            "content": {"application/json": {"schema": inline_schema(BatchIn)}},
         }
     },
 )
