@@ -127,6 +127,26 @@ def _key(stored_name: str, stored_tags: Mapping[str, str], stored_field: str) ->
     )
 
 
+class _KeyDecoder:
+    """`_key` for many series of one measurement and field: a thousand hosts share a handful
+    of tag sets, so each stored tag set is decoded once."""
+
+    def __init__(self, stored_name: str, stored_field: str) -> None:
+        self._m, self._f = stored_name, stored_field
+        self._name, self._field = decode_name(stored_name), decode_name(stored_field)
+        self._tag_sets: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
+
+    def __call__(self, stored_tags: Mapping[str, str]) -> SeriesKey:
+        """The key of the series with these stored tags (host included)."""
+        rest = dict(stored_tags)
+        host = decode_name(rest.pop("host", ""))
+        raw = tuple(rest.items())
+        tags = self._tag_sets.get(raw)
+        if tags is None:
+            tags = self._tag_sets[raw] = _key(self._m, rest, self._f).tags
+        return SeriesKey(host, self._name, self._field, tags)
+
+
 def _tk(stored_tags: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     # GROUP BY * over several measurements reports every tag key, "" where a series lacks it.
     return tuple(sorted((k, v) for k, v in stored_tags.items() if v != ""))
@@ -504,19 +524,10 @@ class InfluxStore:
                     out.append(Sample(_key(m, tags, f), end_ns, rate))
         else:
             (result,) = self._query([f"SELECT {agg.value}({ident(f)}) FROM {src}{w} GROUP BY *"])
-            # A thousand hosts share a handful of tag sets: decode each set once.
-            mdec, fdec = decode_name(m), decode_name(f)
-            tag_sets: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
+            key_of = _KeyDecoder(m, f)
             for _, tags, _, values in _series(result):
                 if values and values[0][1] is not None:
-                    rest = dict(tags)
-                    host = decode_name(rest.pop("host", ""))
-                    raw = tuple(rest.items())
-                    tt = tag_sets.get(raw)
-                    if tt is None:
-                        tt = tag_sets[raw] = _key(m, rest, f).tags
-                    key = SeriesKey(host, mdec, fdec, tt)
-                    out.append(Sample(key, end_ns, _number(values[0][1])))
+                    out.append(Sample(key_of(tags), end_ns, _number(values[0][1])))
         out.sort(key=lambda s: s.key)
         return out
 
@@ -543,18 +554,11 @@ class InfluxStore:
         (result,) = self._query(
             [f"SELECT {cols} FROM {self._src(self._raw, m)}{where(conds)} GROUP BY *"]
         )
-        mdec, fdec = decode_name(m), decode_name(f)
-        tag_sets: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
+        key_of = _KeyDecoder(m, f)
         for _, tags, columns, values in _series(result):
             if not values:
                 continue
-            rest = dict(tags)
-            host = decode_name(rest.pop("host", ""))
-            raw = tuple(rest.items())
-            tt = tag_sets.get(raw)
-            if tt is None:
-                tt = tag_sets[raw] = _key(m, rest, f).tags
-            key = SeriesKey(host, mdec, fdec, tt)
+            key = key_of(tags)
             row = dict(zip(columns, values[0], strict=False))
             for a in one:
                 v = row.get(a.value)
