@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -16,20 +14,13 @@ from fleetmon_api.ingest.models import BATCH_ADAPTER, BatchIn
 from fleetmon_api.ingest.validate import Limits, Validator
 from fleetmon_api.settings import Settings
 from fleetmon_db.timeseries import NS
+from tests.support.agent import agent_once_batch
 
 
 @pytest.fixture(scope="module")
 def agent_batch() -> dict[str, Any]:
     """One batch of every collector on this machine, from the real CLI (it sends nothing)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "fleetmon_agent", "once"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    batch: dict[str, Any] = json.loads(out)
-    return batch
+    return agent_once_batch()
 
 
 def test_every_collector_contributes(agent_batch: dict[str, Any]) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ import yaml
 
 from dashboard import generate
 from fleetmon_db.timeseries import NS, Point, open_store
+from tests.support.agent import agent_once_batch
 from tests.support.servers import InfluxServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,19 +59,6 @@ def test_dashboards_are_well_formed_and_use_the_provisioned_datasource() -> None
                 assert '"host" =~ /^$host$/' in target["query"], (path.name, panel["title"])
 
 
-def _agent_batch() -> list[dict[str, Any]]:
-    """One real batch from this machine's agent (`fleetmon-agent once` sends nothing)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "fleetmon_agent", "once"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    points: list[dict[str, Any]] = json.loads(out)["points"]
-    return points
-
-
 @pytest.fixture(scope="module")
 def seeded_influx(influx_server: InfluxServer) -> str:
     """An InfluxDB database holding two real agent batches ten seconds apart."""
@@ -81,7 +67,8 @@ def seeded_influx(influx_server: InfluxServer) -> str:
     try:
         store.ensure_schema()
         now = time.time()
-        for shift, batch in ((20.0, _agent_batch()), (10.0, _agent_batch())):
+        for shift in (20.0, 10.0):
+            batch = agent_once_batch()["points"]
             store.write(
                 [
                     Point(
