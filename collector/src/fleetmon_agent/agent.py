@@ -7,18 +7,19 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import schedule
 
 from fleetmon_agent.collectors import BY_NAME, Collector, Context
 from fleetmon_agent.config import Config
-from fleetmon_agent.exporter import LatestValues
 from fleetmon_agent.points import Point
 from fleetmon_agent.sender import Delivery, Sender
 from fleetmon_agent.spool import FileSpool, Spool, WirePoint
 from fleetmon_agent.stats import AgentStats
+
+if TYPE_CHECKING:  # the exporter (http.server) is imported only when it is enabled
+    from fleetmon_agent.exporter import LatestValues
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +28,19 @@ MAX_UNSPOOLED = 100_000  # points held in memory while the spool cannot be writt
 SHUTDOWN_GRACE = 3.0  # the sender gets this long to finish; the whole exit stays under 5 s
 
 
-@dataclass
 class Running:
     """A collector the agent schedules."""
 
-    name: str
-    interval: float
-    collector: Collector
-    heavy: bool = False
-    job: Any = None
-    last_error_log: float = -1e18
-    suppressed: int = 0
+    def __init__(
+        self, name: str, interval: float, collector: Collector, heavy: bool = False
+    ) -> None:
+        self.name = name
+        self.interval = interval
+        self.collector = collector
+        self.heavy = heavy
+        self.job: Any = None
+        self.last_error_log = -1e18
+        self.suppressed = 0
 
 
 def _every(scheduler: schedule.Scheduler, seconds: float) -> schedule.Job:
@@ -186,7 +189,7 @@ class Agent:
             running.job = _every(self.scheduler, running.interval).do(self.run_collector, running)
         _every(self.scheduler, self.config.batch["flush_interval"]).do(self.flush)
         if self.config.exporter["enabled"]:
-            from fleetmon_agent.exporter import serve
+            from fleetmon_agent.exporter import LatestValues, serve
 
             self.latest = LatestValues()
             self._exporter = serve(

@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import sys
-import uuid
 
 from fleetmon_agent import __version__
 from fleetmon_agent.config import DEFAULT_PATH, Config, ConfigError, load
@@ -48,6 +47,7 @@ def cmd_once(config: Config, args: argparse.Namespace) -> int:
     """Collect every enabled collector once and print the batch; send nothing."""
     from fleetmon_agent.agent import build_collectors
     from fleetmon_agent.collectors import Context
+    from fleetmon_agent.spool import new_batch_id
     from fleetmon_agent.stats import AgentStats
 
     ctx = Context(agent_stats=AgentStats())
@@ -58,7 +58,7 @@ def cmd_once(config: Config, args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001 - report and go on, as `run` does
             log.error("collector %s failed: %r", running.name, exc)
     body = {
-        "batch_id": str(uuid.uuid4()),
+        "batch_id": new_batch_id(),
         "agent": {"version": __version__, "dropped_points": 0},
         "points": points,
     }
@@ -105,6 +105,9 @@ def cmd_enroll(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
     """Run the agent until SIGTERM/SIGINT."""
+    from fleetmon_agent.lean import import_requests
+
+    import_requests()  # before anything else imports it: see lean.py
     from fleetmon_agent.agent import Agent
     from fleetmon_agent.spool import SpoolError
 

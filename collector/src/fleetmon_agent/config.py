@@ -6,10 +6,7 @@ import copy
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Callable
-
-import yaml
 
 from fleetmon_agent.collectors import BY_NAME, REGISTRY
 
@@ -199,28 +196,39 @@ _OPTION_PARSERS: dict[str, Parser] = {
 }
 
 
-@dataclass
 class CollectorConfig:
     """One collector's settings."""
 
-    name: str
-    enabled: bool
-    interval: float
-    options: dict[str, Any]
+    __slots__ = ("enabled", "interval", "name", "options")
+
+    def __init__(self, name: str, enabled: bool, interval: float, options: dict[str, Any]) -> None:
+        self.name, self.enabled, self.interval, self.options = name, enabled, interval, options
+
+    def __repr__(self) -> str:
+        return (
+            f"CollectorConfig({self.name!r}, enabled={self.enabled!r}, "
+            f"interval={self.interval!r}, options={self.options!r})"
+        )
 
 
-@dataclass
 class Config:
     """The validated configuration (sections as plain dicts, collectors typed)."""
 
-    server: dict[str, Any]
-    spool: dict[str, Any]
-    batch: dict[str, Any]
-    limits: dict[str, Any]
-    exporter: dict[str, Any]
-    log: dict[str, Any]
-    collectors: dict[str, CollectorConfig]
-    source: str = "<defaults>"
+    def __init__(
+        self,
+        server: dict[str, Any],
+        spool: dict[str, Any],
+        batch: dict[str, Any],
+        limits: dict[str, Any],
+        exporter: dict[str, Any],
+        log: dict[str, Any],
+        collectors: dict[str, CollectorConfig],
+        source: str = "<defaults>",
+    ) -> None:
+        self.server, self.spool, self.batch = server, spool, batch
+        self.limits, self.exporter, self.log = limits, exporter, log
+        self.collectors = collectors
+        self.source = source
 
     @property
     def state_file(self) -> str:
@@ -376,6 +384,8 @@ def load(path: str | None, env: Mapping[str, str] | None = None) -> Config:
                 text = f.read()
         except OSError as exc:
             raise ConfigError([f"{chosen}: cannot read config file: {exc.strerror}"]) from None
+        import yaml  # only when there is a file: environment-only setups never load it
+
         try:
             parsed = _substitute_tree(yaml.safe_load(text), env)
         except yaml.YAMLError as exc:

@@ -25,6 +25,16 @@ def _user_of(proc_root: str, pid: int, cache: dict[int, str]) -> str:
     return cache[uid]
 
 
+def _rss_of(proc_root: str, pid: int, page: int) -> int | None:
+    # stat's resident size (which ranks every process) leaves out what still sits in
+    # per-CPU counters; statm sums them, as psutil and Telegraf report it.
+    try:
+        with open(os.path.join(proc_root, str(pid), "statm"), "rb") as f:
+            return int(f.read().split()[1]) * page
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _cmdline_of(proc_root: str, pid: int, limit: int) -> str:
     try:
         with open(os.path.join(proc_root, str(pid), "cmdline"), "rb") as f:
@@ -45,6 +55,7 @@ class ProcstatCollector:
         self._prev: dict[tuple[int, float], float] = {}
         self._prev_time: float | None = None
         self._users: dict[int, str] = {}
+        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
     def _total_memory(self) -> int:
         return int(self.ctx.ps().virtual_memory().total)
@@ -74,6 +85,9 @@ class ProcstatCollector:
             if p.pid in emitted:
                 continue
             emitted.add(p.pid)
+            rss = _rss_of(self.ctx.proc_root, p.pid, self._page)
+            if rss is None:
+                rss = p.rss
             tags = {
                 "process_name": p.name,
                 "pid": str(p.pid),
@@ -82,8 +96,8 @@ class ProcstatCollector:
             fields: dict[str, FieldValue] = {
                 "pid": p.pid,
                 "cpu_percent": round(cpu[p.pid], 3),
-                "memory_rss": p.rss,
-                "memory_percent": round(100.0 * p.rss / total, 3),
+                "memory_rss": rss,
+                "memory_percent": round(100.0 * rss / total, 3),
                 "num_threads": p.num_threads,
                 "cmdline": _cmdline_of(self.ctx.proc_root, p.pid, self.cmdline_max),
             }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+import os
 from typing import Any
 
 WirePoint = dict[str, Any]
@@ -13,13 +13,36 @@ class SpoolError(RuntimeError):
     """The spool cannot work (e.g. its directory is not writable)."""
 
 
-@dataclass
+def new_batch_id() -> str:
+    """A random (version 4) UUID as text, without importing uuid (it pulls in platform)."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 class Batch:
     """Points handed to the sender under one batch id; `keys` identify the spool entries."""
 
-    batch_id: str
-    points: list[WirePoint]
-    keys: list[str] = field(default_factory=list)
+    __slots__ = ("batch_id", "keys", "points")
+
+    def __init__(
+        self, batch_id: str, points: list[WirePoint], keys: list[str] | None = None
+    ) -> None:
+        self.batch_id = batch_id
+        self.points = points
+        self.keys = keys if keys is not None else []
+
+    def __repr__(self) -> str:
+        return f"Batch({self.batch_id!r}, <{len(self.points)} points>, {self.keys!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Batch):
+            return NotImplemented
+        return (self.batch_id, self.points, self.keys) == (other.batch_id, other.points, other.keys)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
 
 class Spool(abc.ABC):

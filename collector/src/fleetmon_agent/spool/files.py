@@ -14,11 +14,9 @@ import os
 import re
 import threading
 import time
-import uuid
-from dataclasses import dataclass
 from typing import Any, Callable
 
-from fleetmon_agent.spool.base import Batch, Spool, SpoolError, WirePoint
+from fleetmon_agent.spool.base import Batch, Spool, SpoolError, WirePoint, new_batch_id
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +25,14 @@ TMP_PREFIX = ".tmp-"
 QUARANTINE = "quarantine"
 
 
-@dataclass
 class _Entry:
-    name: str
-    created_ns: int
-    kind: str
-    npoints: int
-    batch_id: str
-    size: int
+    __slots__ = ("batch_id", "created_ns", "kind", "name", "npoints", "size")
+
+    def __init__(
+        self, name: str, created_ns: int, kind: str, npoints: int, batch_id: str, size: int
+    ) -> None:
+        self.name, self.created_ns, self.kind = name, created_ns, kind
+        self.npoints, self.batch_id, self.size = npoints, batch_id, size
 
 
 def _name(created_ns: int, kind: str, npoints: int, batch_id: str) -> str:
@@ -200,7 +198,7 @@ class FileSpool(Spool):
 
     def add(self, points: list[WirePoint], batch_id: str | None = None) -> str:
         """Store a batch durably; return its batch id."""
-        bid = batch_id or str(uuid.uuid4())
+        bid = batch_id or new_batch_id()
         with self._lock:
             ns = self._next_ns()
             name = _name(ns, "n", len(points), bid)
@@ -255,7 +253,7 @@ class FileSpool(Spool):
                 sources.append(e.name)
         if not sources:
             return None
-        bid = str(uuid.uuid4())
+        bid = new_batch_id()
         name = _name(group[0].created_ns, "m", len(points), bid)
         size = self._write(name, {"batch_id": bid, "points": points, "sources": sources})
         self._fault("merge:written")

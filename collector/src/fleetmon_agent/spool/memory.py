@@ -5,21 +5,25 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
-from dataclasses import dataclass
 from typing import Callable
 
-from fleetmon_agent.spool.base import Batch, Spool, WirePoint
+from fleetmon_agent.spool.base import Batch, Spool, WirePoint, new_batch_id
 
 
-@dataclass
 class _Entry:
-    key: str
-    created: float
-    batch_id: str
-    points: list[WirePoint]
-    size: int
-    sealed: bool
+    __slots__ = ("batch_id", "created", "key", "points", "sealed", "size")
+
+    def __init__(
+        self,
+        key: str,
+        created: float,
+        batch_id: str,
+        points: list[WirePoint],
+        size: int,
+        sealed: bool,
+    ) -> None:
+        self.key, self.created, self.batch_id = key, created, batch_id
+        self.points, self.size, self.sealed = points, size, sealed
 
 
 class MemorySpool(Spool):
@@ -41,7 +45,7 @@ class MemorySpool(Spool):
 
     def add(self, points: list[WirePoint], batch_id: str | None = None) -> str:
         """Store a batch; return its batch id."""
-        bid = batch_id or str(uuid.uuid4())
+        bid = batch_id or new_batch_id()
         size = len(json.dumps(points))
         with self._lock:
             self._seq += 1
@@ -90,7 +94,7 @@ class MemorySpool(Spool):
             merged = _Entry(
                 group[0].key + "m",
                 group[0].created,
-                str(uuid.uuid4()),
+                new_batch_id(),
                 merged_points,
                 sum(e.size for e in group),
                 True,

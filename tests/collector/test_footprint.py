@@ -1,0 +1,70 @@
+"""What the running agent loads and keeps: the guards behind its memory and CPU figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from fleetmon_agent.spool import new_batch_id
+from tests.collector.receiver import Receiver
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "collector" / "agent.example.yaml"
+
+# What `fleetmon-agent run` imports before its first collection (cli.cmd_run's order).
+RUN_IMPORTS = f"""
+import json, sys, warnings
+warnings.simplefilter("error")
+from fleetmon_agent import cli
+from fleetmon_agent.config import load
+config = load({str(EXAMPLE)!r})
+from fleetmon_agent.lean import import_requests
+import_requests()
+import fleetmon_agent.agent, fleetmon_agent.limits
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_run_leaves_out_modules_the_agent_never_uses() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", RUN_IMPORTS], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(json.loads(out))
+    assert {"requests", "schedule", "yaml"} <= loaded
+    # ~3 MB (character-set detection), ~0.8 MB (dataclasses pulls in inspect, ast, dis),
+    # ~0.7 MB (http.server: only for the exporter), uuid (pulls in platform).
+    unused = {"charset_normalizer", "chardet", "dataclasses", "http.server", "uuid"}
+    assert not unused & loaded
+
+
+SEND_WITHOUT_DETECTOR = """
+import sys
+from fleetmon_agent.lean import import_requests
+import_requests()
+from fleetmon_agent.sender import Sender
+from fleetmon_agent.spool import Batch
+outcome, _, reason = Sender(sys.argv[1], "k").send(Batch("b", [{"x": 1}]), 0)
+assert "charset_normalizer" not in sys.modules
+print(outcome, reason)
+"""
+
+
+def test_sender_reads_error_answers_without_a_charset_detector(receiver: Receiver) -> None:
+    receiver.policy = lambda n, body: (422, {})
+    out = subprocess.run(
+        [sys.executable, "-c", SEND_WITHOUT_DETECTOR, receiver.url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == 'reject HTTP 422: {"detail": "status 422"}'
+
+
+def test_batch_ids_are_random_uuid4() -> None:
+    ids = {new_batch_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for text in list(ids)[:50]:
+        u = uuid.UUID(text)
+        assert (str(u), u.version, u.variant) == (text, 4, uuid.RFC_4122)
