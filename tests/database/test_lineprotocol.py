@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleetmon_db.timeseries import Point
+from fleetmon_db.timeseries import Point, PointBatch
 from fleetmon_db.timeseries.influxql import ident, literal, tag_conditions
 from fleetmon_db.timeseries.lineprotocol import LineEncoder
 from fleetmon_db.timeseries.names import decode_name, encode_name
@@ -18,9 +18,8 @@ def test_line_escaping_is_exact() -> None:
         {"a=b c": 'v"1,2=3 4', "empty": ""},
         {"f k": 1.5, "n": 3, "ok": True, "s": 'say "hi" \\ now', "nan": float("nan")},
     )
-    body, written, late = LineEncoder().encode([p])
+    body, written = LineEncoder().encode([p])
     assert written == 4
-    assert late == set()
     assert body == (
         b'cpu\\ load\\,x,a\\=b\\ c=v"1\\,2\\=3\\ 4,empty=~b64~,host=web\\ 1\\,eu\\=x '
         b'f\\ k=1.5,n=3,ok=1.0,s="say \\"hi\\" \\\\ now" 1700000000123456789\n'
@@ -33,14 +32,8 @@ def test_fast_and_slow_paths_agree() -> None:
     mixed = LineEncoder().encode(
         [Point("h", "m", 1, {}, fields), Point("h", "m", 2, {}, {"s": "x"})]
     )[0]
-    assert fast == b"m,host=h a=1.0,b=2,c=-3.5e-07,d=1e+300 1\n"
+    assert fast == b"m,host=h a=1.0,b=2,c=-3.5e-7,d=1e+300 1\n"
     assert mixed.splitlines()[0] == fast.strip()
-
-
-def test_late_windows_are_reported() -> None:
-    pts = [Point("h", "m", t, {}, {"v": 1.0}) for t in (100, 250, 301, 900)]
-    _, _, late = LineEncoder().encode(pts, late_before_ns=600, window_ns=300)
-    assert late == {0, 300}
 
 
 @pytest.mark.parametrize(
@@ -73,7 +66,7 @@ def test_field_template_path_is_exact() -> None:
         Point("h", "m", 3, {}, {}),
         Point("h", "m", 4, {}, {"100%": float("inf"), "n": 0.25}),
     ]
-    body, written, _ = enc.encode(pts)
+    body, written = enc.encode(pts)
     assert body == (
         b"m,host=h 100%=1.5,n=1180591620717411303424 1\n"
         b"m,host=h 100%=1e+308,n=1e+308 2\n"
@@ -81,5 +74,25 @@ def test_field_template_path_is_exact() -> None:
     )
     assert written == 5
     # Same shapes again, now all plain and finite (the batch-wide fast path).
-    again, _, _ = enc.encode(pts[:1])
+    again, _ = enc.encode(pts[:1])
     assert again == body.splitlines(keepends=True)[0]
+
+
+def test_point_batch_round_trips_and_chunks() -> None:
+    pts = [
+        Point(
+            "h",
+            "m",
+            i,
+            {"t": str(i % 3)},
+            {"a": float(i), "b": i, "s": "x"} if i % 4 else {"a": 1.0},
+        )
+        for i in range(10)
+    ]
+    batch = PointBatch.of([*pts, Point("h", "empty", 99, {}, {})])
+    assert batch.points() == pts  # the point without fields is left out
+    chunks = list(batch.chunks(3))
+    assert [len(c) for c in chunks] == [3, 3, 3, 1]
+    assert [p for c in chunks for p in c.points()] == pts
+    enc = LineEncoder()
+    assert b"".join(enc.encode_batch(c)[0] for c in chunks) == enc.encode(pts)[0]

@@ -17,6 +17,7 @@ from fleetmon_db.timeseries import (
     NS,
     Aggregate,
     Point,
+    PointBatch,
     RangeQuery,
     Selector,
     SeriesKey,
@@ -428,6 +429,56 @@ def test_summary_raw_exact_rollup_approximate(store: TimeSeriesStore, clock: Clo
     assert later.p95 is not None
     assert later.p99 is not None
     assert min(vals) <= later.p95 <= later.p99 <= max(vals)
+
+
+def test_write_batch_stores_what_write_stores(store: TimeSeriesStore, clock: Clock) -> None:
+    """The flat ingest form and plain points land alike: hostile names, every value type,
+    and more points than one write request carries."""
+    now = clock.now_ns
+
+    def points(host: str) -> list[Point]:
+        out = [
+            pt(host, now - MIN - i, {"v": float(i), "n": i, "ok": i % 2 == 0}, cpu=f"c{i % 5}")
+            for i in range(2_500)
+        ]
+        for i, name in enumerate(EVIL):
+            out.append(Point(host, name, now - MIN, {name: name}, {name: float(i), "s": name}))
+        return out
+
+    assert store.write(points("via-write")) == store.write_batch(PointBatch.of(points("via-batch")))
+
+    def seen(host: str) -> list[tuple[object, ...]]:
+        got = store.latest(host)
+        return sorted((s.key.measurement, s.key.field, s.key.tags, s.time_ns, s.value) for s in got)
+
+    assert seen("via-batch") == seen("via-write")
+    assert len(seen("via-write")) == 5 * 3 + 2 * len(EVIL)
+
+
+EXTREME_NUMBERS = {
+    "tiny": 5e-324,
+    "huge": 1.7976931348623157e308,
+    "small": -3.5e-7,
+    "e16": 1e16,
+    "third": 1 / 3,
+    "negzero": -0.0,
+    "int_max": 2**63 - 1,
+    "int_min": -(2**63),
+    "big_int": 12345678901234567,
+    "zero": 0,
+}
+
+
+@pytest.mark.parametrize("batch", [1, 2_000], ids=["one-point", "large-batch"])
+def test_extreme_numbers_read_back_as_the_same_double(
+    store: TimeSeriesStore, clock: Clock, batch: int
+) -> None:
+    """Shortest round-trip floats, exponents both ways and 64-bit ints survive the write path."""
+    now = clock.now_ns
+    filler = [pt("x", now - MIN - i, {"v": float(i)}, cpu=f"c{i % 7}") for i in range(batch - 1)]
+    store.write([*filler, pt("num", now - MIN, dict(EXTREME_NUMBERS), cpu="cpu-total")])
+    got = {s.key.field: s.value for s in store.latest("num")}
+    assert got == {k: float(v) for k, v in EXTREME_NUMBERS.items()}
 
 
 def test_latest_many_many_hosts_and_hostile_tags(store: TimeSeriesStore, clock: Clock) -> None:

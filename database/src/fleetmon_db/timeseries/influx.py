@@ -11,6 +11,7 @@ recompute because late data arrived after they were rolled up).
 # ruff: noqa: S608  -- every spliced value goes through quoting (influxql.py) or is an int
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -26,6 +28,7 @@ from fleetmon_db.timeseries.base import (
     Aggregate,
     FieldValue,
     Point,
+    PointBatch,
     RangeQuery,
     RollupReport,
     Sample,
@@ -47,6 +50,7 @@ from fleetmon_db.timeseries.compute import (
     summary_of_rollups,
     window_rate,
 )
+from fleetmon_db.timeseries.httppost import PostPool, basic_auth
 from fleetmon_db.timeseries.influxql import (
     ident,
     integer,
@@ -82,14 +86,23 @@ SUMMARY_MEMO_MAX = 4_096
 Result = dict[str, Any]
 
 
-def _message(resp: httpx.Response) -> str:
+def _error_text(body: bytes, reason: str) -> str:
+    """InfluxDB's `{"error": ...}` message, else the body's start, else the reason phrase."""
     try:
-        body = resp.json()
-        if isinstance(body, dict) and body.get("error"):
-            return str(body["error"])
+        parsed = json.loads(body)
+        if isinstance(parsed, dict) and parsed.get("error"):
+            return str(parsed["error"])
     except ValueError:
         pass
-    return resp.text.strip()[:500] or resp.reason_phrase
+    return body.decode("utf-8", "replace").strip()[:500] or reason
+
+
+def _check_status(status: int, text: Callable[[], str]) -> None:
+    """Raise StoreUnavailable on 5xx/429 (retry later), StoreError on other 4xx."""
+    if status >= 500 or status == 429:
+        raise StoreUnavailable(f"InfluxDB answered {status}: {text()}")
+    if status >= 400:
+        raise StoreError(f"InfluxDB rejected the request ({status}): {text()}")
 
 
 _REGEX_SPECIAL = frozenset("\\.+*?()|[]{}^$/")
@@ -187,18 +200,20 @@ class InfluxStore:
         self._chunk_windows = max(1, rollup_chunk_windows)
         self._url = url.rstrip("/")
         headers = {"Accept": "application/json"}
-        auth: httpx.Auth | None = None
         if token:
             headers["Authorization"] = f"Token {token}"
         elif username:
-            auth = httpx.BasicAuth(username, password or "")
+            headers["Authorization"] = basic_auth(username, password or "")
         self._client = httpx.Client(
             base_url=self._url,
             headers=headers,
-            auth=auth,
             timeout=timeout,
             verify=verify,
             limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
+        )
+        # Writes, the hot path, go over plain http.client connections (see httppost.py).
+        self._writer = PostPool(
+            self._url, headers, timeout=timeout, verify=verify, max_idle=pool_size
         )
         self._encoder = LineEncoder()
         self._executor: ThreadPoolExecutor | None = None
@@ -214,12 +229,7 @@ class InfluxStore:
             resp = self._client.request(method, path, **kwargs)
         except httpx.TransportError as exc:  # connection refused/reset, timeouts, DNS
             raise StoreUnavailable(f"InfluxDB at {self._url} unreachable: {exc!r}") from exc
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise StoreUnavailable(f"InfluxDB answered {resp.status_code}: {_message(resp)}")
-        if resp.status_code >= 400:
-            raise StoreError(
-                f"InfluxDB rejected the request ({resp.status_code}): {_message(resp)}"
-            )
+        _check_status(resp.status_code, lambda: _error_text(resp.content, resp.reason_phrase))
         return resp
 
     def _query(self, statements: Sequence[str]) -> list[Result]:
@@ -247,14 +257,10 @@ class InfluxStore:
         return out
 
     def _write_lines(self, body: bytes, rp: str) -> None:
+        query = urlencode({"db": self.database, "rp": rp, "precision": "ns"})
+        answer = self._writer.post(f"/write?{query}", body, "text/plain; charset=utf-8")
         try:
-            self._send(
-                "POST",
-                "/write",
-                params={"db": self.database, "rp": rp, "precision": "ns"},
-                content=body,
-                headers={"Content-Type": "text/plain; charset=utf-8"},
-            )
+            _check_status(answer.status, lambda: _error_text(answer.body, answer.reason))
         except StoreUnavailable:
             raise
         except StoreError as exc:
@@ -327,34 +333,41 @@ class InfluxStore:
             self._executor.shutdown(wait=True)
             self._executor = None
         self._client.close()
+        self._writer.close()
 
     # -- writes ----------------------------------------------------------------------------
 
     def write(self, points: Sequence[Point]) -> int:
-        """Write points to the raw RP; mark rolled-up windows that late points fall into.
+        """Write points to the raw RP; mark rolled-up windows that late points fall into."""
+        return self.write_batch(PointBatch.of(points))
+
+    def write_batch(self, batch: PointBatch) -> int:
+        """`write` for a flat batch.
 
         Large batches go out as several requests, and the next chunk is encoded while
         influxd parses the previous one (the GIL is free while a request waits): encoding
         and ingestion overlap instead of adding up.
         """
+        if not batch.times:
+            return 0
         first_rollup = self.tiers[1] if len(self.tiers) > 1 else None
         if first_rollup is not None:
             window_ns = first_rollup.resolution_s * NS
             late_before = align_down(self._clock() - self._delay_ns, window_ns)
-            late = {t - t % window_ns for t in (p.time_ns for p in points) if t < late_before}
-            if late:
+            if min(batch.times) < late_before:
+                late = {t - t % window_ns for t in batch.times if t < late_before}
                 # Marks first: a crash in between costs a recomputation, never a stale window.
                 self._mark_dirty(first_rollup.name, late)
-        if len(points) <= PIPELINE_CHUNK_POINTS:
-            body, written, _ = self._encoder.encode(points)
+        if len(batch) <= PIPELINE_CHUNK_POINTS:
+            body, written = self._encoder.encode_batch(batch)
             if body:
                 self._write_lines(body, self._raw)
             return written
         written = 0
         pending: list[Future[None]] = []
         try:
-            for i in range(0, len(points), PIPELINE_CHUNK_POINTS):
-                body, n, _ = self._encoder.encode(points[i : i + PIPELINE_CHUNK_POINTS])
+            for chunk in batch.chunks(PIPELINE_CHUNK_POINTS):
+                body, n = self._encoder.encode_batch(chunk)
                 written += n
                 if body:
                     pending.append(self._pool().submit(self._write_lines, body, self._raw))

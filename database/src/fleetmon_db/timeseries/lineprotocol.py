@@ -7,17 +7,19 @@ breaks, backslashes) are first made safe by `names.encode_name`.
 
 Every number is written as a float (``1`` rather than ``1i``): a field then never changes
 type between an agent sending ``0`` and one sending ``0.5``, which InfluxDB would reject
-as a field type conflict. Booleans become 1.0/0.0. Non-finite floats have no line-protocol
-form and are skipped.
+as a field type conflict. Floats are written in their shortest round-trip form (orjson's,
+e.g. ``1e-7``), which InfluxDB parses back to the same double. Booleans become 1.0/0.0.
+Non-finite floats have no line-protocol form and are skipped.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import chain
 
-from fleetmon_db.timeseries.base import FieldValue, Point
+import orjson
+
+from fleetmon_db.timeseries.base import FieldValue, Point, PointBatch, PointShape
 from fleetmon_db.timeseries.names import encode_name
 
 _MEASUREMENT = str.maketrans({",": "\\,", " ": "\\ "})
@@ -54,7 +56,7 @@ def format_field(value: object) -> str | None:
     if isinstance(value, bool):
         return "1.0" if value else "0.0"
     if isinstance(value, float):
-        return repr(float(value)) if -_INF < value < _INF else None
+        return orjson.dumps(float(value)).decode() if -_INF < value < _INF else None
     if isinstance(value, int):
         return str(int(value))
     if isinstance(value, str):
@@ -63,26 +65,38 @@ def format_field(value: object) -> str | None:
 
 
 _PLAIN = frozenset({float, int})
+# orjson writes integers of 64 bits (signed or not); larger ones take the checked path.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 
-def _plain_finite(values: Iterable[object]) -> bool:
+def _plain_finite(values: Sequence[object]) -> bool:
     """True when every value is a plain float or int and none is infinite or NaN."""
-    values = tuple(values)
     if not _PLAIN.issuperset(map(type, values)):
         return False
     try:
         return math.isfinite(sum(values))  # type: ignore[arg-type]
-    except OverflowError:  # an int too large for a float: let the slow path decide
+    except OverflowError:  # an int too large for a float
         return False
 
 
+def _orjson_safe(values: Iterable[object]) -> bool:
+    """True when no value is an int that orjson cannot write (beyond 64 bits)."""
+    return all(_INT_MIN <= v <= _INT_MAX for v in values if type(v) is int)
+
+
 class LineEncoder:
-    """Encodes points to line protocol, caching the escaped series prefixes and field keys."""
+    """Encodes points to line protocol, caching one line template per series and field set.
+
+    A template is the escaped line with ``%s`` where the values and the timestamp go
+    (``cpu,cpu=cpu0,host=web usage_user=%s,usage_idle=%s %s``), so encoding a batch is one
+    dict lookup per point, one orjson call that writes every number of the batch, and one
+    ``%`` over the joined templates.
+    """
 
     def __init__(self, max_cache: int = 200_000) -> None:
         self._prefixes: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
         self._keys: dict[str, str] = {}
-        self._templates: dict[tuple[str, ...], str] = {}
+        self._lines: dict[PointShape, bytes] = {}
         self._max_cache = max_cache
 
     def prefix(self, host: str, measurement: str, tags: Mapping[str, str]) -> str:
@@ -108,67 +122,67 @@ class LineEncoder:
             self._keys[name] = got
         return got
 
-    def _template(self, names: tuple[str, ...]) -> str:
-        template = ",".join(self.field_key(n).replace("%", "%%") + "%r" for n in names)
-        if len(self._templates) >= self._max_cache:
-            self._templates.clear()
-        self._templates[names] = template
+    def _template(self, shape: PointShape) -> bytes:
+        host, measurement, tags, names = shape
+        fields = ",".join(self.field_key(n).replace("%", "%%") + "%s" for n in names)
+        prefix = self.prefix(host, measurement, dict(tags)).replace("%", "%%")
+        template = f"{prefix} {fields} %s\n".encode()
+        if len(self._lines) >= self._max_cache:
+            self._lines.clear()
+        self._lines[shape] = template
         return template
 
-    def _slow_fields(self, fields: Mapping[str, FieldValue]) -> list[str]:
+    def _literal(
+        self, shape: PointShape, values: Sequence[FieldValue], t: int
+    ) -> tuple[bytes, int]:
+        """One point's whole line with values formatted one by one ('%' escaped)."""
+        host, measurement, tags, names = shape
         parts = []
-        for name, value in fields.items():
+        for name, value in zip(names, values, strict=True):
             text = format_field(value)
             if text is not None:
                 parts.append(self.field_key(name) + text)
-        return parts
+        if not parts:
+            return b"", 0
+        prefix = self.prefix(host, measurement, dict(tags))
+        line = f"{prefix} {','.join(parts)} {t}\n".replace("%", "%%")
+        return line.encode(), len(parts)
 
-    def encode(
-        self, points: Sequence[Point], late_before_ns: int | None = None, window_ns: int = 0
-    ) -> tuple[bytes, int, set[int]]:
-        """Line protocol for `points`; field values written; windows of points before the mark.
-
-        `late_before_ns`/`window_ns` collect the start of every rollup window (of width
-        `window_ns`) that a point older than `late_before_ns` falls into.
-        """
-        lines: list[str] = []
-        append = lines.append
-        prefixes = self._prefixes
-        templates = self._templates
-        late: set[int] = set()
-        late_mark = late_before_ns if late_before_ns is not None and window_ns > 0 else None
+    def _checked(self, batch: PointBatch, templates: list[bytes]) -> tuple[bytes, int]:
+        """Point by point: values without a plain form make a literal line."""
+        args: list[FieldValue] = []
+        flat = batch.flat
         written = 0
-        # '%r' of a finite float or of an int is a valid line-protocol float, so when every
-        # value of the batch is one of those, a per-shape template ("k1=%r,k2=%r") formats a
-        # point's fields in one C call. One pass over the batch's value types and one sum
-        # (finite unless some value is inf/nan, or the sum overflows) prove it; otherwise
-        # each point is checked on its own and only failing points take the slow path.
-        all_values = [tuple(p.fields.values()) for p in points]
-        batch_ok = _plain_finite(chain.from_iterable(all_values))
-        for p, values in zip(points, all_values, strict=True):
-            prefix = prefixes.get((p.host, p.measurement, tuple(p.tags.items())))
-            if prefix is None:
-                prefix = self.prefix(p.host, p.measurement, p.tags)
-            n = len(values)
-            if batch_ok or _plain_finite(values):
-                if not n:
-                    continue
-                names = tuple(p.fields)
-                template = templates.get(names)
-                if template is None:
-                    template = self._template(names)
-                body = template % values
+        o = 0
+        for i, shape in enumerate(batch.shapes):
+            n = len(shape[3])
+            values = flat[o : o + n]
+            if _plain_finite(values) and _orjson_safe(values):
+                args.extend(flat[o : o + n + 1])
+                written += n
             else:
-                parts = self._slow_fields(p.fields)
-                body = ",".join(parts)
-                n = len(parts)
-                if not n:
-                    continue
-            written += n
-            t = p.time_ns
-            append(f"{prefix} {body} {t}")
-            if late_mark is not None and t < late_mark:
-                late.add(t - t % window_ns)
-        if not lines:
-            return b"", 0, late
-        return ("\n".join(lines) + "\n").encode(), written, late
+                templates[i], fields = self._literal(shape, values, batch.times[i])
+                written += fields
+            o += n + 1
+        texts = tuple(orjson.dumps(args)[1:-1].split(b",")) if args else ()
+        return b"".join(templates) % texts, written
+
+    def encode_batch(self, batch: PointBatch) -> tuple[bytes, int]:
+        """Line protocol for a batch and the number of field values written."""
+        if not batch.shapes:
+            return b"", 0
+        cache = self._lines
+        templates = [cache.get(s) or self._template(s) for s in batch.shapes]
+        flat = batch.flat
+        # Common case: every value (and time) is a plain finite number that orjson writes
+        # in one call; '%' then places the texts into the joined templates.
+        if _plain_finite(flat) and (
+            (min(flat) >= _INT_MIN and max(flat) <= _INT_MAX) or _orjson_safe(flat)  # type: ignore[operator]
+        ):
+            texts = orjson.dumps(flat)[1:-1].split(b",")
+            return b"".join(templates) % tuple(texts), len(flat) - len(templates)
+        return self._checked(batch, templates)
+
+    def encode(self, points: Sequence[Point]) -> tuple[bytes, int]:
+        """Line protocol for `points` and the number of field values written."""
+        return self.encode_batch(PointBatch.of(points))

@@ -67,6 +67,7 @@ from fleetmon_db.timeseries.base import (
     Aggregate,
     FieldValue,
     Point,
+    PointBatch,
     RangeQuery,
     RollupReport,
     Sample,
@@ -500,6 +501,10 @@ class SqlStore:
                 sid = sid_of[(p.host, p.measurement, f, tj)]
                 ent[1][f] = f'"{sid}":'
                 ent[2][f] = sid
+
+    def write_batch(self, batch: PointBatch) -> int:
+        """`write` for a flat batch."""
+        return self.write(batch.points())
 
     def write(self, points: Sequence[Point]) -> int:
         """Upsert one row per point, the latest table, and dirty marks for late points."""
