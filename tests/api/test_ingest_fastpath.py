@@ -1,13 +1,62 @@
-"""The fast batch check accepts only what the strict pydantic adapter accepts, identically."""
+"""The fast path accepts only what the strict adapter and the validator accept, identically."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from fleetmon_api.ingest.fastpath import parse_batch
+from fleetmon_api.errors import ApiError
+from fleetmon_api.ingest.fastpath import FastCompiler, parse_batch
 from fleetmon_api.ingest.models import BATCH_ADAPTER
+from fleetmon_api.ingest.validate import Limits, Validator
+from fleetmon_db.timeseries import NS, PointBatch
+
+NOW_NS = 1_000 * NS
+LIMITS = Limits(
+    max_points=5_000,
+    max_fields=8,
+    max_tags=4,
+    max_key=16,
+    max_tag_value=32,
+    max_past_ns=2_000 * NS,
+    max_future_ns=60 * NS,
+)
+
+
+def fast(body: bytes, compiler: FastCompiler) -> PointBatch | None:
+    """What the fast path makes of a body (None: it defers)."""
+    envelope = parse_batch(body)
+    if envelope is None:
+        return None
+    return compiler.compile("web-1", envelope["points"], NOW_NS)
+
+
+def slow(body: bytes) -> PointBatch | None:
+    """What the slow path makes of it (None: rejected)."""
+    try:
+        batch: Any = BATCH_ADAPTER.validate_json(body)
+        points = Validator(LIMITS).points("web-1", batch["points"], NOW_NS)
+    except (ValidationError, ApiError):
+        return None
+    return PointBatch.of(points)
+
+
+def agree(body: bytes, compiler: FastCompiler) -> PointBatch | None:
+    """Assert the fast path accepts nothing the slow path rejects, and builds the same."""
+    got = fast(body, compiler)
+    want = slow(body)
+    if got is not None:
+        assert want is not None, body
+        assert got.points() == want.points()
+        assert [type(v) for v in got.flat] == [type(v) for v in want.flat]
+    return got
+
 
 GOOD = {
     "batch_id": "b-1",
@@ -78,22 +127,85 @@ def _variants() -> list[bytes]:
 
 
 @pytest.mark.parametrize("body", _variants())
-def test_fast_check_agrees_with_the_adapter(body: bytes) -> None:
-    fast = parse_batch(body)
-    try:
-        strict = BATCH_ADAPTER.validate_json(body)
-    except ValidationError:
-        assert fast is None  # rejections always go through the adapter (its message)
-        return
-    if fast is not None:
-        assert fast == strict
-        assert [[type(v) for v in p["fields"].values()] for p in fast["points"]] == [
-            [type(v) for v in p["fields"].values()] for p in strict["points"]
-        ]
-        assert [type(p["time"]) for p in fast["points"]] == [
-            type(p["time"]) for p in strict["points"]
-        ]
+def test_fast_path_agrees_with_adapter_and_validator(body: bytes) -> None:
+    agree(body, FastCompiler(Validator(LIMITS)))
 
 
 def test_agent_batches_take_the_fast_path() -> None:
-    assert parse_batch(orjson.dumps(GOOD)) == BATCH_ADAPTER.validate_json(orjson.dumps(GOOD))
+    compiler = FastCompiler(Validator(LIMITS))
+    body = orjson.dumps(GOOD)
+    assert agree(body, compiler) is not None
+    assert agree(body, compiler) is not None  # the shapes now come from the cache
+
+
+def test_envelope_agrees_with_the_adapter() -> None:
+    for body in _variants():
+        envelope = parse_batch(body)
+        if envelope is not None:
+            strict = BATCH_ADAPTER.validate_json(orjson.dumps({**envelope, "points": []}))
+            assert {k: v for k, v in envelope.items() if k != "points"} == {
+                k: v for k, v in strict.items() if k != "points"
+            }
+
+
+_good_names = st.sampled_from(["cpu", "usage_user", "host", "ok.1", "a-b:c/d", "_x"])
+_names = st.one_of(_good_names, st.sampled_from(["a b", "", "x" * 17, "é", "9x", "a\nb"]))
+_good_tag_values = st.sampled_from(["cpu0", "", "web 1", "ünï", "x" * 32])
+_tag_values = st.one_of(
+    _good_tag_values, st.sampled_from(["x" * 33, "new\nline", "tab\t"]), st.integers(0, 3)
+)
+_good_values = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.booleans(),
+    st.text(max_size=5),
+)
+_values = st.one_of(
+    _good_values,
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.sampled_from(["s" * 4097, None, [1], 2**63, 9.3e18, -9.3e18, -(2**63) - 1]),
+)
+_good_times = st.one_of(
+    st.floats(min_value=-900, max_value=1_050, allow_nan=False), st.integers(-900, 1_050)
+)
+_times = st.one_of(
+    st.floats(min_value=-5_000, max_value=5_000, allow_nan=False),
+    st.integers(-5_000, 5_000),
+    st.sampled_from([True, "1", None, 1e300]),
+)
+_good_point = st.fixed_dictionaries(
+    {
+        "measurement": _good_names,
+        "time": _good_times,
+        "fields": st.dictionaries(_good_names, _good_values, min_size=1, max_size=6),
+    },
+    optional={"tags": st.dictionaries(_good_names, _good_tag_values, max_size=4)},
+)
+_any_point = st.fixed_dictionaries(
+    {
+        "measurement": st.one_of(_names, st.integers(0, 2)),
+        "time": _times,
+        "fields": st.dictionaries(_names, _values, max_size=9),
+    },
+    optional={"tags": st.dictionaries(_names, _tag_values, max_size=5), "extra": st.just(1)},
+)
+# A valid point but for one number just outside what the adapter accepts.
+_edge_point = st.builds(
+    lambda p, v: {**p, "fields": {**p["fields"], "edge": v}},
+    _good_point,
+    st.sampled_from([2**63, -(2**63) - 1, 2**64, 2**64 + 1, -(2**64)]),
+)
+# Mostly valid points, so that whole batches pass often; now and then anything at all.
+_point = st.one_of(_good_point, _good_point, _good_point, _edge_point, _any_point)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_point, max_size=6), st.booleans())
+def test_fast_path_never_accepts_what_the_slow_path_rejects(
+    points: list[dict[str, Any]], warm: bool
+) -> None:
+    compiler = FastCompiler(Validator(LIMITS))
+    body = json.dumps({"batch_id": "b", "points": points}).encode()  # any int size
+    if warm:  # shapes learnt from an earlier batch must not change the answer
+        agree(body, compiler)
+    agree(body, compiler)

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fleetmon_api import errors, jobs
 from fleetmon_api.idempotency import BatchLedger, MemoryLedger, RedisLedger
+from fleetmon_api.ingest.fastpath import FastCompiler
 from fleetmon_api.ingest.validate import Limits, Validator
 from fleetmon_api.keycache import KeyCache
 from fleetmon_api.presence import Presence
@@ -83,6 +84,7 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
             "login": settings.login_rate_limit,
         },
     )
+    validator = Validator(Limits.from_settings(settings))
     return AppState(
         settings=settings,
         engine=engine,
@@ -100,7 +102,8 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
             audience=settings.jwt_audience,
             ttl_s=settings.jwt_ttl_s,
         ),
-        validator=Validator(Limits.from_settings(settings)),
+        validator=validator,
+        compiler=FastCompiler(validator),
     )
 
 

@@ -18,6 +18,7 @@ from typing import Annotated
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,8 +29,11 @@ from fleetmon_api.state import AppState
 from fleetmon_db.models import Host, HostKey, Role, User
 from fleetmon_db.timeseries import TimeSeriesStore
 
+# Dependencies that do no I/O are `async def`: FastAPI runs plain `def` ones in a worker
+# thread, and that hop costs more than their work.
 
-def get_state(request: Request) -> AppState:
+
+async def get_state(request: Request) -> AppState:
     """The state the lifespan attached to the app."""
     state: AppState = request.app.state.fleetmon
     return state
@@ -38,7 +42,7 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def get_settings(state: State) -> Settings:
+async def get_settings(state: State) -> Settings:
     """This process's settings."""
     return state.settings
 
@@ -55,7 +59,7 @@ def get_db(state: State) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db)]
 
 
-def get_store(state: State) -> TimeSeriesStore:
+async def get_store(state: State) -> TimeSeriesStore:
     """The time-series store."""
     return state.store
 
@@ -169,12 +173,24 @@ def authenticate_host(state: AppState, key: str | None) -> HostIdentity:
     return ident
 
 
-def ingest_host(request: Request, state: State) -> HostIdentity:
-    """The host authenticated by the request's key, after its rate limit."""
+async def ingest_host(request: Request, state: State) -> HostIdentity:
+    """The host authenticated by the request's key, after its rate limit.
+
+    On the event loop when that needs no I/O (in-process counters, a cached key); the
+    Redis counter and the database lookup of an unknown key go to a worker thread.
+    """
     key = host_credential(request)
+    digest = hash_secret(key) if key else None
     # Rate-limit by key (not by IP: many hosts share NAT); hashed so keys never reach Redis.
-    state.limiter.check("ingest", hash_secret(key)[:32] if key else client_ip(request))
-    return authenticate_host(state, key)
+    limit_key = digest[:32] if digest else client_ip(request)
+    if state.limiter.local:
+        state.limiter.check("ingest", limit_key)
+    else:
+        await run_in_threadpool(state.limiter.check, "ingest", limit_key)
+    cached = state.keys.get(digest) if digest else None
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(authenticate_host, state, key)
 
 
 IngestHost = Annotated[HostIdentity, Depends(ingest_host)]

@@ -41,6 +41,8 @@ class RateLimiter:
         # Prepended to every counter key, so several deployments (or tests) share one Redis.
         self.key_prefix = key_prefix
         self.rules = {scope: Rule(scope, parse(text), text) for scope, text in rules.items()}
+        # In-process counters: a check does no I/O and may run on the event loop.
+        self.local = storage_url.startswith("memory://")
 
     def check(self, scope: str, key: str) -> None:
         """Count one request; raise RateLimited when over the limit."""

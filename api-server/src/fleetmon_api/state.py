@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleetmon_api.idempotency import BatchLedger
+from fleetmon_api.ingest.fastpath import FastCompiler
 from fleetmon_api.ingest.validate import Validator
 from fleetmon_api.keycache import KeyCache
 from fleetmon_api.presence import Presence
@@ -47,6 +48,7 @@ class AppState:
     telemetry: Telemetry
     jwt: JWTConfig
     validator: Validator
+    compiler: FastCompiler
     clock: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
     # The fleet overview's store reads (fleetmon_api.snapshot.Snapshot), per process.

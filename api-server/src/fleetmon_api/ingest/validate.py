@@ -22,6 +22,7 @@ from fleetmon_db.timeseries import NS, FieldValue, Point
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-:/]*$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _INT64 = 2**63
+_FAR = float(2**63)
 _EMPTY: Mapping[str, str] = {}
 
 
@@ -109,9 +110,10 @@ class Validator:
 
     def time_ns(self, seconds: float | int, now_ns: int, index: int | str) -> int:
         """Epoch seconds to ns, within [now - max_past, now + max_future]."""
-        if type(seconds) is float and not math.isfinite(seconds):
-            raise BadPoint(index, "time is not a finite number")
-        t = int(seconds * NS)
+        scaled = seconds * NS
+        if type(scaled) is float and not math.isfinite(scaled):
+            raise BadPoint(index, f"time {seconds} is not a representable time")
+        t = int(scaled)
         if t < now_ns - self.limits.max_past_ns:
             raise BadPoint(index, f"time {seconds} is older than {self.limits.max_past_ns // NS}s")
         if t > now_ns + self.limits.max_future_ns:
@@ -165,7 +167,9 @@ class Validator:
             m = p["measurement"]
             tags = p.get("tags") or _EMPTY
             fields = p["fields"]
-            t = int(p["time"] * NS)
+            scaled = p["time"] * NS
+            # inf when the seconds overflow: time_ns below names it.
+            t = int(scaled) if -_FAR < scaled < _FAR else lo - 1
             if (
                 t < lo
                 or t > hi

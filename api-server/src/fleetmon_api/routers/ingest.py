@@ -17,7 +17,7 @@ from fleetmon_api.ingest.body import decode_body, read_body
 from fleetmon_api.ingest.models import BATCH_ADAPTER, Accepted, BatchIn
 from fleetmon_api.keycache import HostIdentity
 from fleetmon_api.state import AppState
-from fleetmon_db.timeseries import Point
+from fleetmon_db.timeseries import Point, PointBatch
 
 router = APIRouter(tags=["ingest"])
 
@@ -49,17 +49,25 @@ def _first_error(exc: ValidationError) -> str:
     return f"{path or 'body'}: {msg}"
 
 
-async def _write(state: AppState, points: list[Point], endpoint: str) -> int:
+async def _write(state: AppState, batch: PointBatch, endpoint: str) -> int:
     started = time.perf_counter()
     try:
-        written = await run_in_threadpool(state.store.write, points)
+        written = await run_in_threadpool(state.store.write_batch, batch)
     except Exception:
         state.telemetry.store_errors.labels("write").inc()
         raise
     state.telemetry.store_write_latency.observe(time.perf_counter() - started)
     state.telemetry.batches.labels(endpoint).inc()
-    state.telemetry.points.labels(endpoint).inc(len(points))
+    state.telemetry.points.labels(endpoint).inc(len(batch))
     return written
+
+
+def _strict(body: bytes) -> Any:
+    """The batch as the strict adapter reads it; 422 naming the first error."""
+    try:
+        return BATCH_ADAPTER.validate_json(body)
+    except ValidationError as exc:
+        raise ApiError(422, _first_error(exc)) from None
 
 
 def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -101,14 +109,11 @@ async def collect(request: Request, host: IngestHost) -> Response:
     s = state.settings
     raw = await read_body(request, s.max_body_bytes)
     body = decode_body(raw, request.headers.get("content-encoding"), s.max_decompressed_bytes)
-    # The fast check accepts only what the adapter accepts; anything else gets the adapter
-    # (and its error message).
-    batch: Any = fastpath.parse_batch(body)
-    if batch is None:
-        try:
-            batch = BATCH_ADAPTER.validate_json(body)
-        except ValidationError as exc:
-            raise ApiError(422, _first_error(exc)) from None
+    # The fast path accepts only what the adapter and the validator accept; for anything
+    # else they decide (and name the error).
+    envelope = fastpath.parse_batch(body)
+    strict = envelope is None
+    batch: Any = _strict(body) if envelope is None else envelope
     raw_points = batch["points"]
     if len(raw_points) > s.max_points:
         raise ApiError(
@@ -121,8 +126,13 @@ async def collect(request: Request, host: IngestHost) -> Response:
         state.telemetry.duplicates.inc()
         state.presence.touch(host.host_id, version)
         return _accepted(host, batch["batch_id"], len(raw_points), 0, duplicate=True)
-    points = state.validator.points(host.name, raw_points, state.now_ns())
-    written = await _write(state, points, "collect") if points else 0
+    now_ns = state.now_ns()
+    points = None if strict else state.compiler.compile(host.name, raw_points, now_ns)
+    if points is None:
+        if not strict:
+            raw_points = _strict(body)["points"]
+        points = PointBatch.of(state.validator.points(host.name, raw_points, now_ns))
+    written = await _write(state, points, "collect") if points.times else 0
     state.ledger.record(ledger_key)
     state.presence.touch(host.host_id, version)
     return _accepted(host, batch["batch_id"], len(points), written)
@@ -179,7 +189,7 @@ async def _line_protocol(request: Request, host: HostIdentity, precision: str) -
         # The `host` tag is forced to the key's host, whatever the line says.
         points.append(v.point(where, host.name, line.measurement, t, line.tags, line.fields))
     if points:
-        await _write(state, points, "write")
+        await _write(state, PointBatch.of(points), "write")
     state.presence.touch(host.host_id, None)
     return Response(status_code=204)
 

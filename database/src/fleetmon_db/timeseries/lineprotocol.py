@@ -176,11 +176,13 @@ class LineEncoder:
         flat = batch.flat
         # Common case: every value (and time) is a plain finite number that orjson writes
         # in one call; '%' then places the texts into the joined templates.
-        if _plain_finite(flat) and (
-            (min(flat) >= _INT_MIN and max(flat) <= _INT_MAX) or _orjson_safe(flat)  # type: ignore[operator]
-        ):
-            texts = orjson.dumps(flat)[1:-1].split(b",")
-            return b"".join(templates) % tuple(texts), len(flat) - len(templates)
+        if _plain_finite(flat):
+            try:
+                texts = orjson.dumps(flat)[1:-1].split(b",")
+            except orjson.JSONEncodeError:  # an int beyond 64 bits: the checked path
+                pass
+            else:
+                return b"".join(templates) % tuple(texts), len(flat) - len(templates)
         return self._checked(batch, templates)
 
     def encode(self, points: Sequence[Point]) -> tuple[bytes, int]:
