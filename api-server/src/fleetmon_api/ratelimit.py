@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
+from limits.storage import Storage
 from slowapi import Limiter
 
 log = logging.getLogger(__name__)
@@ -31,18 +33,82 @@ class Rule:
     text: str
 
 
+class LocalStorage(Storage):
+    """In-process fixed-window counters that expire lazily (scheme ``fleetmon-memory://``).
+
+    limits' own memory storage starts a timer thread on a counter hit whenever the previous
+    one has ended (10 ms), which for an API taking a batch every few ms is a thread start
+    per request. Here an expired counter is reset when next touched, and a sweep every
+    SWEEP_EVERY hits bounds memory.
+    """
+
+    STORAGE_SCHEME = ["fleetmon-memory"]
+    SWEEP_EVERY = 10_000
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **_: str) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **_)
+        self._counts: dict[str, tuple[int, float]] = {}  # key -> (count, expires at)
+        self._lock = threading.Lock()
+        self._hits = 0
+        self._clock = time.time
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        """Errors this storage may raise."""
+        return ValueError
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        """Add `amount` to the key's counter, starting a new window if the last one ended."""
+        now = self._clock()
+        with self._lock:
+            self._hits += 1
+            if self._hits % self.SWEEP_EVERY == 0:
+                self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+            count, expires = self._counts.get(key, (0, 0.0))
+            if expires <= now:
+                count, expires = 0, now + expiry
+            count += amount
+            self._counts[key] = (count, expires)
+            return count
+
+    def get(self, key: str) -> int:
+        """The key's count in its current window."""
+        count, expires = self._counts.get(key, (0, 0.0))
+        return count if expires > self._clock() else 0
+
+    def get_expiry(self, key: str) -> float:
+        """When the key's window ends (epoch seconds)."""
+        _, expires = self._counts.get(key, (0, 0.0))
+        return expires if expires > self._clock() else self._clock()
+
+    def check(self) -> bool:
+        """Always healthy."""
+        return True
+
+    def reset(self) -> int | None:
+        """Forget every counter."""
+        with self._lock:
+            n = len(self._counts)
+            self._counts = {}
+        return n
+
+    def clear(self, key: str) -> None:
+        """Forget one counter."""
+        with self._lock:
+            self._counts.pop(key, None)
+
+
 class RateLimiter:
     """Per-app limiter: slowapi holds the storage; each check hits one (scope, key) counter."""
 
     def __init__(self, storage_url: str, key_prefix: str, rules: dict[str, str]) -> None:
-        self.limiter = Limiter(
-            key_func=lambda: "", storage_uri=storage_url, strategy="fixed-window"
-        )
+        # In-process counters: a check does no I/O and may run on the event loop.
+        self.local = storage_url.startswith("memory://")
+        uri = "fleetmon-memory://" if self.local else storage_url
+        self.limiter = Limiter(key_func=lambda: "", storage_uri=uri, strategy="fixed-window")
         # Prepended to every counter key, so several deployments (or tests) share one Redis.
         self.key_prefix = key_prefix
         self.rules = {scope: Rule(scope, parse(text), text) for scope, text in rules.items()}
-        # In-process counters: a check does no I/O and may run on the event loop.
-        self.local = storage_url.startswith("memory://")
 
     def check(self, scope: str, key: str) -> None:
         """Count one request; raise RateLimited when over the limit."""
