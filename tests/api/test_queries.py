@@ -12,13 +12,27 @@ from tests.api.harness import ApiServer, now_s
 
 @pytest.fixture(scope="module")
 def seeded(api: ApiServer) -> dict[str, Any]:
-    """Two hosts with 10 minutes of 10 s data for cpu, mem, disk, net and a counter."""
+    """Two hosts with 10 minutes of 10 s data for cpu, mem, disk, net and a counter; a third
+    with loopback traffic and its fullest disk on `/` (seeded here: the overview is read once
+    per snapshot, so every host it must show has to exist before its first read)."""
     t_end = int(now_s()) // 60 * 60
-    keys = {name: api.enroll(name) for name in ("q-web", "q-db")}
+    keys = {name: api.enroll(name) for name in ("q-web", "q-db", "q-edge")}
     for n, (name, key) in enumerate(keys.items()):
         points = []
         for i in range(60):
             t = t_end - (60 - i) * 10
+            if name == "q-edge":
+                points += [
+                    {"measurement": "disk", "time": t, "tags": {"path": "/"},
+                     "fields": {"used_percent": 91.5}},
+                    {"measurement": "disk", "time": t, "tags": {"path": "/var/lib/docker"},
+                     "fields": {"used_percent": 12.0}},
+                    {"measurement": "net", "time": t, "tags": {"interface": "eth0"},
+                     "fields": {"bytes_recv": 3000 * i, "bytes_sent": 2000 * i}},
+                    {"measurement": "net", "time": t, "tags": {"interface": "lo"},
+                     "fields": {"bytes_recv": 10**7 * i, "bytes_sent": 10**7 * i}},
+                ]  # fmt: skip
+                continue
             points += [
                 {"measurement": "cpu", "time": t, "tags": {"cpu": "cpu-total"},
                  "fields": {"usage_idle": 80.0 - n * 10, "usage_user": float(i)}},
@@ -124,9 +138,33 @@ def test_fleet_overview(api: ApiServer, seeded: dict[str, Any]) -> None:
     assert db["cpu_percent"] == pytest.approx(30.0)
     assert db["mem_percent"] == 41.0
     assert db["disk_percent"] == 71.0
+    assert db["disk_path"] == "/data"
     assert web["load1"] == 0.5
     assert web["net_recv_bps"] == pytest.approx(100.0)
     assert web["net_sent_bps"] == pytest.approx(50.0)
     assert r.json()["counts"]["up"] >= 2
     # The store values' read time (a per-worker snapshot, at most overview_cache_s old).
     assert r.json()["values_time"] == pytest.approx(time.time(), abs=60)
+
+
+def test_fleet_overview_network_rate_leaves_out_loopback(
+    api: ApiServer, seeded: dict[str, Any]
+) -> None:
+    # q-edge sends 300 B/s in and 200 B/s out on eth0 and 1 MB/s each way on lo.
+    edge = _overview_host(api, "q-edge")
+    assert edge["net_recv_bps"] == pytest.approx(300.0)
+    assert edge["net_sent_bps"] == pytest.approx(200.0)
+
+
+def test_fleet_overview_names_the_fullest_disk(api: ApiServer, seeded: dict[str, Any]) -> None:
+    edge = _overview_host(api, "q-edge")
+    assert edge["disk_percent"] == 91.5
+    assert edge["disk_path"] == "/"
+    assert "cpu_percent" not in edge  # values the host never sent stay absent
+
+
+def _overview_host(api: ApiServer, name: str) -> dict[str, Any]:
+    r = _get(api, "/api/v1/metrics/overview")
+    assert r.status_code == 200, r.text
+    hosts: dict[str, dict[str, Any]] = {h["name"]: h for h in r.json()["hosts"]}
+    return hosts[name]

@@ -390,6 +390,10 @@ def test_overview_then_host_page(browser: Browser, fleet: Fleet) -> None:
     user = max(0.5, 12.0 + 6 * math.sin((HISTORY_S // STEP_S) / 12))
     busy = 100 - round(100 - user * 1.125 - 1.5, 2)
     expect(web.locator("td[data-metric='cpu'] .meter-value")).to_have_text(f"{busy:.1f}%")
+    # The worst disk is named by its mount point next to its percentage.
+    disk = web.locator("td[data-metric='disk']")
+    expect(disk.locator(".meter-value")).to_have_text("62.0%")
+    expect(disk.locator(".meter-note")).to_have_text("/")
     # Auto-refresh: a new batch from web-01 shows up without reloading the page.
     _push(fleet, "web-01", [_cpu_point(time.time(), idle=25.0)])
     expect(web.locator("td[data-metric='cpu'] .meter-value")).to_have_text("75.0%", timeout=12_000)

@@ -44,6 +44,11 @@ COUNTERS: dict[str, frozenset[str]] = {
 }  # fmt: skip
 
 
+# Loopback interfaces: traffic that never leaves the host, left out of fleet-level network
+# rates (Linux `lo`; `lo0` on macOS and the BSDs, which the agent does not ignore by default).
+LOOPBACK_INTERFACES = frozenset({"lo", "lo0"})
+
+
 def is_counter(measurement: str, field: str) -> bool:
     """True for fields that only grow (rates make sense, raw values do not)."""
     return field in COUNTERS.get(measurement, frozenset())

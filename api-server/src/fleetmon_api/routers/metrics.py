@@ -8,17 +8,24 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from fleetmon_api import services
-from fleetmon_api.catalog import CATEGORY_MEASUREMENTS, Category, is_counter, split_metric
+from fleetmon_api.catalog import (
+    CATEGORY_MEASUREMENTS,
+    LOOPBACK_INTERFACES,
+    Category,
+    is_counter,
+    split_metric,
+)
 from fleetmon_api.deps import DbSession, State, ViewerUser
 from fleetmon_api.errors import ApiError
 from fleetmon_api.responses import JSON
 from fleetmon_api.state import AppState
 from fleetmon_api.timeparse import check_range, parse_duration, parse_instant
 from fleetmon_db.models import Host
-from fleetmon_db.timeseries import NS, Aggregate, RangeQuery, Sample, Selector
+from fleetmon_db.timeseries import NS, Aggregate, RangeQuery, Sample, Selector, SeriesKey
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 
@@ -173,7 +180,15 @@ _OVERVIEW_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleetmon-
 _SNAPSHOT_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleetmon-overview-get")
 
 
-def _overview_values(state: AppState) -> dict[str, dict[str, float]]:
+def _tag(key: SeriesKey, name: str) -> str | None:
+    """One tag's value of a series, or None."""
+    for k, v in key.tags:
+        if k == name:
+            return v
+    return None
+
+
+def _overview_values(state: AppState) -> dict[str, dict[str, float | str | None]]:
     """Latest cpu/mem/disk/load and net rates of every host, from the store."""
     now_ns = state.now_ns()
     since = now_ns - OVERVIEW_WINDOW_S * NS
@@ -193,7 +208,9 @@ def _overview_values(state: AppState) -> dict[str, dict[str, float]]:
         )
         for field, out in (("bytes_recv", "net_recv_bps"), ("bytes_sent", "net_sent_bps"))
     }
-    latest: dict[str, dict[str, float]] = defaultdict(dict)
+    latest: dict[str, dict[str, float | str | None]] = defaultdict(dict)
+    # Per host: (used_percent, path) of the fullest filesystem.
+    fullest: dict[str, tuple[float, str | None]] = {}
     for s in latest_f.result():
         v = s.value
         if isinstance(v, bool) or not isinstance(v, int | float):
@@ -204,16 +221,35 @@ def _overview_values(state: AppState) -> dict[str, dict[str, float]]:
         elif s.key.measurement == "mem":
             row["mem_percent"] = float(v)
         elif s.key.measurement == "disk":
-            # The fullest filesystem is what matters at fleet level.
-            row["disk_percent"] = max(row.get("disk_percent", 0.0), float(v))
+            # The fullest filesystem is what matters at fleet level, named so an operator
+            # sees which one fills up (equal percentages: the first path, whatever the store's
+            # order).
+            disk = (float(v), _tag(s.key, "path"))
+            best = fullest.get(s.key.host)
+            if best is None or disk[0] > best[0] or (disk[0] == best[0] and _before(disk, best)):
+                fullest[s.key.host] = disk
         else:
             row["load1"] = float(v)
+    for host, (percent, path) in fullest.items():
+        latest[host]["disk_percent"] = percent
+        latest[host]["disk_path"] = path
     for out, fut in rate_f.items():
+        # Selector has only exact tag matches, so the loopback series are read and dropped
+        # here; what remains is summed per host: traffic in and out of the host.
+        sums: dict[str, float] = defaultdict(float)
         for s in fut.result():
+            if _tag(s.key, "interface") in LOOPBACK_INTERFACES:
+                continue
             if isinstance(s.value, int | float) and not isinstance(s.value, bool):
-                row = latest[s.key.host]
-                row[out] = row.get(out, 0.0) + float(s.value)
+                sums[s.key.host] += float(s.value)
+        for host, total in sums.items():
+            latest[host][out] = total
     return dict(latest)
+
+
+def _before(a: tuple[float, str | None], b: tuple[float, str | None]) -> bool:
+    """Whether disk a's path sorts before disk b's (a path beats none)."""
+    return b[1] is None or (a[1] is not None and a[1] < b[1])
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -224,7 +260,46 @@ def _iso(t: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-@router.get("/overview", response_model=None, response_class=JSON)
+class OverviewHost(BaseModel):
+    """One host of the fleet overview; a value is absent when the host sent none recently."""
+
+    name: str
+    status: str = Field(description="up, stale or down")
+    last_seen: datetime | None
+    labels: dict[str, str]
+    cpu_percent: float | None = Field(None, description="100 - cpu.usage_idle of cpu-total")
+    mem_percent: float | None = Field(None, description="mem.used_percent")
+    disk_percent: float | None = Field(
+        None, description="disk.used_percent of the fullest filesystem"
+    )
+    disk_path: str | None = Field(
+        None, description="mount point (`path` tag) of the fullest filesystem"
+    )
+    load1: float | None = Field(None, description="system.load1")
+    net_recv_bps: float | None = Field(
+        None, description="bytes/s received, summed over the interfaces except loopback"
+    )
+    net_sent_bps: float | None = Field(
+        None, description="bytes/s sent, summed over the interfaces except loopback"
+    )
+
+
+class OverviewOut(BaseModel):
+    """The fleet overview: every host and the count of hosts per status."""
+
+    time: float = Field(description="epoch seconds of the answer")
+    values_time: float = Field(description="epoch seconds when the store values were read")
+    counts: dict[str, int]
+    hosts: list[OverviewHost]
+
+
+# Documented, not validated: the answer is built and rendered straight (see below).
+@router.get(
+    "/overview",
+    response_model=None,
+    response_class=JSON,
+    responses={200: {"model": OverviewOut, "description": "Every host's status and values"}},
+)
 def overview(state: State, db: DbSession, _user: ViewerUser) -> JSON:
     """Every host's status and latest cpu/mem/disk/net/load in one call.
 
