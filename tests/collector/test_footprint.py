@@ -8,6 +8,8 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
 from fleetmon_agent.spool import new_batch_id
 from tests.collector.receiver import Receiver
 
@@ -21,37 +23,41 @@ from fleetmon_agent import cli
 from fleetmon_agent.config import load
 config = load({str(EXAMPLE)!r})
 from fleetmon_agent.lean import import_requests
-import_requests()
+import_requests(tls=sys.argv[1] == "https")
 import fleetmon_agent.agent, fleetmon_agent.limits
 print(json.dumps(sorted(sys.modules)))
 """
 
 
-def test_run_leaves_out_modules_the_agent_never_uses() -> None:
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_run_leaves_out_modules_the_agent_never_uses(scheme: str) -> None:
     out = subprocess.run(
-        [sys.executable, "-c", RUN_IMPORTS], capture_output=True, text=True, check=True
+        [sys.executable, "-c", RUN_IMPORTS, scheme], capture_output=True, text=True, check=True
     ).stdout
     loaded = set(json.loads(out))
-    assert {"requests", "schedule", "yaml"} <= loaded
+    assert {"requests", "schedule", "yaml", "hashlib"} <= loaded
     # ~3 MB (character-set detection), ~0.8 MB (dataclasses pulls in inspect, ast, dis),
     # ~0.7 MB (http.server: only for the exporter), uuid (pulls in platform).
     unused = {"charset_normalizer", "chardet", "dataclasses", "http.server", "uuid"}
     assert not unused & loaded
+    # OpenSSL (~5 MB) only when the server speaks TLS.
+    tls = {"ssl", "_ssl", "_hashlib"}
+    assert tls <= loaded if scheme == "https" else not tls & loaded
 
 
 SEND_WITHOUT_DETECTOR = """
 import sys
 from fleetmon_agent.lean import import_requests
-import_requests()
+import_requests(tls=False)
 from fleetmon_agent.sender import Sender
 from fleetmon_agent.spool import Batch
 outcome, _, reason = Sender(sys.argv[1], "k").send(Batch("b", [{"x": 1}]), 0)
-assert "charset_normalizer" not in sys.modules
+assert "charset_normalizer" not in sys.modules and "ssl" not in sys.modules
 print(outcome, reason)
 """
 
 
-def test_sender_reads_error_answers_without_a_charset_detector(receiver: Receiver) -> None:
+def test_sender_speaks_plain_http_without_a_charset_detector_or_tls(receiver: Receiver) -> None:
     receiver.policy = lambda n, body: (422, {})
     out = subprocess.run(
         [sys.executable, "-c", SEND_WITHOUT_DETECTOR, receiver.url],

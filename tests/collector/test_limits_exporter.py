@@ -166,3 +166,32 @@ def test_failing_collector_logging_is_rate_limited(
     assert lines == ["collector boom failed: RuntimeError('sensor exploded')"]
     assert agent.stats.latencies["boom"].errors == 5
     assert agent.collectors[0].suppressed == 4
+
+
+def test_collectors_sharing_an_interval_share_one_job(tmp_path: Path) -> None:
+    config = make_config(tmp_path, batch={"flush_interval": 0.2})
+    agent = Agent(
+        config,
+        "k",
+        collectors=[
+            Running("a", 0.2, One()),
+            Running("b", 0.2, One()),
+            Running("slow", 0.1, One()),
+            Running("procstat", 0.1, One(), heavy=True),
+        ],
+    )
+    agent.start()
+    try:
+        assert len(agent.scheduler.jobs) == 2  # 0.2 s (a, b, then the flush) and 0.1 s
+        before = agent.spool.stats()[0]
+        agent.run_due(0.2)
+        assert agent.stats.latencies["a"].points == agent.stats.latencies["b"].points == 2
+        assert agent.spool.stats()[0] == before + 1  # flushed in the same wake-up
+        assert agent.disable_next() == "procstat"
+        assert len(agent.scheduler.jobs) == 2  # "slow" still runs
+        assert agent.disable_next() == "a"
+        assert agent.disable_next() == "b"
+        assert agent.disable_next() == "slow"
+        assert len(agent.scheduler.jobs) == 1  # the flush goes on
+    finally:
+        agent.shutdown()

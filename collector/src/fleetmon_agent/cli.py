@@ -107,7 +107,8 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
     """Run the agent until SIGTERM/SIGINT."""
     from fleetmon_agent.lean import import_requests
 
-    import_requests()  # before anything else imports it: see lean.py
+    # Before anything else imports it (see lean.py): plain HTTP needs no TLS at all.
+    import_requests(tls=not str(config.server["url"]).lower().startswith("http://"))
     from fleetmon_agent.agent import Agent
     from fleetmon_agent.spool import SpoolError
 

@@ -10,6 +10,11 @@ from types import ModuleType
 # The agent only ever reads short JSON error messages, which it decodes as UTF-8 itself,
 # and charset_normalizer (with the CJK codecs it loads) is ~3 MB of resident memory.
 _DETECTORS = ("charset_normalizer", "chardet")
+# Talking plain HTTP (a server on loopback), TLS is never used, yet urllib3 imports ssl
+# and requests imports hashlib, and either one loads and initialises OpenSSL's libcrypto:
+# ~5 MB resident. Without them urllib3 refuses https:// URLs, and hashlib uses its own
+# digests.
+_TLS = ("ssl", "_hashlib")
 
 
 def _forget(prefix: str) -> None:
@@ -17,16 +22,17 @@ def _forget(prefix: str) -> None:
         del sys.modules[name]
 
 
-def import_requests() -> ModuleType:
-    """`requests`, imported without a character-set detector when it can do without one.
+def import_requests(tls: bool = True) -> ModuleType:
+    """`requests`, imported without a character-set detector (and TLS when `tls` is false).
 
-    requests 2.32 and later work without one (text falls back to UTF-8); older versions
-    fail to import without it, and are then imported the ordinary way. A process that has
-    already imported requests keeps what it has.
+    requests 2.32 and later work without a detector (text falls back to UTF-8); older
+    versions fail to import without one, and are then imported the ordinary way. A process
+    that has already imported requests keeps what it has.
     """
     if "requests" in sys.modules:
         return sys.modules["requests"]
-    blocked = [name for name in _DETECTORS if name not in sys.modules]
+    left_out = _DETECTORS if tls else _DETECTORS + _TLS
+    blocked = [name for name in left_out if name not in sys.modules]
     for name in blocked:
         sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` fail
     try:
