@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fleetmon_agent.agent import Agent, Running
 from fleetmon_agent.points import Point
 from fleetmon_agent.sender import Delivery, Sender, backoff_delay, parse_retry_after
-from fleetmon_agent.spool import FileSpool
+from fleetmon_agent.spool import Batch, FileSpool
 from fleetmon_agent.spool.files import QUARANTINE
 from tests.collector.conftest import make_config
 from tests.collector.receiver import Receiver, point_key, wait_until
@@ -258,3 +260,24 @@ def test_spool_full_drops_oldest_and_reports_the_count(tmp_path: Path, receiver:
     assert "t39" in got
     assert "t00" not in got
     assert len(got) == 40 - dropped // 5
+
+
+def test_sender_reads_proxies_and_ca_bundle_from_the_environment_once(
+    monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    for var in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/fleetmon/ca.pem")
+    sender = Sender("http://fleetmon.example.com", "k")
+    assert sender.session.proxies == {"http": "http://proxy.invalid:3128"}
+    assert sender.session.verify == "/etc/fleetmon/ca.pem"
+    assert not sender.session.trust_env  # not re-read (nor ~/.netrc) on every request
+    assert (
+        Sender("http://fleetmon.example.com", "k", verify="/own.pem").session.verify == "/own.pem"
+    )
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert Sender(receiver.url, "k").session.proxies == {}
+    outcome, _, _ = Sender(receiver.url, "k").send(Batch("b1", pts("a", 2)), 0)
+    assert outcome == "ack"
+    assert receiver.requests[0].headers["Content-Encoding"] == "gzip"
