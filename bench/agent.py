@@ -65,6 +65,8 @@ class Sink:
         self.points = 0
         self.requests = 0
         self.latency: dict[str, dict[str, Any]] = {}
+        # (arrival, collect_ms_last) per collector: what each self-metrics report saw.
+        self.lasts: dict[str, list[tuple[float, float]]] = {}
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -77,7 +79,11 @@ class Sink:
                 sink.points += len(body["points"])
                 for p in body["points"]:
                     if p["measurement"] == "fleetmon_agent" and "collector" in p["tags"]:
-                        sink.latency[p["tags"]["collector"]] = p["fields"]
+                        name = p["tags"]["collector"]
+                        sink.latency[name] = p["fields"]
+                        sink.lasts.setdefault(name, []).append(
+                            (time.monotonic(), float(p["fields"]["collect_ms_last"]))
+                        )
                 self.send_response(202)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -217,11 +223,18 @@ def main(argv: list[str]) -> int:
             f"{rss['node']:.1f}",
         ],
     ]
+    warm_at = started + WARMUP
+
+    def after_warmup(name: str) -> str:
+        seen = [ms for at, ms in sink.lasts.get(name, []) if at >= warm_at]
+        return f"{max(seen):.2f}" if seen else ""
+
     lat_rows: list[list[object]] = [
         [
             name,
             f"{f.get('collect_ms_p99', 0):.2f}",
             f"{f.get('collect_ms_max', 0):.2f}",
+            after_warmup(name),
             f"{f.get('collect_cpu_ms_p99', 0):.2f}",
             f"{float(f.get('collect_cpu_seconds', 0)):.3f}",
             f.get("samples", 0),
@@ -233,6 +246,9 @@ def main(argv: list[str]) -> int:
         default=0.0,
     )
     top_p99 = float(sink.latency.get("procstat", {}).get("collect_ms_p99", 0.0))
+    worst_warm = max(
+        (float(after_warmup(n) or 0) for n in sink.latency if n != "procstat"), default=0.0
+    )
     goals: list[list[object]] = [
         [
             "agent CPU ≤ node_exporter CPU",
@@ -248,6 +264,11 @@ def main(argv: list[str]) -> int:
             "p99 per collector < 20 ms (procstat excluded)",
             f"worst {worst:.2f} ms",
             "met" if worst < 20 else "MISSED",
+        ],
+        [
+            f"(the same after start-up: slowest reported run after {WARMUP:g} s)",
+            f"worst {worst_warm:.2f} ms",
+            "met" if worst_warm < 20 else "MISSED",
         ],
         [
             f"top processes p99 < 200 ms with {EXTRA_PROCESSES} extra processes",
@@ -272,9 +293,24 @@ def main(argv: list[str]) -> int:
                 rows,
             ),
             "Per-collector latency, measured by the agent itself (`fleetmon_agent` "
-            "self-metrics, window of the last 1024 runs; wall clock, and the collecting "
-            "thread's CPU time, which a busy machine does not inflate):",
-            table(["collector", "p99 ms", "max ms", "CPU p99 ms", "CPU s total", "runs"], lat_rows),
+            "self-metrics, window of the last 1024 runs, so over 10 minutes the p99 of a "
+            "15 s collector is its slowest run, start-up included; wall clock, and the "
+            "collecting thread's CPU time, which a busy machine does not inflate). "
+            f'"max ms after {WARMUP:g} s" is the slowest run that the agent\'s reports '
+            "(every 15 s: every run of the 15 s and 30 s collectors, every third of the 5 s "
+            "ones) showed once start-up was over:",
+            table(
+                [
+                    "collector",
+                    "p99 ms",
+                    "max ms",
+                    f"max ms after {WARMUP:g} s",
+                    "CPU p99 ms",
+                    "CPU s total",
+                    "runs",
+                ],
+                lat_rows,
+            ),
             table(["goal", "measured", ""], goals),
         ]
     )

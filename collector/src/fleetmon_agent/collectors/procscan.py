@@ -11,6 +11,7 @@ _CACHE_KEY = "procscan"
 _READER_KEY = "procscan.reader"
 _FRESH_SECONDS = 1.0
 _FD_RESERVE = 256  # descriptors always left for sockets, spool files and the rest
+_FD_MAX = 4096  # held /proc files at most (each pins ~1 KB of kernel memory)
 _STAT_MAX = 4096  # a stat line is ~150-400 bytes; the name is at most 64
 
 
@@ -64,8 +65,8 @@ def _fd_budget() -> int:
     except (ImportError, OSError, ValueError):
         return 0
     if soft == resource.RLIM_INFINITY:
-        soft = 65536
-    return max(min(soft - _FD_RESERVE, 65536), 0)
+        soft = _FD_MAX + _FD_RESERVE
+    return max(min(soft - _FD_RESERVE, _FD_MAX), 0)
 
 
 class StatReader:
