@@ -207,16 +207,22 @@ class Agent:
             for running in group:
                 running.job = job
         if self.config.exporter["enabled"]:
-            from fleetmon_agent.exporter import LatestValues, serve
+            from fleetmon_agent.exporter import LatestValues
 
             self.latest = LatestValues()
+        for running in self.collectors:  # first sample right away, not one interval late
+            self.run_collector(running)
+        # Threads start after that first round: it opens the process table's /proc files,
+        # growing the descriptor table, and while a second thread shares the table every
+        # growth waits for an RCU grace period (~25 ms in all, here, for 600 processes).
+        if self.latest is not None:
+            from fleetmon_agent.exporter import serve
+
             self._exporter = serve(
                 self.latest, self.config.exporter["address"], self.config.exporter["port"]
             )
         self._sender_thread = threading.Thread(target=self.delivery.run, name="sender", daemon=True)
         self._sender_thread.start()
-        for running in self.collectors:  # first sample right away, not one interval late
-            self.run_collector(running)
 
     def start_limits(self) -> None:
         """Check the self-limits on their own schedule."""
