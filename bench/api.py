@@ -52,21 +52,24 @@ ROUND_BATCHES = 80
 SECRET = "bench-secret-" + "x" * 40
 # How to read the figures; the verdict above it is computed from the run itself.
 NOTE = """
-Where the ingest time goes (profiled with py-spy and /proc CPU per batch): one API process
-spends its CPU on parsing the JSON (orjson), an accept-only fast check in front of the strict
-pydantic adapter (whatever it does not accept goes to the adapter, so errors are unchanged),
-building the store's points, the float formatting of the line protocol, and HTTP in and
-out; influxd needs the other core at the same time, while the direct writer only sends
-pre-encoded bodies. Next steps: writing validated rows without Point objects, and more
-than one worker (the goal is stated for one process). The overview serves a per-worker
-snapshot of its store values, re-read in the background once 5 s old (`overview_cache_s`;
-never served older than 30 s, `values_time` in the answer); its p95 is the requests that
-overlap a refresh. Read cold (the "snapshot off" row) it is the two store calls above: on
-InfluxDB 1.6 a `last()` grouped by series costs per series whatever the window, and the
-exact counter rate reads every raw point of its window. The 24 h summary is a
-count/mean/min/max statement plus one `top()` of the values from p95's rank up instead of a
-full sort per `percentile()`; percentiles stay exact (linear interpolation, as the SQL
-stores).
+Where the ingest time goes (py-spy, GIL-holding samples, and /proc CPU per batch): one API
+process parses the JSON (orjson), turns it into the store's flat PointBatch in one Python
+pass (each point shape checked once and cached, value types and ranges checked batch-wide
+in C; whatever that path does not certainly accept goes to the strict pydantic adapter and
+the validator, so errors are unchanged), frees the parsed objects, fills the cached
+line-protocol templates with one orjson call, and does HTTP in and out (a plain
+http.client pool towards influxd). influxd needs about as much CPU per batch as the API on
+a two-core machine, and the direct writer only sends pre-encoded bodies, so the API's rate
+is bounded by the two sharing the cores. The goal is stated for one process; the API is
+stateless, so more processes or replicas scale on more cores. The overview serves a
+per-worker snapshot of its store values, re-read in the background once 5 s old
+(`overview_cache_s`; never served older than 30 s, `values_time` in the answer); its p95
+is the requests that overlap a refresh. Read cold (the "snapshot off" row) it is the two
+store calls above: on InfluxDB 1.6 a `last()` grouped by series costs per series whatever
+the window, and the exact counter rate reads every raw point of its window. The 24 h
+summary is a count/mean/min/max statement plus one `top()` of the values from p95's rank
+up instead of a full sort per `percentile()`; percentiles stay exact (linear
+interpolation, as the SQL stores).
 """
 PASSWORD = "bench-password"
 
