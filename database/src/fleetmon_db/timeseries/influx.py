@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import orjson
 
 from fleetmon_db.timeseries.base import (
     NS,
@@ -243,8 +244,9 @@ class InfluxStore:
                 data={"q": ";\n".join(chunk), "db": self.database, "epoch": "ns"},
             )
             try:
-                body = resp.json()
-            except ValueError as exc:
+                # orjson: answers of thousands of series decode 2-3x faster than with json.
+                body = orjson.loads(resp.content)
+            except orjson.JSONDecodeError as exc:
                 raise StoreError(f"InfluxDB sent a non-JSON answer: {resp.text[:200]}") from exc
             if body.get("error"):
                 raise StoreError(f"InfluxDB query failed: {body['error']}")
