@@ -10,11 +10,8 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from fleetmon_agent.spool.files import QUARANTINE
 from tests.collector.receiver import Receiver, point_key, wait_until
@@ -66,20 +63,6 @@ def start(config: Path, *args: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Agent processes started by a test; killed if the test left them running."""
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.kill()
-        p.wait()
-        for stream in (p.stdout, p.stderr):
-            if stream is not None:
-                stream.close()
 
 
 def dead_url() -> str:

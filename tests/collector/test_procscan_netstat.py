@@ -7,7 +7,6 @@ import socket
 import struct
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -85,50 +84,40 @@ def test_reader_stays_within_its_descriptor_budget(tmp_path: Path) -> None:
     reader.close()
 
 
-@pytest.fixture
-def children() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.kill()
-        p.wait()
-
-
 def test_reader_on_real_proc_sees_zombies_and_forgets_exited_processes(
-    children: list[subprocess.Popen[bytes]],
+    procs: list[subprocess.Popen[bytes]],
 ) -> None:
     sleeper = subprocess.Popen(["sleep", "60"])
     zombie = subprocess.Popen(["true"])
-    children += [sleeper, zombie]
+    procs += [sleeper, zombie]
     deadline = time.monotonic() + 10
     while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE:  # exited, not reaped
         assert time.monotonic() < deadline
         time.sleep(0.01)
     reader = StatReader("/proc")
-    procs = {p.pid: p for p in reader.scan()}
-    assert procs[zombie.pid].state == "Z"
-    assert (procs[sleeper.pid].name, procs[sleeper.pid].state) == ("sleep", "S")
-    assert procs[os.getpid()].num_threads >= 1
+    seen = {p.pid: p for p in reader.scan()}
+    assert seen[zombie.pid].state == "Z"
+    assert (seen[sleeper.pid].name, seen[sleeper.pid].state) == ("sleep", "S")
+    assert seen[os.getpid()].num_threads >= 1
     sleeper.kill()
     sleeper.wait()
     zombie.wait()
-    procs = {p.pid: p for p in reader.scan()}
-    assert sleeper.pid not in procs
-    assert zombie.pid not in procs
+    seen = {p.pid: p for p in reader.scan()}
+    assert sleeper.pid not in seen
+    assert zombie.pid not in seen
     assert str(sleeper.pid) not in reader.fds
     reader.close()
 
 
 def test_reader_rereads_a_pid_whose_process_has_exited(
-    tmp_path: Path, children: list[subprocess.Popen[bytes]]
+    tmp_path: Path, procs: list[subprocess.Popen[bytes]]
 ) -> None:
     # A root whose "pid" links to a real process: after that process exits, the held
     # descriptor answers ESRCH (as for a pid the kernel has since given to another
     # process) and the pid is opened afresh, here finding nothing.
     (tmp_path / "stat").write_text(Path("/proc/stat").read_text())
     first = subprocess.Popen(["sleep", "60"])
-    children.append(first)
+    procs.append(first)
     (tmp_path / "4242").symlink_to(f"/proc/{first.pid}")
     reader = StatReader(str(tmp_path))
     assert [p.name for p in reader.scan()] == ["sleep"]
@@ -137,7 +126,7 @@ def test_reader_rereads_a_pid_whose_process_has_exited(
     assert reader.scan() == []
     assert reader.fds == {}
     second = subprocess.Popen(["sleep", "60"])
-    children.append(second)
+    procs.append(second)
     (tmp_path / "4242").unlink()
     (tmp_path / "4242").symlink_to(f"/proc/{second.pid}")
     assert [(p.pid, p.name) for p in reader.scan()] == [(4242, "sleep")]
@@ -145,11 +134,11 @@ def test_reader_rereads_a_pid_whose_process_has_exited(
 
 
 def test_fast_scan_agrees_with_psutil_on_this_host(
-    children: list[subprocess.Popen[bytes]],
+    procs: list[subprocess.Popen[bytes]],
 ) -> None:
     for _ in range(5):
-        children.append(subprocess.Popen(["sleep", "60"]))
-    for c in children:  # settled: asleep, done loading (resident memory no longer moving)
+        procs.append(subprocess.Popen(["sleep", "60"]))
+    for c in procs:  # settled: asleep, done loading (resident memory no longer moving)
         p = psutil.Process(c.pid)
         deadline = time.monotonic() + 10
         while p.status() != psutil.STATUS_SLEEPING:
@@ -158,7 +147,7 @@ def test_fast_scan_agrees_with_psutil_on_this_host(
     time.sleep(0.2)
     ours = {p.pid: p for p in StatReader("/proc").scan()}
     theirs = {p.pid: p for p in scan_psutil(psutil)}
-    for pid in [c.pid for c in children]:
+    for pid in [c.pid for c in procs]:
         a, b = ours[pid], theirs[pid]
         assert (a.name, a.state, a.num_threads) == (b.name, b.state, b.num_threads)
         # stat's resident size leaves out what still sits in per-CPU counters (statm, which
@@ -256,9 +245,9 @@ def test_netstat_on_a_fixture_root_never_asks_the_kernel(tmp_path: Path) -> None
     assert c.collect(1.0)[0].fields["tcp_listen"] == 0
 
 
-def test_zombie_is_counted_by_processes(children: list[subprocess.Popen[bytes]]) -> None:
+def test_zombie_is_counted_by_processes(procs: list[subprocess.Popen[bytes]]) -> None:
     zombie = subprocess.Popen(["true"])
-    children.append(zombie)
+    procs.append(zombie)
     deadline = time.monotonic() + 10
     while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline
