@@ -15,7 +15,7 @@ Non-finite floats have no line-protocol form and are skipped.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import orjson
 
@@ -99,12 +99,12 @@ class LineEncoder:
         self._lines: dict[PointShape, bytes] = {}
         self._max_cache = max_cache
 
-    def prefix(self, host: str, measurement: str, tags: Mapping[str, str]) -> str:
-        """The escaped ``measurement,host=...,tags`` of a point."""
-        ck = (host, measurement, tuple(tags.items()))
+    def prefix(self, host: str, measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+        """The escaped ``measurement,host=...,tags`` of a point (tags as a shape holds them)."""
+        ck = (host, measurement, tags)
         got = self._prefixes.get(ck)
         if got is None:
-            items = [(encode_name(k), encode_name(v)) for k, v in tags.items() if k != "host"]
+            items = [(encode_name(k), encode_name(v)) for k, v in tags if k != "host"]
             items.append(("host", encode_name(host)))
             got = series_prefix(encode_name(measurement), items)
             if len(self._prefixes) >= self._max_cache:
@@ -125,7 +125,7 @@ class LineEncoder:
     def _template(self, shape: PointShape) -> bytes:
         host, measurement, tags, names = shape
         fields = ",".join(self.field_key(n).replace("%", "%%") + "%s" for n in names)
-        prefix = self.prefix(host, measurement, dict(tags)).replace("%", "%%")
+        prefix = self.prefix(host, measurement, tags).replace("%", "%%")
         template = f"{prefix} {fields} %s\n".encode()
         if len(self._lines) >= self._max_cache:
             self._lines.clear()
@@ -144,7 +144,7 @@ class LineEncoder:
                 parts.append(self.field_key(name) + text)
         if not parts:
             return b"", 0
-        prefix = self.prefix(host, measurement, dict(tags))
+        prefix = self.prefix(host, measurement, tags)
         line = f"{prefix} {','.join(parts)} {t}\n".replace("%", "%%")
         return line.encode(), len(parts)
 
