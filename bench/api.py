@@ -53,10 +53,10 @@ SECRET = "bench-secret-" + "x" * 40
 # How to read the figures; the verdict above it is computed from the run itself.
 NOTE = """
 Where the ingest time goes (py-spy, GIL-holding samples, and /proc CPU per batch): one API
-process parses the JSON (orjson), turns it into the store's flat PointBatch in one Python
-pass (each point shape checked once and cached, value types and ranges checked batch-wide
-in C; whatever that path does not certainly accept goes to the strict pydantic adapter and
-the validator, so errors are unchanged), frees the parsed objects, fills the cached
+process decodes the JSON into msgspec structs (types and value ranges checked in C while
+parsing), turns them into the store's flat PointBatch in one Python pass (each point shape
+checked once and cached; whatever that path does not certainly accept goes to the strict
+pydantic adapter and the validator, so errors are unchanged), frees them, fills the cached
 line-protocol templates with one orjson call, and does HTTP in and out (a plain
 http.client pool towards influxd). influxd needs about as much CPU per batch as the API on
 a two-core machine, and the direct writer only sends pre-encoded bodies, so the API's rate

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from fleetmon_api.deps import IngestHost
 from fleetmon_api.errors import ApiError
-from fleetmon_api.ingest import fastpath, lineproto
+from fleetmon_api.ingest import lineproto, wire
 from fleetmon_api.ingest.body import decode_body, read_body
 from fleetmon_api.ingest.models import BATCH_ADAPTER, Accepted, BatchIn
 from fleetmon_api.keycache import HostIdentity
@@ -111,31 +111,35 @@ async def collect(request: Request, host: IngestHost) -> Response:
     body = decode_body(raw, request.headers.get("content-encoding"), s.max_decompressed_bytes)
     # The fast path accepts only what the adapter and the validator accept; for anything
     # else they decide (and name the error).
-    envelope = fastpath.parse_batch(body)
-    strict = envelope is None
-    batch: Any = _strict(body) if envelope is None else envelope
-    raw_points = batch["points"]
+    wire_batch = wire.decode(body)
+    if wire_batch is None:
+        strict = _strict(body)
+        batch_id, agent, raw_points = strict["batch_id"], strict.get("agent"), strict["points"]
+        version = agent["version"] if agent else None
+    else:
+        batch_id, raw_points = wire_batch.batch_id, wire_batch.points
+        version = wire_batch.agent.version if wire_batch.agent else None
     if len(raw_points) > s.max_points:
         raise ApiError(
             413, f"{len(raw_points)} points exceed the limit of {s.max_points} per batch"
         )
-    agent = batch.get("agent")
-    version = agent["version"] if agent else None
-    ledger_key = f"{host.host_id}:{batch['batch_id']}"
+    ledger_key = f"{host.host_id}:{batch_id}"
     if state.ledger.seen(ledger_key):
         state.telemetry.duplicates.inc()
         state.presence.touch(host.host_id, version)
-        return _accepted(host, batch["batch_id"], len(raw_points), 0, duplicate=True)
+        return _accepted(host, batch_id, len(raw_points), 0, duplicate=True)
     now_ns = state.now_ns()
-    points = None if strict else state.compiler.compile(host.name, raw_points, now_ns)
-    if points is None:
-        if not strict:
+    points = None
+    if wire_batch is not None:
+        points = state.compiler.compile(host.name, wire_batch.points, now_ns)
+        if points is None:
             raw_points = _strict(body)["points"]
+    if points is None:
         points = PointBatch.of(state.validator.points(host.name, raw_points, now_ns))
     written = await _write(state, points, "collect") if points.times else 0
     state.ledger.record(ledger_key)
     state.presence.touch(host.host_id, version)
-    return _accepted(host, batch["batch_id"], len(points), written)
+    return _accepted(host, batch_id, len(points), written)
 
 
 def _accepted(
