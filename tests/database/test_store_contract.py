@@ -6,6 +6,7 @@ with the stores' own helpers. Time is injected (the `clock` fixture); nothing sl
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from collections.abc import Callable, Iterable, Sequence
@@ -138,6 +139,18 @@ def write_rows(
     **tags: str,
 ) -> None:
     store.write([pt(host, t, {field: v}, **tags) for t, v in rows])
+
+
+def awrite(store: TimeSeriesStore, batch: PointBatch) -> int:
+    """`awrite_batch` on an event loop of its own, closed as the API's lifespan does."""
+
+    async def go() -> int:
+        try:
+            return await store.awrite_batch(batch)
+        finally:
+            await store.aclose()
+
+    return asyncio.run(go())
 
 
 # -- writes and latest ----------------------------------------------------------------------
@@ -445,13 +458,20 @@ def test_write_batch_stores_what_write_stores(store: TimeSeriesStore, clock: Clo
             out.append(Point(host, name, now - MIN, {name: name}, {name: float(i), "s": name}))
         return out
 
-    assert store.write(points("via-write")) == store.write_batch(PointBatch.of(points("via-batch")))
+    written = store.write(points("via-write"))
+    assert store.write_batch(PointBatch.of(points("via-batch"))) == written
+    # From an event loop, as the API writes: one batch in several requests, and a small one.
+    many, few = points("via-async"), points("via-async-small")[-len(EVIL) :]
+    assert awrite(store, PointBatch.of(many)) == written
+    assert awrite(store, PointBatch.of(few)) == 2 * len(EVIL)
 
     def seen(host: str) -> list[tuple[object, ...]]:
         got = store.latest(host)
         return sorted((s.key.measurement, s.key.field, s.key.tags, s.time_ns, s.value) for s in got)
 
     assert seen("via-batch") == seen("via-write")
+    assert seen("via-async") == seen("via-write")
+    assert len(seen("via-async-small")) == 2 * len(EVIL)
     assert len(seen("via-write")) == 5 * 3 + 2 * len(EVIL)
 
 
@@ -667,14 +687,22 @@ def test_rollup_catches_up_after_downtime(store: TimeSeriesStore, clock: Clock) 
     approx_points(got, rollup_reference(rows, start, now - H, H, Aggregate.MAX))
 
 
-def test_backfilled_late_data_recomputes_windows(store: TimeSeriesStore, clock: Clock) -> None:
+@pytest.mark.parametrize("via", ["write", "awrite_batch"])
+def test_backfilled_late_data_recomputes_windows(
+    store: TimeSeriesStore, clock: Clock, via: str
+) -> None:
     now = clock.now_ns
     gap = now - 2 * H + 10 * MIN  # a 5m window with no data at first
     rows = [r for r in gauge(now - 3 * H, now - H, seed=4) if not gap <= r[0] < gap + 5 * MIN]
     write_rows(store, "a", rows, cpu="cpu0")
     store.rollup(now)
     late = [(gap + 30 * NS, 500.0), (gap + 90 * NS, 700.0), (now - 3 * H + 5 * NS, -50.0)]
-    write_rows(store, "a", late, cpu="cpu0")  # the clock says these windows are closed
+    # The clock says these windows are closed.
+    if via == "write":
+        write_rows(store, "a", late, cpu="cpu0")
+    else:
+        batch = PointBatch.of([pt("a", t, {"usage_user": v}, cpu="cpu0") for t, v in late])
+        assert awrite(store, batch) == len(late)
     clock.now_ns = now + 5 * MIN
     report = store.rollup(now)
     assert report.windows["5m"] == 2

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ValidationError
 
 from fleetmon_api.deps import IngestHost
@@ -52,7 +51,7 @@ def _first_error(exc: ValidationError) -> str:
 async def _write(state: AppState, batch: PointBatch, endpoint: str) -> int:
     started = time.perf_counter()
     try:
-        written = await run_in_threadpool(state.store.write_batch, batch)
+        written = await state.store.awrite_batch(batch)
     except Exception:
         state.telemetry.store_errors.labels("write").inc()
         raise

@@ -194,7 +194,8 @@ class RollupReport:
 class TimeSeriesStore(Protocol):
     """Everything fleetmon asks of a time-series store; both stores pass one shared suite.
 
-    All methods are synchronous and thread-safe: the API calls them from its thread pool.
+    All methods are synchronous and thread-safe: the API calls them from its thread pool;
+    the one exception, `awrite_batch`, is the ingest path's write from the event loop.
     Writes are idempotent: writing the same points again leaves stored data unchanged.
     """
 
@@ -214,6 +215,12 @@ class TimeSeriesStore(Protocol):
 
     def write_batch(self, batch: PointBatch) -> int:
         """`write` for points in flat form (the ingest path's)."""
+
+    async def awrite_batch(self, batch: PointBatch) -> int:
+        """`write_batch` awaited on an event loop, without blocking it."""
+
+    async def aclose(self) -> None:
+        """Release what `awrite_batch` opened, on the event loop that used it."""
 
     def latest(self, host: str, since_ns: int | None = None) -> list[Sample]:
         """Latest value of every series of `host` (written at or after `since_ns`)."""

@@ -29,6 +29,11 @@ class Answer:
     body: bytes
 
 
+def unreachable(target: Target, exc: BaseException) -> StoreUnavailable:
+    """The error for a server that could not be reached (or answered nothing usable)."""
+    return StoreUnavailable(f"InfluxDB at {target.url} unreachable: {exc!r}")
+
+
 def basic_auth(username: str, password: str) -> str:
     """The value of an `Authorization: Basic` header."""
     raw = f"{username}:{password}".encode()
@@ -44,6 +49,32 @@ def ssl_context(verify: bool | str) -> ssl.SSLContext:
     return ctx
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a pool connects: host, port, base path and TLS context (None for http)."""
+
+    url: str
+    host: str
+    port: int
+    base: str
+    ssl: ssl.SSLContext | None
+
+    @classmethod
+    def parse(cls, base_url: str, verify: bool | str) -> Target:
+        """An http(s) URL's target; ValueError for anything else."""
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        https = parts.scheme == "https"
+        return cls(
+            url=base_url,
+            host=parts.hostname,
+            port=parts.port or (443 if https else 80),
+            base=parts.path.rstrip("/"),
+            ssl=ssl_context(verify) if https else None,
+        )
+
+
 class PostPool:
     """POSTs over a small pool of keep-alive connections to one server; thread-safe."""
 
@@ -56,27 +87,18 @@ class PostPool:
         verify: bool | str = True,
         max_idle: int = 8,
     ) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {base_url!r}")
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = parts.port or (443 if self._https else 80)
-        self._base = parts.path.rstrip("/")
+        self._target = Target.parse(base_url, verify)
         self._headers = dict(headers)
         self._timeout = timeout
-        self._ssl = ssl_context(verify) if self._https else None
         self._idle: list[http.client.HTTPConnection] = []
         self._max_idle = max_idle
         self._lock = threading.Lock()
-        self._url = base_url
 
     def _connect(self) -> http.client.HTTPConnection:
-        if self._https:
-            return http.client.HTTPSConnection(
-                self._host, self._port, timeout=self._timeout, context=self._ssl
-            )
-        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+        t = self._target
+        if t.ssl is not None:
+            return http.client.HTTPSConnection(t.host, t.port, timeout=self._timeout, context=t.ssl)
+        return http.client.HTTPConnection(t.host, t.port, timeout=self._timeout)
 
     def _take(self) -> tuple[http.client.HTTPConnection, bool]:
         with self._lock:
@@ -101,17 +123,17 @@ class PostPool:
         while True:
             conn, reused = self._take()
             try:
-                conn.request("POST", self._base + path, body=body, headers=headers)
+                conn.request("POST", self._target.base + path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
             except _STALE as exc:
                 conn.close()
                 if reused:
                     continue
-                raise StoreUnavailable(f"InfluxDB at {self._url} unreachable: {exc!r}") from exc
+                raise unreachable(self._target, exc) from exc
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                raise StoreUnavailable(f"InfluxDB at {self._url} unreachable: {exc!r}") from exc
+                raise unreachable(self._target, exc) from exc
             if resp.will_close:
                 conn.close()
             else:

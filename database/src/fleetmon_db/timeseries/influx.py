@@ -11,6 +11,7 @@ recompute because late data arrived after they were rolled up).
 # ruff: noqa: S608  -- every spliced value goes through quoting (influxql.py) or is an int
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -24,6 +25,7 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
+from fleetmon_db.timeseries.asyncpost import AsyncPostPool
 from fleetmon_db.timeseries.base import (
     NS,
     Aggregate,
@@ -51,7 +53,7 @@ from fleetmon_db.timeseries.compute import (
     summary_of_rollups,
     window_rate,
 )
-from fleetmon_db.timeseries.httppost import PostPool, basic_auth
+from fleetmon_db.timeseries.httppost import Answer, PostPool, basic_auth
 from fleetmon_db.timeseries.influxql import (
     ident,
     integer,
@@ -104,6 +106,24 @@ def _check_status(status: int, text: Callable[[], str]) -> None:
         raise StoreUnavailable(f"InfluxDB answered {status}: {text()}")
     if status >= 400:
         raise StoreError(f"InfluxDB rejected the request ({status}): {text()}")
+
+
+_LP_TYPE = "text/plain; charset=utf-8"
+
+
+def _check_write(answer: Answer, rp: str) -> None:
+    """Raise for a failed write, except points dropped as older than the RP keeps."""
+    try:
+        _check_status(answer.status, lambda: _error_text(answer.body, answer.reason))
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:
+        msg = str(exc)
+        # Points older than the RP's duration are expired by policy; the rest were stored.
+        if "partial write" in msg and "beyond retention policy" in msg and "conflict" not in msg:
+            log.debug("InfluxDB dropped points beyond the retention of %s: %s", rp, msg)
+            return
+        raise
 
 
 _REGEX_SPECIAL = frozenset("\\.+*?()|[]{}^$/")
@@ -212,8 +232,12 @@ class InfluxStore:
             verify=verify,
             limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
         )
-        # Writes, the hot path, go over plain http.client connections (see httppost.py).
+        # Writes, the hot path, go over plain http.client connections (see httppost.py),
+        # or asyncio ones when an event loop awaits them (asyncpost.py).
         self._writer = PostPool(
+            self._url, headers, timeout=timeout, verify=verify, max_idle=pool_size
+        )
+        self._awriter = AsyncPostPool(
             self._url, headers, timeout=timeout, verify=verify, max_idle=pool_size
         )
         self._encoder = LineEncoder()
@@ -258,24 +282,14 @@ class InfluxStore:
             out.extend(results)
         return out
 
+    def _write_query(self, rp: str) -> str:
+        return "/write?" + urlencode({"db": self.database, "rp": rp, "precision": "ns"})
+
     def _write_lines(self, body: bytes, rp: str) -> None:
-        query = urlencode({"db": self.database, "rp": rp, "precision": "ns"})
-        answer = self._writer.post(f"/write?{query}", body, "text/plain; charset=utf-8")
-        try:
-            _check_status(answer.status, lambda: _error_text(answer.body, answer.reason))
-        except StoreUnavailable:
-            raise
-        except StoreError as exc:
-            msg = str(exc)
-            # Points older than the RP's duration are expired by policy; the rest were stored.
-            if (
-                "partial write" in msg
-                and "beyond retention policy" in msg
-                and "conflict" not in msg
-            ):
-                log.debug("InfluxDB dropped points beyond the retention of %s: %s", rp, msg)
-                return
-            raise
+        _check_write(self._writer.post(self._write_query(rp), body, _LP_TYPE), rp)
+
+    async def _awrite_lines(self, body: bytes, rp: str) -> None:
+        _check_write(await self._awriter.post(self._write_query(rp), body, _LP_TYPE), rp)
 
     def _src(self, rp: str, stored_measurement: str) -> str:
         return f"{ident(self.database)}.{ident(rp)}.{ident(stored_measurement)}"
@@ -329,6 +343,10 @@ class InfluxStore:
         """Raise StoreUnavailable unless /ping answers."""
         self._send("GET", "/ping")
 
+    async def aclose(self) -> None:
+        """Close the event loop's write connections (`close` cannot once the loop is gone)."""
+        await self._awriter.aclose()
+
     def close(self) -> None:
         """Close the connection pool (and the write pipeline's threads)."""
         if self._executor is not None:
@@ -336,6 +354,7 @@ class InfluxStore:
             self._executor = None
         self._client.close()
         self._writer.close()
+        self._awriter.close()
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -352,14 +371,10 @@ class InfluxStore:
         """
         if not batch.times:
             return 0
-        first_rollup = self.tiers[1] if len(self.tiers) > 1 else None
-        if first_rollup is not None:
-            window_ns = first_rollup.resolution_s * NS
-            late_before = align_down(self._clock() - self._delay_ns, window_ns)
-            if min(batch.times) < late_before:
-                late = {t - t % window_ns for t in batch.times if t < late_before}
-                # Marks first: a crash in between costs a recomputation, never a stale window.
-                self._mark_dirty(first_rollup.name, late)
+        late = self._late_windows(batch)
+        if late is not None:
+            # Marks first: a crash in between costs a recomputation, never a stale window.
+            self._mark_dirty(*late)
         if len(batch) <= PIPELINE_CHUNK_POINTS:
             body, written = self._encoder.encode_batch(batch)
             if body:
@@ -379,6 +394,51 @@ class InfluxStore:
             if exc is not None:
                 raise exc
         return written
+
+    async def awrite_batch(self, batch: PointBatch) -> int:
+        """`write_batch` awaited on an event loop: the requests go out from the loop itself.
+
+        A batch with late points, whose rollup windows are marked dirty first, takes the
+        threaded path. The chunks of a large batch go one after the other, each encoded
+        while influxd parses the one before.
+        """
+        if not batch.times:
+            return 0
+        if self._late_windows(batch) is not None:
+            return await asyncio.to_thread(self.write_batch, batch)
+        if len(batch) <= PIPELINE_CHUNK_POINTS:
+            body, written = self._encoder.encode_batch(batch)
+            if body:
+                await self._awrite_lines(body, self._raw)
+            return written
+        written = 0
+        sending: asyncio.Future[None] | None = None
+        try:
+            for chunk in batch.chunks(PIPELINE_CHUNK_POINTS):
+                body, n = self._encoder.encode_batch(chunk)
+                written += n
+                if sending is not None:
+                    await sending
+                    sending = None
+                if body:
+                    sending = asyncio.ensure_future(self._awrite_lines(body, self._raw))
+            if sending is not None:
+                await sending
+        finally:
+            if sending is not None and not sending.done():
+                sending.cancel()
+        return written
+
+    def _late_windows(self, batch: PointBatch) -> tuple[str, set[int]] | None:
+        """The first rollup tier and the windows of it that late points fall into, if any."""
+        first_rollup = self.tiers[1] if len(self.tiers) > 1 else None
+        if first_rollup is None:
+            return None
+        window_ns = first_rollup.resolution_s * NS
+        late_before = align_down(self._clock() - self._delay_ns, window_ns)
+        if min(batch.times) >= late_before:
+            return None
+        return first_rollup.name, {t - t % window_ns for t in batch.times if t < late_before}
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._pool_lock:

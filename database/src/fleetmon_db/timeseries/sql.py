@@ -19,6 +19,7 @@ Schema (every table name carries a configurable prefix, ``ts_`` by default):
 # ruff: noqa: S608  -- every spliced value goes through quoting (influxql.py) or is an int
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import operator
@@ -505,6 +506,13 @@ class SqlStore:
     def write_batch(self, batch: PointBatch) -> int:
         """`write` for a flat batch."""
         return self.write(batch.points())
+
+    async def awrite_batch(self, batch: PointBatch) -> int:
+        """`write_batch` in a worker thread: the database drivers block."""
+        return await asyncio.to_thread(self.write_batch, batch)
+
+    async def aclose(self) -> None:
+        """Nothing to release: `awrite_batch` uses the same engine as everything else."""
 
     def write(self, points: Sequence[Point]) -> int:
         """Upsert one row per point, the latest table, and dirty marks for late points."""
