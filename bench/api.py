@@ -58,9 +58,9 @@ parsing), turns them into the store's flat PointBatch in one Python pass (each p
 checked once and cached; whatever that path does not certainly accept goes to the strict
 pydantic adapter and the validator, so errors are unchanged), frees them, fills the cached
 line-protocol templates with one orjson call, and sends them to influxd from the event
-loop itself (asyncio keep-alive connections, h11 framing): a write handed to a worker
-thread waited for the GIL while the loop parsed the next request, so writes queued behind
-parsing instead of overlapping it. influxd needs more CPU per batch than the API on a
+loop itself (asyncio keep-alive connections, answers parsed by httptools): a write handed
+to a worker thread waited for the GIL while the loop parsed the next request, so writes
+queued behind parsing instead of overlapping it. influxd needs more CPU per batch than the API on a
 two-core machine, and the direct writer only sends pre-encoded bodies, so the API's rate
 is bounded by the two sharing the cores. The goal is stated for one process; the API is
 stateless, so more processes or replicas scale on more cores. The overview serves a
