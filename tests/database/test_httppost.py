@@ -181,6 +181,14 @@ def test_each_event_loop_gets_its_own_connections(server: tuple[str, type[_Handl
     assert len(handler.seen) == 2
 
 
+@pytest.mark.parametrize(
+    "headers", [{"X-Token": "a\r\nX-Evil: 1"}, {"Bad Name": "v"}, {"X:": "v"}, {"": "v"}]
+)
+def test_header_injection_is_refused(headers: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="invalid HTTP header"):
+        AsyncPostPool("http://127.0.0.1:1", headers, timeout=1)
+
+
 @pytest.mark.parametrize("pool_class", [PostPool, AsyncPostPool])
 def test_only_http_urls(pool_class: type[PostPool] | type[AsyncPostPool]) -> None:
     with pytest.raises(ValueError, match="not an http"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from dataclasses import dataclass
 
 import httptools
@@ -19,6 +20,7 @@ import httptools
 from fleetmon_db.timeseries.httppost import Answer, Target, unreachable
 
 _READ = 65_536
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class _Closed(Exception):
@@ -60,7 +62,9 @@ class _Conn:
 
 
 def _head_line(name: str, value: str) -> str:
-    if any(c in name + value for c in "\r\n\0") or not name or ":" in name:
+    """One header line; ValueError for a name that is not a token or a value that breaks
+    the line (header injection)."""
+    if not _TOKEN.fullmatch(name) or any(c in value for c in "\r\n\0"):
         raise ValueError(f"invalid HTTP header {name!r}")
     return f"{name}: {value}\r\n"
 
