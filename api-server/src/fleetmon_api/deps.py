@@ -151,6 +151,11 @@ def authenticate_host(state: AppState, key: str | None) -> HostIdentity:
     cached = state.keys.get(digest)
     if cached is not None:
         return cached
+    return _load_host_key(state, key, digest)
+
+
+def _load_host_key(state: AppState, key: str, digest: str) -> HostIdentity:
+    """A key the cache does not hold, from the database (then cached); 401 as above."""
     now = state.clock()
     with state.sessions() as db:
         row = db.execute(
@@ -187,10 +192,12 @@ async def ingest_host(request: Request, state: State) -> HostIdentity:
         state.limiter.check("ingest", limit_key)
     else:
         await run_in_threadpool(state.limiter.check, "ingest", limit_key)
-    cached = state.keys.get(digest) if digest else None
+    if not key or not digest:
+        return authenticate_host(state, key)  # 401: no key
+    cached = state.keys.get(digest)
     if cached is not None:
         return cached
-    return await run_in_threadpool(authenticate_host, state, key)
+    return await run_in_threadpool(_load_host_key, state, key, digest)
 
 
 IngestHost = Annotated[HostIdentity, Depends(ingest_host)]
