@@ -14,7 +14,7 @@ import pytest
 
 from fleetmon_db.timeseries import StoreUnavailable
 from fleetmon_db.timeseries.asyncpost import AsyncPostPool
-from fleetmon_db.timeseries.httppost import Answer, PostPool, basic_auth
+from fleetmon_db.timeseries.httppost import Answer, PostPool, Target, basic_auth
 from tests.support.servers import free_port
 
 
@@ -62,7 +62,7 @@ class _OnLoop:
     """AsyncPostPool driven from synchronous test code, on one event loop throughout."""
 
     def __init__(self, url: str, headers: dict[str, str], timeout: float) -> None:
-        self.pool = AsyncPostPool(url, headers, timeout=timeout)
+        self.pool = AsyncPostPool(Target.parse(url, True), headers, timeout=timeout)
         self.runner = asyncio.Runner()
 
     @property
@@ -79,7 +79,7 @@ class _OnLoop:
 
 def make_pool(kind: str, url: str, headers: dict[str, str], timeout: float = 5) -> Pool:
     if kind == "threads":
-        return PostPool(url, headers, timeout=timeout)
+        return PostPool(Target.parse(url, True), headers, timeout=timeout)
     return _OnLoop(url, headers, timeout)
 
 
@@ -167,7 +167,7 @@ def test_a_server_that_never_answers_times_out_as_store_unavailable() -> None:
 
 def test_each_event_loop_gets_its_own_connections(server: tuple[str, type[_Handler]]) -> None:
     url, handler = server
-    pool = AsyncPostPool(url, {}, timeout=5)
+    pool = AsyncPostPool(Target.parse(url, True), {}, timeout=5)
 
     async def post_and_close(i: int) -> Answer:
         try:
@@ -186,10 +186,9 @@ def test_each_event_loop_gets_its_own_connections(server: tuple[str, type[_Handl
 )
 def test_header_injection_is_refused(headers: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="invalid HTTP header"):
-        AsyncPostPool("http://127.0.0.1:1", headers, timeout=1)
+        AsyncPostPool(Target.parse("http://127.0.0.1:1", True), headers, timeout=1)
 
 
-@pytest.mark.parametrize("pool_class", [PostPool, AsyncPostPool])
-def test_only_http_urls(pool_class: type[PostPool] | type[AsyncPostPool]) -> None:
+def test_only_http_urls() -> None:
     with pytest.raises(ValueError, match="not an http"):
-        pool_class("ftp://example.invalid", {}, timeout=1)
+        Target.parse("ftp://example.invalid", True)

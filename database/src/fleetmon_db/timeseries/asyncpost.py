@@ -77,16 +77,10 @@ class AsyncPostPool:
     """
 
     def __init__(
-        self,
-        base_url: str,
-        headers: dict[str, str],
-        *,
-        timeout: float,
-        verify: bool | str = True,
-        max_idle: int = 8,
+        self, target: Target, headers: dict[str, str], *, timeout: float, max_idle: int = 8
     ) -> None:
-        self._target = t = Target.parse(base_url, verify)
-        fixed = {"Host": f"{t.host}:{t.port}", **headers}
+        self._target = target
+        fixed = {"Host": f"{target.host}:{target.port}", **headers}
         self._headers = "".join(_head_line(k, v) for k, v in fixed.items())
         self._timeout = timeout
         self._max_idle = max_idle

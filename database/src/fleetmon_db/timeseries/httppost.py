@@ -79,15 +79,9 @@ class PostPool:
     """POSTs over a small pool of keep-alive connections to one server; thread-safe."""
 
     def __init__(
-        self,
-        base_url: str,
-        headers: dict[str, str],
-        *,
-        timeout: float,
-        verify: bool | str = True,
-        max_idle: int = 8,
+        self, target: Target, headers: dict[str, str], *, timeout: float, max_idle: int = 8
     ) -> None:
-        self._target = Target.parse(base_url, verify)
+        self._target = target
         self._headers = dict(headers)
         self._timeout = timeout
         self._idle: list[http.client.HTTPConnection] = []

@@ -53,7 +53,7 @@ from fleetmon_db.timeseries.compute import (
     summary_of_rollups,
     window_rate,
 )
-from fleetmon_db.timeseries.httppost import Answer, PostPool, basic_auth
+from fleetmon_db.timeseries.httppost import Answer, PostPool, Target, basic_auth
 from fleetmon_db.timeseries.influxql import (
     ident,
     integer,
@@ -234,12 +234,10 @@ class InfluxStore:
         )
         # Writes, the hot path, go over plain http.client connections (see httppost.py),
         # or asyncio ones when an event loop awaits them (asyncpost.py).
-        self._writer = PostPool(
-            self._url, headers, timeout=timeout, verify=verify, max_idle=pool_size
-        )
-        self._awriter = AsyncPostPool(
-            self._url, headers, timeout=timeout, verify=verify, max_idle=pool_size
-        )
+        # One target for both: the URL parsed and the TLS context loaded once.
+        target = Target.parse(self._url, verify)
+        self._writer = PostPool(target, headers, timeout=timeout, max_idle=pool_size)
+        self._awriter = AsyncPostPool(target, headers, timeout=timeout, max_idle=pool_size)
         self._encoder = LineEncoder()
         self._executor: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -398,14 +396,16 @@ class InfluxStore:
     async def awrite_batch(self, batch: PointBatch) -> int:
         """`write_batch` awaited on an event loop: the requests go out from the loop itself.
 
-        A batch with late points, whose rollup windows are marked dirty first, takes the
-        threaded path. The chunks of a large batch go one after the other, each encoded
-        while influxd parses the one before.
+        Late points mark their rollup windows dirty first, as in `write_batch`. The chunks
+        of a large batch go one after the other, each encoded while influxd parses the one
+        before.
         """
         if not batch.times:
             return 0
-        if self._late_windows(batch) is not None:
-            return await asyncio.to_thread(self.write_batch, batch)
+        late = self._late_windows(batch)
+        if late is not None:
+            # As write_batch: marks first (a blocking write of their own, in a thread).
+            await asyncio.to_thread(self._mark_dirty, *late)
         if len(batch) <= PIPELINE_CHUNK_POINTS:
             body, written = self._encoder.encode_batch(batch)
             if body:
