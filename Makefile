@@ -23,8 +23,9 @@ sync-dev: uv
 run: sync  ## start the whole system embedded (SQLite), print URLs and credentials
 	@$(UV) run --frozen --no-sync fleetmon up
 
-test-deps:  ## install the Debian packages the tests run for real (once)
+test-deps:  ## install the Debian packages the tests run for real (once), and the UI checkers
 	@scripts/install-test-deps.sh
+	@cd tests/web && npm ci --no-audit --no-fund --loglevel=error
 
 lint: sync-dev
 	$(UV) run --frozen --no-sync ruff check .

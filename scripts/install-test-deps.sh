@@ -12,6 +12,9 @@ have /usr/bin/chromium || need+=(chromium)
 have /usr/bin/chromedriver || need+=(chromium-driver)
 have pg_ctlcluster || need+=(postgresql)
 have redis-server || need+=(redis-server)
+# The web UI's type checker and linter (tests/web, from the npm registry) run on Node.js.
+have node || need+=(nodejs)
+have npm || need+=(npm)
 [ ${#need[@]} -eq 0 ] && exit 0
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
 echo "installing test servers: ${need[*]}" >&2

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # How long an accepted host key stays cached (revocation in other workers lags this much).
     key_cache_ttl_s: float = Field(default=10.0, ge=0)
 
+    # Base URL people reach this server at (links in test notifications); empty: the URL the
+    # request came in on.
+    public_url: str = ""
+
     # Host status from last seen.
     stale_after_s: int = Field(default=120, gt=0)
     down_after_s: int = Field(default=600, gt=0)

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fleetmon_api.routers import alerts, auth, health, hosts, ingest, metrics, tokens, ui
+from fleetmon_api.routers import (
+    alerts,
+    auth,
+    channel_tests,
+    health,
+    hosts,
+    ingest,
+    metrics,
+    rule_preview,
+    silence_expire,
+    tokens,
+    ui,
+    ui_config,
+)
 
 # Order matters only for the OpenAPI page; add a module's `router` here when it exists.
 ROUTERS: list[APIRouter] = [
@@ -14,6 +27,11 @@ ROUTERS: list[APIRouter] = [
     hosts.router,
     tokens.router,
     metrics.router,
+    # Before alerts.router: `POST /rules/preview` is matched before any `/rules/{id}` route.
+    rule_preview.router,
     alerts.router,
+    channel_tests.router,
+    silence_expire.router,
+    ui_config.router,
     ui.router,
 ]

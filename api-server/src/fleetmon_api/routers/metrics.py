@@ -57,6 +57,71 @@ def _require_host(db: DbSession, host: str) -> None:
         raise ApiError(404, f"host {host!r} not found")
 
 
+# bool first: pydantic's smart unions keep each JSON type as it came (True stays true, 3 stays 3).
+SampleValue = bool | int | float | str
+
+
+class SampleOut(BaseModel):
+    """The latest value of one series."""
+
+    measurement: str
+    field: str
+    tags: dict[str, str]
+    time: float = Field(description="epoch seconds of the sample")
+    value: SampleValue
+
+
+class CurrentOut(BaseModel):
+    """Latest value of every series of a host."""
+
+    host: str
+    series: list[SampleOut]
+
+
+class HistorySeries(BaseModel):
+    """One series of a history answer: [epoch seconds, value or null] per bucket."""
+
+    tags: dict[str, str]
+    tier: str = Field(description="storage tier the values came from: raw, 5m, 1h or 1d")
+    points: list[tuple[float, float | None]]
+
+
+class HistoryOut(BaseModel):
+    """Bucketed values of one metric of a host."""
+
+    host: str
+    metric: str
+    aggregate: Aggregate
+    interval: int = Field(description="bucket width in seconds")
+    start: float
+    end: float
+    series: list[HistorySeries]
+
+
+class SummaryOut(BaseModel):
+    """Statistics of one metric of a host over a range (every matching series together)."""
+
+    host: str
+    metric: str
+    start: float
+    end: float
+    count: int
+    avg: float | None
+    min: float | None
+    max: float | None
+    p95: float | None
+    p99: float | None
+    approximate: bool = Field(description="true when p95/p99 come from rollups")
+
+
+class CategoryOut(BaseModel):
+    """Latest values of one category's measurements of a host, grouped by measurement."""
+
+    host: str
+    category: Category
+    measurements: dict[str, list[SampleOut]]
+
+
 def _sample(s: Sample) -> dict[str, Any]:
     return {
         "measurement": s.key.measurement,
@@ -82,7 +147,7 @@ def _unknown_metric(state: AppState, host: str, measurement: str, field: str) ->
         raise ApiError(422, f"metric: unknown metric '{measurement}.{field}' for host {host!r}")
 
 
-@router.get("/current", responses=_404)
+@router.get("/current", response_model=CurrentOut, responses=_404)
 def current(host: HostQ, state: State, db: DbSession, _user: ViewerUser) -> dict[str, Any]:
     """Latest value of every series of a host."""
     _require_host(db, host)
@@ -90,7 +155,7 @@ def current(host: HostQ, state: State, db: DbSession, _user: ViewerUser) -> dict
     return {"host": host, "series": [_sample(s) for s in samples]}
 
 
-@router.get("/history", responses=_404)
+@router.get("/history", response_model=HistoryOut, responses=_404)
 def history(
     host: HostQ,
     metric: MetricQ,
@@ -138,7 +203,7 @@ def history(
     }
 
 
-@router.get("/summary", responses=_404)
+@router.get("/summary", response_model=SummaryOut, responses=_404)
 def summary(
     host: HostQ,
     metric: MetricQ,
@@ -347,7 +412,7 @@ def overview(state: State, db: DbSession, _user: ViewerUser) -> JSON:
     )
 
 
-@router.get("/{category}", responses=_404)
+@router.get("/{category}", response_model=CategoryOut, responses=_404)
 def category(
     category: Category, host: HostQ, state: State, db: DbSession, _user: ViewerUser
 ) -> dict[str, Any]:

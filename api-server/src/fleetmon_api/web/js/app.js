@@ -2,15 +2,38 @@
 
 import { session } from "./api.js";
 import { h, replace } from "./dom.js";
+import { loadConfig, loadMe } from "./model.js";
 import { mountLogin } from "./views/login.js";
 import { mountOverview } from "./views/overview.js";
 import { mountHost } from "./views/host.js";
 import { mountAlerts } from "./views/alerts.js";
+import { mountRules, mountRuleForm } from "./views/rules.js";
+import { mountChannels } from "./views/channels.js";
+import { mountSilences } from "./views/silences.js";
 
-const main = document.getElementById("main");
-const topbar = document.getElementById("topbar");
+/** @typedef {import("./types/ui").View} View */
+/** @typedef {import("./types/ui").ViewContext} ViewContext */
+/** @typedef {import("./types/api").MeOut} MeOut */
+/** @typedef {import("./types/api").UiConfigOut} UiConfigOut */
+
+/**
+ * An element the shell (index.html) always has.
+ * @param {string} id
+ */
+function byId(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`the page shell has no #${id}`);
+  return el;
+}
+
+const main = byId("main");
+const topbar = byId("topbar");
+/** @type {View | null} */
 let teardown = null;
 let lastRoute = "";
+/** @type {{token: string, me: MeOut, config: UiConfigOut} | null} */
+let signedIn = null;
+let routing = 0;
 
 function parseHash() {
   const raw = window.location.hash.replace(/^#/, "") || "/";
@@ -19,6 +42,10 @@ function parseHash() {
   return { parts, query: new URLSearchParams(query), raw };
 }
 
+/**
+ * @param {string} hash
+ * @param {{replaceState?: boolean}} [opts]
+ */
 export function navigate(hash, { replaceState = false } = {}) {
   if (replaceState) {
     window.history.replaceState(null, "", hash);
@@ -28,22 +55,59 @@ export function navigate(hash, { replaceState = false } = {}) {
   }
 }
 
+/** @param {string} active */
 function setNav(active) {
   for (const a of document.querySelectorAll("[data-nav]")) {
+    if (!(a instanceof HTMLElement)) continue;
     if (a.dataset.nav === active) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
 }
 
-function route() {
+/**
+ * Who is signed in and the server's UI settings, asked once per token.
+ * @param {string} token
+ */
+async function whoAmI(token) {
+  if (signedIn && signedIn.token === token) return signedIn;
+  const [me, config] = await Promise.all([loadMe(), loadConfig()]);
+  signedIn = { token, me, config };
+  return signedIn;
+}
+
+/**
+ * @param {string[]} parts
+ * @param {ViewContext} ctx
+ * @returns {[string, () => View]}
+ */
+function viewFor(parts, ctx) {
+  const [first, second] = parts;
+  if (parts.length === 0) return ["overview", () => mountOverview(main, ctx)];
+  if (first === "host" && second) return ["overview", () => mountHost(main, { ...ctx, host: second })];
+  if (first === "alerts") return ["alerts", () => mountAlerts(main, ctx)];
+  if (first === "rules" && second) return ["rules", () => mountRuleForm(main, { ...ctx, ruleId: second === "new" ? null : Number(second) })];
+  if (first === "rules") return ["rules", () => mountRules(main, ctx)];
+  if (first === "silences") return ["silences", () => mountSilences(main, ctx)];
+  if (first === "channels") return ["channels", () => mountChannels(main, ctx)];
+  return [
+    "",
+    () => {
+      document.title = "Not found · fleetmon";
+      replace(main, h("section", { class: "page narrow" }, h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "#/" }, "Back to the fleet overview"))));
+      return { destroy() {} };
+    },
+  ];
+}
+
+async function route() {
   const { parts, query, raw } = parseHash();
-  const authed = Boolean(session.token);
-  if (!authed && parts[0] !== "login") {
+  const token = session.token;
+  if (!token && parts[0] !== "login") {
     const next = raw === "/" || raw.startsWith("/login") ? "" : `?next=${encodeURIComponent(raw)}`;
     window.history.replaceState(null, "", `#/login${next}`);
     return route();
   }
-  if (authed && parts[0] === "login") {
+  if (token && parts[0] === "login") {
     window.history.replaceState(null, "", "#/");
     return route();
   }
@@ -53,47 +117,53 @@ function route() {
     teardown.update(query);
     return undefined;
   }
+  const mine = ++routing;
   if (teardown) teardown.destroy();
   teardown = null;
   lastRoute = routeKey;
-  replace(main);
-  topbar.hidden = !authed;
-  document.getElementById("whoami").textContent = session.user;
-  const ctx = { navigate, query };
-  if (parts[0] === "login") {
+  topbar.hidden = !token;
+  if (!token) {
+    replace(main);
     setNav("");
-    teardown = mountLogin(main, ctx);
-  } else if (parts.length === 0) {
-    setNav("overview");
-    teardown = mountOverview(main, ctx);
-  } else if (parts[0] === "host" && parts[1]) {
-    setNav("overview");
-    teardown = mountHost(main, { ...ctx, host: parts[1] });
-  } else if (parts[0] === "alerts") {
-    setNav("alerts");
-    teardown = mountAlerts(main, ctx);
-  } else {
-    setNav("");
-    document.title = "Not found · fleetmon";
-    replace(main, h("section", { class: "page narrow" }, h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "#/" }, "Back to the fleet overview"))));
+    teardown = mountLogin(main, { navigate, query, me: null, admin: false, config: null });
+    return undefined;
   }
+  let who;
+  try {
+    who = await whoAmI(token);
+  } catch (err) {
+    if (mine !== routing) return undefined;
+    // A 401 already sent the browser to the login page; anything else is shown here.
+    if (session.token) replace(main, h("section", { class: "page narrow" }, h("p", { class: "banner banner-error", role: "alert" }, `Could not load your session: ${err instanceof Error ? err.message : String(err)}`)));
+    return undefined;
+  }
+  if (mine !== routing) return undefined; // the user navigated on meanwhile
+  replace(main);
+  const admin = who.me.role === "admin";
+  byId("whoami").textContent = `${who.me.username} (${who.me.role})`;
+  for (const el of document.querySelectorAll("[data-admin-only]")) if (el instanceof HTMLElement) el.hidden = !admin;
+  const [nav, mount] = viewFor(parts, { navigate, query, me: who.me, admin, config: who.config });
+  setNav(nav);
+  teardown = mount();
   main.focus({ preventScroll: true });
   return undefined;
 }
 
-document.getElementById("logout").addEventListener("click", () => {
+byId("logout").addEventListener("click", () => {
   session.clear();
+  signedIn = null;
   navigate("#/login");
 });
 
 window.addEventListener("fleetmon:unauthorized", () => {
+  signedIn = null;
   const { parts, raw } = parseHash();
   if (parts[0] !== "login") navigate(`#/login?expired=1&next=${encodeURIComponent(raw)}`);
 });
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => void route());
 
 function start() {
-  route();
+  void route();
 }
 
 // uPlot is a classic deferred script: it has run before this module (modules are deferred

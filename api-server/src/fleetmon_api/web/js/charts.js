@@ -2,6 +2,22 @@
 
 import { h } from "./dom.js";
 
+/** @typedef {(v: number | null) => string} Format */
+/**
+ * @typedef {object} ChartDef
+ * @property {string} id
+ * @property {string} title
+ * @property {string} [subtitle]
+ * @property {Format} format
+ * @property {number} [yMin]
+ * @property {number} [yMax]
+ * @property {number} [height]
+ */
+/** @typedef {{label: string, color?: string}} SeriesDef */
+/** @typedef {Array<Array<number | null>>} Columns uPlot's layout: times, then one column per line */
+/** @typedef {{series: SeriesDef[], data: Columns, xRange?: [number, number]}} ChartData */
+/** @typedef {{label: string, points: Array<[number, number | null]>}} Line */
+
 const PALETTE_LIGHT = ["#1f6feb", "#d4380d", "#2da44e", "#8250df", "#bf8700", "#0598bc", "#cf222e", "#6e7781"];
 const PALETTE_DARK = ["#58a6ff", "#ff7b4a", "#3fb950", "#bc8cff", "#e3b341", "#39c5cf", "#ff7b72", "#8b949e"];
 
@@ -9,7 +25,7 @@ const dark = window.matchMedia("(prefers-color-scheme: dark)");
 
 function theme() {
   const css = getComputedStyle(document.documentElement);
-  const v = (name) => css.getPropertyValue(name).trim();
+  const v = (/** @type {string} */ name) => css.getPropertyValue(name).trim();
   return {
     palette: dark.matches ? PALETTE_DARK : PALETTE_LIGHT,
     axis: v("--muted") || "#6e7781",
@@ -18,11 +34,13 @@ function theme() {
   };
 }
 
+/** @param {number} i */
 export function colorAt(i) {
   const p = dark.matches ? PALETTE_DARK : PALETTE_LIGHT;
   return p[i % p.length];
 }
 
+/** @param {Array<number | null | undefined> | undefined} col */
 function lastValue(col) {
   if (!col) return null;
   for (let i = col.length - 1; i >= 0; i -= 1) if (col[i] !== null && col[i] !== undefined) return col[i];
@@ -30,7 +48,10 @@ function lastValue(col) {
 }
 
 // Time-axis labels: uPlot's defaults, in the viewer's local time.
-function makeOpts({ width, height, series, format, yMin, yMax, stacked }) {
+/**
+ * @param {{width: number, height: number, series: SeriesDef[], format: Format, yMin?: number, yMax?: number, stacked?: boolean}} o
+ */
+function makeOpts({ width, height, series, format, yMin, yMax, stacked = false }) {
   const t = theme();
   const axisCommon = {
     stroke: t.axis,
@@ -46,7 +67,7 @@ function makeOpts({ width, height, series, format, yMin, yMax, stacked }) {
     scales: {
       x: { time: true },
       y: {
-        range: (u, min, max) => {
+        range: (/** @type {unknown} */ _u, /** @type {number | null} */ min, /** @type {number | null} */ max) => {
           const lo = yMin ?? (min === null ? 0 : Math.min(0, min));
           let hi = yMax ?? (max === null || max <= lo ? lo + 1 : max * 1.1);
           if (yMax !== undefined && max !== null && max > yMax) hi = max;
@@ -58,9 +79,9 @@ function makeOpts({ width, height, series, format, yMin, yMax, stacked }) {
       { ...axisCommon },
       {
         ...axisCommon,
-        values: (u, vals) => vals.map((v) => format(v)),
+        values: (/** @type {unknown} */ _u, /** @type {number[]} */ vals) => vals.map((v) => format(v)),
         // Wide enough for the longest tick label ("12.5 Mbit/s"), measured on the canvas.
-        size: (u, values) => {
+        size: (/** @type {any} */ u, /** @type {string[] | null} */ values) => {
           if (!values) return 48;
           u.ctx.font = t.font;
           const widest = Math.max(...values.map((v) => u.ctx.measureText(String(v)).width));
@@ -80,7 +101,7 @@ function makeOpts({ width, height, series, format, yMin, yMax, stacked }) {
           // uPlot's default: dots only when the points are far apart (sparse or coarse data).
           spanGaps: false,
           // Off the chart the legend shows each line's latest value instead of a dash.
-          value: (u, v, sidx, idx) => format(idx === null || idx === undefined ? lastValue(u.data[sidx]) : v),
+          value: (/** @type {any} */ u, /** @type {number | null} */ v, /** @type {number} */ sidx, /** @type {number | null | undefined} */ idx) => format(idx === null || idx === undefined ? (lastValue(u.data[sidx]) ?? null) : v),
         };
       }),
     ],
@@ -88,6 +109,7 @@ function makeOpts({ width, height, series, format, yMin, yMax, stacked }) {
 }
 
 // A chart card: title, the plot, and an empty state; returns {el, update(data), destroy()}.
+/** @param {ChartDef} def */
 export function chartCard({ id, title, subtitle, format, yMin, yMax, height = 200 }) {
   const body = h("div", { class: "chart-body" });
   const empty = h("p", { class: "chart-empty", hidden: true }, "No data in this time range");
@@ -98,7 +120,9 @@ export function chartCard({ id, title, subtitle, format, yMin, yMax, height = 20
     body,
     empty,
   );
+  /** @type {any} */
   let plot = null;
+  /** @type {ChartData | null} */
   let last = null;
   let seriesSig = "";
 
@@ -145,6 +169,7 @@ export function chartCard({ id, title, subtitle, format, yMin, yMax, height = 20
 
   return {
     el,
+    /** @param {ChartData} next */
     update(next) {
       last = next;
       render();
@@ -162,11 +187,18 @@ export function chartCard({ id, title, subtitle, format, yMin, yMax, height = 20
 // Buckets where every series is empty are dropped when the gap is short (the step is finer
 // than the agent's interval), so lines connect; a long gap keeps one empty row and the line
 // breaks there, which is how an outage shows.
+/**
+ * @param {Line[]} seriesList
+ * @param {number} [maxGapBuckets]
+ * @returns {Columns}
+ */
 export function align(seriesList, maxGapBuckets = 3) {
   const [xs, ...ys] = alignRaw(seriesList);
+  /** @type {number[]} */
   const keep = [];
+  /** @type {number[]} */
   let run = [];
-  const flush = (atEnd) => {
+  const flush = (/** @type {boolean} */ atEnd) => {
     if (run.length > maxGapBuckets && !atEnd && keep.length) keep.push(run[0]);
     run = [];
   };
@@ -181,14 +213,20 @@ export function align(seriesList, maxGapBuckets = 3) {
   return [keep.map((i) => xs[i]), ...ys.map((col) => keep.map((i) => col[i]))];
 }
 
+/**
+ * @param {Line[]} seriesList
+ * @returns {Columns}
+ */
 function alignRaw(seriesList) {
+  /** @type {Set<number>} */
   const times = new Set();
   for (const s of seriesList) for (const [t] of s.points) times.add(t);
   const xs = Array.from(times).sort((a, b) => a - b);
   const index = new Map(xs.map((t, i) => [t, i]));
   const ys = seriesList.map((s) => {
+    /** @type {Array<number | null>} */
     const col = new Array(xs.length).fill(null);
-    for (const [t, v] of s.points) col[index.get(t)] = v;
+    for (const [t, v] of s.points) col[/** @type {number} */ (index.get(t))] = v;
     return col;
   });
   return [xs, ...ys];

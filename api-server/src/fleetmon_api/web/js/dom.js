@@ -1,13 +1,23 @@
 // Tiny DOM helpers: every value reaches the page through textContent or attributes,
 // never through HTML parsing, so names and tags sent by agents cannot inject markup.
 
+/** @typedef {import("./types/ui").Child} Child */
+/** @typedef {import("./types/ui").Children} Children */
+
+/**
+ * An element with attributes (strings, booleans, `on<event>` listeners, `dataset`) and children.
+ * @param {string} tag
+ * @param {Record<string, unknown> | null} [attrs]
+ * @param {...Children} children
+ * @returns {HTMLElement}
+ */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (key === "class") el.className = value;
+    if (key === "class") el.className = String(value);
     else if (key === "dataset") Object.assign(el.dataset, value);
-    else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
+    else if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), /** @type {EventListener} */ (value));
     else if (value === true) el.setAttribute(key, "");
     else el.setAttribute(key, String(value));
   }
@@ -15,24 +25,42 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * @template {Element} E
+ * @param {E} el
+ * @param {Children[]} children
+ * @returns {E}
+ */
 export function append(el, children) {
-  for (const child of children.flat(Infinity)) {
-    if (child === undefined || child === null || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  for (const child of children) {
+    if (Array.isArray(child)) append(el, child);
+    else if (child !== undefined && child !== null && child !== false) el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return el;
 }
 
+/**
+ * @template {Element} E
+ * @param {E} el
+ * @returns {E}
+ */
 export function clear(el) {
   while (el.firstChild) el.removeChild(el.firstChild);
   return el;
 }
 
+/**
+ * @template {Element} E
+ * @param {E} el
+ * @param {...Children} children
+ * @returns {E}
+ */
 export function replace(el, ...children) {
   clear(el);
   return append(el, children);
 }
 
+/** @param {keyof typeof ICONS} name */
 export function svgIcon(name) {
   // Icons as inline SVG built with DOM calls (CSP forbids nothing here: no markup parsing).
   const ns = "http://www.w3.org/2000/svg";
@@ -42,7 +70,7 @@ export function svgIcon(name) {
   svg.setAttribute("height", "16");
   svg.setAttribute("aria-hidden", "true");
   svg.setAttribute("class", "icon");
-  const paths = ICONS[name] || [];
+  const paths = ICONS[name];
   for (const d of paths) {
     const p = document.createElementNS(ns, "path");
     p.setAttribute("d", d);

@@ -1,16 +1,34 @@
 // Auto-refresh: run a loader now and every few seconds, paused while the tab is hidden,
 // never overlapping itself, and report freshness in the top bar.
 
+/**
+ * True for the error a fetch throws when its request was cancelled (page left, refresh).
+ * @param {unknown} err
+ */
+export function isAbort(err) {
+  return err instanceof DOMException && err.name === "AbortError";
+}
+
 const indicator = () => document.getElementById("refresh-state");
 
+/**
+ * @param {(signal: AbortSignal) => Promise<void>} load
+ * @param {number} [intervalMs]
+ */
 export function poll(load, intervalMs = 5000) {
-  let timer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
   let stopped = false;
   let running = false;
   let lastOk = 0;
+  /** @type {AbortController | null} */
   let ctrl = null;
   let again = false;
 
+  /**
+   * @param {string} text
+   * @param {string} state
+   */
   const show = (text, state) => {
     const el = indicator();
     if (!el) return;
@@ -36,7 +54,7 @@ export function poll(load, intervalMs = 5000) {
       lastOk = Date.now();
       show("Live", "live");
     } catch (err) {
-      if (err.name !== "AbortError" && !stopped) show(lastOk ? "Update failed — retrying" : "Cannot load data", "error");
+      if (!isAbort(err) && !stopped) show(lastOk ? "Update failed — retrying" : "Cannot load data", "error");
     } finally {
       running = false;
       if (!stopped) timer = setTimeout(tick, again ? 0 : intervalMs);

@@ -1,93 +1,167 @@
-// Turns API responses into the plain shapes the views draw. Everything that knows the
-// server's JSON layout lives here, so a change in the API is a change in one file.
+// Turns API answers into the plain shapes the views draw. The answers are typed by the
+// OpenAPI document (types/api.d.ts): every field read here exists in the schema, and
+// nothing is guessed (no fallback field names, no status computed in the browser).
 
-import { get, optional } from "./api.js";
+import { get } from "./api.js";
 import { isNum, toEpoch } from "./format.js";
 
-const first = (...vals) => vals.find((v) => v !== undefined && v !== null);
-const asNum = (v) => (isNum(v) ? v : typeof v === "string" && v !== "" && Number.isFinite(Number(v)) ? Number(v) : null);
+/** @typedef {import("./types/api").UiConfigOut} UiConfig */
+/** @typedef {import("./types/api").SampleOut} SampleOut */
 
-function listOf(data, ...keys) {
-  if (Array.isArray(data)) return data;
-  for (const k of keys) if (data && Array.isArray(data[k])) return data[k];
-  return [];
+/**
+ * @typedef {object} HostView
+ * @property {string} name
+ * @property {string} status up, stale or down, as the server decided
+ * @property {Record<string, string>} labels
+ * @property {string | null} agentVersion
+ * @property {number | null} lastSeen epoch seconds
+ * @property {number | null} firstSeen epoch seconds
+ */
+
+/**
+ * @typedef {object} FleetRow
+ * @property {string} name
+ * @property {string} status
+ * @property {Record<string, string>} labels
+ * @property {number | null} lastSeen
+ * @property {number | null} cpu
+ * @property {number | null} mem
+ * @property {number | null} disk
+ * @property {string | null} diskPath
+ * @property {number | null} rx bytes/s
+ * @property {number | null} tx bytes/s
+ * @property {number | null} load1
+ */
+
+/** @param {unknown} v */
+const asNum = (v) => (isNum(v) ? v : null);
+
+/** @type {Promise<UiConfig> | null} */
+let configPromise = null;
+
+/**
+ * Server settings the UI renders with (status thresholds, loopback interfaces, alert
+ * vocabulary): asked once per page load.
+ * @returns {Promise<UiConfig>}
+ */
+export function loadConfig() {
+  if (!configPromise) {
+    configPromise = get("/api/v1/ui/config").catch((err) => {
+      configPromise = null; // ask again next time
+      throw err;
+    });
+  }
+  return configPromise;
 }
 
-// Host status when the server does not say: the API's defaults (stale 120 s, down 600 s).
-function statusFrom(lastSeen) {
-  if (!isNum(lastSeen)) return "unknown";
-  const age = Date.now() / 1000 - lastSeen;
-  return age < 120 ? "up" : age < 600 ? "stale" : "down";
+/** Who is signed in, and whether the UI offers changes (admins) or only reading. */
+export async function loadMe() {
+  return get("/api/v1/auth/me");
 }
 
-export function normHost(r) {
-  const name = String(first(r.name, r.host, r.hostname, ""));
-  const lastSeen = toEpoch(first(r.last_seen, r.lastSeen, r.seen_at));
+/**
+ * @param {string} host
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<HostView>}
+ */
+export async function loadHost(host, signal) {
+  const r = await get("/api/v1/hosts/{host}", { path: { host }, signal });
   return {
-    name,
-    status: String(first(r.status, statusFrom(lastSeen))).toLowerCase(),
-    labels: r.labels && typeof r.labels === "object" ? r.labels : {},
-    agentVersion: first(r.agent_version, r.agent && r.agent.version, null),
-    lastSeen,
-    firstSeen: toEpoch(first(r.first_seen, null)),
+    name: r.name,
+    status: r.status,
+    labels: r.labels,
+    agentVersion: r.agent_version,
+    lastSeen: toEpoch(r.last_seen),
+    firstSeen: toEpoch(r.first_seen),
   };
 }
 
-// One row of GET /metrics/overview: host identity plus its latest headline values.
-function normFleetRow(r) {
-  return {
-    ...normHost(r),
+/**
+ * Every host with its latest headline values, in one call.
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<FleetRow[]>}
+ */
+export async function loadFleet(signal) {
+  const data = await get("/api/v1/metrics/overview", { signal });
+  return data.hosts.map((r) => ({
+    name: r.name,
+    status: r.status,
+    labels: r.labels,
+    lastSeen: toEpoch(r.last_seen),
     cpu: asNum(r.cpu_percent),
     mem: asNum(r.mem_percent),
     disk: asNum(r.disk_percent),
-    diskPath: first(r.disk_path, null),
+    diskPath: r.disk_path ?? null,
     rx: asNum(r.net_recv_bps),
     tx: asNum(r.net_sent_bps),
     load1: asNum(r.load1),
-  };
+  }));
 }
 
-export async function loadFleet(signal) {
-  const data = await get("metrics/overview", {}, { signal });
-  return listOf(data, "hosts").map(normFleetRow);
-}
+/**
+ * @typedef {object} DiskRow
+ * @property {string} path
+ * @property {number | null} pct
+ * @property {number | null} used
+ * @property {number | null} total
+ */
 
-export async function loadHost(host, signal) {
-  return normHost(await get(`hosts/${encodeURIComponent(host)}`, {}, { signal }));
-}
+/**
+ * @typedef {object} CurrentView
+ * @property {number | null} cpu
+ * @property {number | null} mem
+ * @property {number | null} memUsed
+ * @property {number | null} memTotal
+ * @property {number | null} load1
+ * @property {number | null} load5
+ * @property {number | null} load15
+ * @property {number | null} cores
+ * @property {number | null} uptime
+ * @property {number | null} procs
+ * @property {number | null} disk
+ * @property {string | null} diskPath
+ * @property {DiskRow[]} disks
+ * @property {Set<string>} available "measurement.field" of every series the host reports
+ * @property {number | null} rx
+ * @property {number | null} tx
+ */
 
-// Latest value of every series: [{measurement, field, tags, value, time}].
-function normSamples(data) {
-  const list = listOf(data, "series", "samples", "values", "metrics");
-  return list.map((s) => {
-    let measurement = s.measurement;
-    let field = s.field;
-    if ((!measurement || !field) && typeof s.metric === "string") [measurement, field] = s.metric.split(/\.(.+)/);
-    return { measurement, field, tags: s.tags || {}, value: asNum(s.value), raw: s.value, time: toEpoch(s.time) };
-  });
-}
-
+/**
+ * Latest value of every series of a host, picked into the host page's tiles.
+ * @param {string} host
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<CurrentView>}
+ */
 export async function loadCurrent(host, signal) {
-  const samples = normSamples(await get("metrics/current", { host }, { signal }));
+  const { series } = await get("/api/v1/metrics/current", { query: { host }, signal });
+  /**
+   * @param {string} m
+   * @param {string} f
+   * @param {Record<string, string>} [tags]
+   */
   const pick = (m, f, tags = {}) => {
-    const s = samples.find((x) => x.measurement === m && x.field === f && Object.entries(tags).every(([k, v]) => x.tags[k] === v));
-    return s ? s.value : null;
+    const s = series.find((x) => x.measurement === m && x.field === f && Object.entries(tags).every(([k, v]) => x.tags[k] === v));
+    return s ? asNum(s.value) : null;
   };
+  /** @type {Map<string, DiskRow>} */
   const disks = new Map();
-  for (const s of samples) {
-    if (s.measurement !== "disk" || !s.tags.path) continue;
-    const d = disks.get(s.tags.path) || { path: s.tags.path, pct: null, used: null, total: null };
-    if (s.field === "used_percent") d.pct = s.value;
-    if (s.field === "used") d.used = s.value;
-    if (s.field === "total") d.total = s.value;
-    disks.set(s.tags.path, d);
+  for (const s of series) {
+    const path = s.tags.path;
+    if (s.measurement !== "disk" || !path) continue;
+    const d = disks.get(path) || { path, pct: null, used: null, total: null };
+    if (s.field === "used_percent") d.pct = asNum(s.value);
+    if (s.field === "used") d.used = asNum(s.value);
+    if (s.field === "total") d.total = asNum(s.value);
+    disks.set(path, d);
   }
   const diskList = [...disks.values()].sort((a, b) => a.path.localeCompare(b.path));
-  const worst = diskList.reduce((w, d) => (isNum(d.pct) && (!w || d.pct > w.pct) ? d : w), null);
-  const cpuIdle = pick("cpu", "usage_idle", { cpu: "cpu-total" });
-  const cpuActive = first(pick("cpu", "usage_active", { cpu: "cpu-total" }), isNum(cpuIdle) ? 100 - cpuIdle : null);
+  /** @type {DiskRow | null} */
+  let worst = null;
+  for (const d of diskList) if (isNum(d.pct) && (!worst || !isNum(worst.pct) || d.pct > worst.pct)) worst = d;
+  // The agent always sends Telegraf's `usage_active` (100 - idle).
+  const cpu = pick("cpu", "usage_active", { cpu: "cpu-total" });
   return {
-    cpu: cpuActive,
+    cpu,
     mem: pick("mem", "used_percent"),
     memUsed: pick("mem", "used"),
     memTotal: pick("mem", "total"),
@@ -100,46 +174,99 @@ export async function loadCurrent(host, signal) {
     disk: worst ? worst.pct : null,
     diskPath: worst ? worst.path : null,
     disks: diskList,
-    available: new Set(samples.map((x) => `${x.measurement}.${x.field}`)),
+    available: new Set(series.map((x) => `${x.measurement}.${x.field}`)),
+    rx: null,
+    tx: null,
   };
 }
 
-// GET /metrics/processes gives the latest sample of every procstat field per process;
-// keep only the newest collection (processes that exited linger as old series).
+/**
+ * @typedef {object} ProcessRow
+ * @property {string} name
+ * @property {string | null} pid
+ * @property {string} user
+ * @property {number | null} cpu
+ * @property {number | null} mem
+ * @property {number | null} rss
+ * @property {string} cmdline
+ */
+
+/**
+ * The host's processes from its newest `procstat` collection (processes that exited keep
+ * their old series for a while: those are left out).
+ * @param {string} host
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<ProcessRow[]>}
+ */
 export async function loadProcesses(host, signal) {
-  const data = await get("metrics/processes", { host }, { signal });
-  const samples = normSamples({ series: (data && data.measurements && data.measurements.procstat) || [] });
-  const newest = Math.max(0, ...samples.map((x) => x.time || 0));
+  const data = await get("/api/v1/metrics/{category}", { path: { category: "processes" }, query: { host }, signal });
+  const samples = data.measurements.procstat || [];
+  const newest = Math.max(0, ...samples.map((x) => x.time));
+  /** @type {Map<string, ProcessRow>} */
   const procs = new Map();
   for (const x of samples) {
-    if ((x.time || 0) < newest - 5) continue;
+    if (x.time < newest - 5) continue;
     const id = `${x.tags.process_name}\u0000${x.tags.pid}`;
     const p = procs.get(id) || { name: x.tags.process_name || "?", pid: x.tags.pid || null, user: x.tags.user || "", cpu: null, mem: null, rss: null, cmdline: "" };
-    if (x.field === "cpu_percent" || x.field === "cpu_usage") p.cpu = x.value;
-    else if (x.field === "memory_percent") p.mem = x.value;
-    else if (x.field === "memory_rss") p.rss = x.value;
-    else if (x.field === "cmdline") p.cmdline = x.raw;
+    if (x.field === "cpu_percent") p.cpu = asNum(x.value);
+    else if (x.field === "memory_percent") p.mem = asNum(x.value);
+    else if (x.field === "memory_rss") p.rss = asNum(x.value);
+    else if (x.field === "cmdline") p.cmdline = String(x.value);
     procs.set(id, p);
   }
   return [...procs.values()].sort((a, b) => (b.cpu ?? -1) - (a.cpu ?? -1) || (b.rss ?? 0) - (a.rss ?? 0));
 }
 
-// Range query for one chart line (or one line per tag value with `split`).
+/**
+ * One line (or family of lines) of a chart.
+ * @typedef {object} ChartQuery
+ * @property {string} metric measurement.field
+ * @property {string} label
+ * @property {Record<string, string>} [tags] exact tag matches
+ * @property {boolean} [rate] per-second rate of a counter
+ * @property {boolean} [sum] add up the series of every tag value
+ * @property {boolean} [loopback] leave out the server's loopback interfaces
+ * @property {string} [split] one line per value of this tag
+ * @property {boolean} [optional] drop the line when it has no value at all
+ */
+
+/**
+ * @typedef {object} Line
+ * @property {string} label
+ * @property {Array<[number, number | null]>} points [epoch seconds, value]
+ */
+
+/**
+ * Range query for one chart line (or one line per tag value with `split`).
+ * @param {string} host
+ * @param {ChartQuery} q
+ * @param {number} start epoch seconds
+ * @param {number} end epoch seconds
+ * @param {number} step seconds
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<Line[]>}
+ */
 export async function loadHistory(host, q, start, end, step, signal) {
-  const params = { host, metric: q.metric, start, end, interval: `${step}s` };
-  if (q.rate) params.aggregate = "rate";
-  params.tag = Object.entries(q.tags || {}).map(([k, v]) => `${k}=${v}`);
-  const data = await get("metrics/history", params, { signal });
-  let series = listOf(data, "series", "results").map((s) => ({
-    tags: s.tags || {},
-    points: listOf(s.points || s.values || s.data).map((p) => (Array.isArray(p) ? [toEpoch(p[0]), asNum(p[1])] : [toEpoch(first(p.time, p.t)), asNum(first(p.value, p.v, p.mean))])),
-  }));
-  for (const [k, v] of Object.entries(q.tags || {})) series = series.filter((s) => s.tags[k] === undefined || s.tags[k] === v);
-  for (const [k, values] of Object.entries(q.exclude || {})) series = series.filter((s) => !values.includes(s.tags[k]));
+  const loopback = q.loopback ? (await loadConfig()).loopback_interfaces : [];
+  const data = await get("/api/v1/metrics/history", {
+    query: {
+      host,
+      metric: q.metric,
+      start: String(start),
+      end: String(end),
+      interval: `${step}s`,
+      aggregate: q.rate ? "rate" : undefined,
+      tag: Object.entries(q.tags || {}).map(([k, v]) => `${k}=${v}`),
+    },
+    signal,
+  });
+  const series = data.series.filter((s) => !loopback.includes(s.tags.interface ?? ""));
   if (q.sum && series.length > 1) {
+    /** @type {Map<number, number>} */
     const acc = new Map();
     for (const s of series) for (const [t, v] of s.points) if (v !== null) acc.set(t, (acc.get(t) || 0) + v);
-    series = [{ tags: {}, points: [...acc.entries()].sort((a, b) => a[0] - b[0]) }];
+    const points = /** @type {Array<[number, number | null]>} */ ([...acc.entries()].sort((a, b) => a[0] - b[0]));
+    return [{ label: q.label, points }];
   }
   return series.map((s) => ({
     label: q.split ? String(s.tags[q.split] ?? q.label) : q.label,
@@ -147,45 +274,55 @@ export async function loadHistory(host, q, start, end, step, signal) {
   }));
 }
 
-// Current network throughput (bytes/s, all interfaces but loopback) from the last minutes.
+/**
+ * Current network throughput (bytes/s, every interface but loopback) over the last minutes.
+ * @param {string} host
+ * @param {AbortSignal} [signal]
+ */
 export async function loadNetRates(host, signal) {
   const end = Math.floor(Date.now() / 1000);
-  const q = (metric) => loadHistory(host, { metric, rate: true, sum: true, exclude: NET_EXCLUDE, label: "" }, end - 180, end, 60, signal);
+  /** @param {string} metric */
+  const q = (metric) => loadHistory(host, { metric, rate: true, sum: true, loopback: true, label: "" }, end - 180, end, 60, signal);
+  /** @param {Line[]} series */
   const lastValue = (series) => {
     const pts = (series[0] && series[0].points) || [];
-    for (let i = pts.length - 1; i >= 0; i -= 1) if (pts[i][1] !== null) return pts[i][1];
+    for (let i = pts.length - 1; i >= 0; i -= 1) {
+      const v = pts[i][1];
+      if (v !== null) return v;
+    }
     return null;
   };
   const [rx, tx] = await Promise.all([q("net.bytes_recv"), q("net.bytes_sent")]);
   return { rx: lastValue(rx), tx: lastValue(tx) };
 }
 
-export const NET_EXCLUDE = { interface: ["lo", "all"] };
+/**
+ * @typedef {object} AlertRow
+ * @property {number} ruleId
+ * @property {string} rule
+ * @property {string} host
+ * @property {string} severity
+ * @property {string} status pending or firing
+ * @property {number | null} value
+ * @property {number | null} since epoch seconds: firing since, or pending since
+ * @property {string} summary
+ */
 
+/**
+ * Pending and firing alerts.
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<AlertRow[]>}
+ */
 export async function loadActiveAlerts(signal) {
-  const data = await optional(get("alerts/active", {}, { signal }));
-  if (data === undefined) return null;
-  return listOf(data, "alerts", "items").map((a) => ({
-    rule: String(first(a.rule_name, a.rule && a.rule.name, a.name, a.rule, "alert")),
-    host: first(a.host, ""),
-    severity: String(first(a.severity, a.rule && a.rule.severity, "warning")),
-    status: String(first(a.status, a.state, "firing")),
-    value: asNum(a.value),
-    since: toEpoch(first(a.firing_since, a.pending_since, a.since, a.started_at)),
-    summary: first(a.annotations && (a.annotations.summary || a.annotations.description), a.summary, ""),
-  }));
-}
-
-export async function loadAlertHistory(signal) {
-  const data = await optional(get("alerts/history", { limit: 100 }, { signal }));
-  if (data === undefined) return null;
-  return listOf(data, "events", "items", "history").map((e) => ({
-    rule: String(first(e.rule_name, e.rule, "alert")),
-    host: first(e.host, ""),
-    severity: String(first(e.severity, "warning")),
-    from: String(first(e.from_status, e.from, "")),
-    to: String(first(e.to_status, e.to, "")),
-    value: asNum(e.value),
-    at: toEpoch(first(e.at, e.time)),
+  const list = await get("/api/v1/alerts/active", { signal });
+  return list.map((a) => ({
+    ruleId: a.rule_id,
+    rule: a.rule_name,
+    host: a.host,
+    severity: a.severity,
+    status: a.status,
+    value: a.value,
+    since: toEpoch(a.firing_since ?? a.pending_since),
+    summary: typeof a.annotations.summary === "string" ? a.annotations.summary : "",
   }));
 }

@@ -3,9 +3,20 @@
 import { h, replace, svgIcon } from "../dom.js";
 import { ago, bits, bytes, datetime, duration, isNum, num, pct, rate } from "../format.js";
 import { chartCard, align } from "../charts.js";
-import { loadHost, loadCurrent, loadHistory, loadNetRates, loadProcesses, NET_EXCLUDE } from "../model.js";
-import { poll } from "../live.js";
-import { statusPill, meter, labelChips } from "./widgets.js";
+import { loadHost, loadCurrent, loadHistory, loadNetRates, loadProcesses } from "../model.js";
+import { isAbort, poll } from "../live.js";
+import { statusPill, meter, labelChips, errorText } from "./widgets.js";
+import { ApiError } from "../api.js";
+
+/** @typedef {import("../types/ui").ViewContext} ViewContext */
+/** @typedef {import("../types/ui").View} View */
+/** @typedef {import("../model.js").ChartQuery} ChartQuery */
+/** @typedef {import("../model.js").HostView} HostView */
+/** @typedef {import("../model.js").CurrentView} CurrentView */
+/** @typedef {import("../model.js").ProcessRow} ProcessRow */
+/** @typedef {import("../charts.js").ChartDef & {queries: ChartQuery[]}} ChartSpec */
+/** @typedef {import("../charts.js").SeriesDef} SeriesDef */
+/** @typedef {import("../charts.js").Line} Line */
 
 export const RANGES = [
   { key: "1h", seconds: 3600, step: 15 },
@@ -15,11 +26,12 @@ export const RANGES = [
   { key: "30d", seconds: 30 * 86400, step: 3 * 3600 },
 ];
 
-const bitRate = (v) => bits(v);
+const bitRate = (/** @type {number | null} */ v) => bits(v);
 const RANGE_MARGIN_S = 60;
 
 // Each chart names the Telegraf-style series it plots; `split` draws one line per tag value,
 // `rate` turns a counter into a per-second rate, `sum` adds the series of all tag values.
+/** @type {ChartSpec[]} */
 export const CHARTS = [
   {
     id: "cpu", title: "CPU", subtitle: "% of all cores", format: pct, yMin: 0, yMax: 100,
@@ -31,7 +43,7 @@ export const CHARTS = [
     ],
   },
   {
-    id: "load", title: "Load average", subtitle: "runnable tasks", format: (v) => num(v, 2), yMin: 0,
+    id: "load", title: "Load average", subtitle: "runnable tasks", format: (/** @type {number | null} */ v) => num(v, 2), yMin: 0,
     queries: [
       { metric: "system.load1", label: "1 min" },
       { metric: "system.load5", label: "5 min" },
@@ -52,8 +64,8 @@ export const CHARTS = [
   {
     id: "network", title: "Network", subtitle: "all interfaces", format: bitRate, yMin: 0,
     queries: [
-      { metric: "net.bytes_recv", rate: true, sum: true, exclude: NET_EXCLUDE, label: "received" },
-      { metric: "net.bytes_sent", rate: true, sum: true, exclude: NET_EXCLUDE, label: "sent" },
+      { metric: "net.bytes_recv", rate: true, sum: true, loopback: true, label: "received" },
+      { metric: "net.bytes_sent", rate: true, sum: true, loopback: true, label: "sent" },
     ],
   },
   {
@@ -65,10 +77,16 @@ export const CHARTS = [
   },
 ];
 
+/** @param {URLSearchParams} query */
 function rangeOf(query) {
   return RANGES.find((r) => r.key === query.get("range")) || RANGES[0];
 }
 
+/**
+ * @param {HTMLElement} main
+ * @param {ViewContext & {host: string}} ctx
+ * @returns {View}
+ */
 export function mountHost(main, { host, query }) {
   document.title = `${host} · fleetmon`;
   let range = rangeOf(query);
@@ -115,9 +133,15 @@ export function mountHost(main, { host, query }) {
     ),
   );
 
+  /** @param {HostView} info */
   function renderIdentity(info) {
     replace(statusSlot, statusPill(info.status));
     replace(labelsSlot, labelChips(info.labels) || h("span", { class: "muted" }, "no labels"));
+    /**
+     * @param {string} k
+     * @param {string} v
+     * @param {string} [title]
+     */
     const item = (k, v, title) => [h("dt", {}, k), h("dd", { title }, v)];
     replace(
       metaSlot,
@@ -127,7 +151,13 @@ export function mountHost(main, { host, query }) {
     );
   }
 
+  /** @param {CurrentView} cur */
   function renderCurrent(cur) {
+    /**
+     * @param {string} label
+     * @param {string} value
+     * @param {import("../types/ui").Children} [extra]
+     */
     const tile = (label, value, extra) => h("div", { class: "tile stat" }, h("span", { class: "tile-label" }, label), h("span", { class: "tile-value" }, value), extra ? h("span", { class: "tile-extra" }, extra) : null);
     replace(
       tiles,
@@ -153,6 +183,7 @@ export function mountHost(main, { host, query }) {
     }
   }
 
+  /** @param {ProcessRow[]} list */
   function renderProcesses(list) {
     if (!list || !list.length) {
       replace(procBody, h("p", { class: "empty" }, "No process data reported."));
@@ -175,8 +206,10 @@ export function mountHost(main, { host, query }) {
   }
 
   // Metrics the host reports; charts skip the others instead of asking for unknown series.
+  /** @type {Set<string> | null} */
   let available = null;
 
+  /** @param {AbortSignal} signal */
   async function loadCharts(signal) {
     const end = Math.floor(Date.now() / 1000);
     // A minute short of the full span: the server picks the storage tier from the range's age,
@@ -188,10 +221,12 @@ export function mountHost(main, { host, query }) {
         try {
           const wanted = def.queries.filter((q) => !available || available.has(q.metric));
           const results = await Promise.all(wanted.map((q) => loadHistory(host, q, start, end, range.step, signal).catch((err) => {
-            if (err.name === "AbortError") throw err;
-            return [];
+            if (isAbort(err)) throw err;
+            return /** @type {Line[]} */ ([]);
           })));
+          /** @type {SeriesDef[]} */
           const series = [];
+          /** @type {Line[]} */
           const lists = [];
           results.forEach((list, i) => {
             for (const s of list) {
@@ -203,12 +238,13 @@ export function mountHost(main, { host, query }) {
           card.update({ series, data: lists.length ? align(lists) : [[]], xRange: [end - range.seconds, end] });
           card.el.dataset.range = shownRange;
         } catch (err) {
-          if (err.name !== "AbortError") card.update({ series: [], data: [[]] });
+          if (!isAbort(err)) card.update({ series: [], data: [[]] });
         }
       }),
     );
   }
 
+  /** @param {AbortSignal} signal */
   async function loadNow(signal) {
     const [info, cur, procs, net] = await Promise.all([
       loadHost(host, signal),
@@ -234,8 +270,8 @@ export function mountHost(main, { host, query }) {
       await loadNow(signal);
       if (charts) await loadCharts(signal);
     } catch (err) {
-      if (err.name !== "AbortError") {
-        errorBox.textContent = err.status === 404 ? `Host “${host}” is not known to this server.` : `Could not load this host: ${err.message}`;
+      if (!isAbort(err)) {
+        errorBox.textContent = err instanceof ApiError && err.status === 404 ? `Host “${host}” is not known to this server.` : `Could not load this host: ${errorText(err)}`;
         errorBox.hidden = false;
       }
       throw err;
@@ -243,6 +279,7 @@ export function mountHost(main, { host, query }) {
   }, 5000);
 
   return {
+    /** @param {URLSearchParams} q */
     update(q) {
       const next = rangeOf(q);
       if (next.key === range.key) return;

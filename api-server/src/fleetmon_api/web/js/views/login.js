@@ -1,14 +1,22 @@
 // Sign-in form: username + password exchanged for a JWT kept in sessionStorage.
 
-import { login } from "../api.js";
+import { ApiError, login } from "../api.js";
 import { h } from "../dom.js";
 
+/** @typedef {import("../types/ui").ViewContext} ViewContext */
+/** @typedef {import("../types/ui").View} View */
+
+/**
+ * @param {HTMLElement} main
+ * @param {ViewContext} ctx
+ * @returns {View}
+ */
 export function mountLogin(main, { navigate, query }) {
   document.title = "Sign in · fleetmon";
   const error = h("p", { class: "form-error", id: "login-error", role: "alert", hidden: true });
-  const user = h("input", { id: "username", name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
-  const pass = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true });
-  const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, "Sign in");
+  const user = /** @type {HTMLInputElement} */ (h("input", { id: "username", name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" }));
+  const pass = /** @type {HTMLInputElement} */ (h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true }));
+  const submit = /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "btn btn-primary btn-block" }, "Sign in"));
   const form = h(
     "form",
     { class: "login-form", novalidate: true, "aria-describedby": "login-error" },
@@ -44,12 +52,13 @@ export function mountLogin(main, { navigate, query }) {
       navigate(next && next.startsWith("/") && !next.startsWith("/login") ? `#${next}` : "#/");
     } catch (err) {
       pass.value = "";
+      const status = err instanceof ApiError ? err.status : 0;
       error.textContent =
-        err.status === 401 || err.status === 400
+        status === 401 || status === 400
           ? "Incorrect username or password."
-          : err.status === 429
+          : status === 429
             ? "Too many attempts. Wait a minute and try again."
-            : err.message || "Sign-in failed.";
+            : (err instanceof Error && err.message) || "Sign-in failed.";
       error.hidden = false;
       pass.focus();
     } finally {

@@ -2,13 +2,23 @@
 // Sortable, filterable by name or label, refreshed every few seconds.
 
 import { h, replace } from "../dom.js";
-import { ago, bits, isNum, pct, num } from "../format.js";
+import { ago, bits, duration, isNum, num } from "../format.js";
 import { loadFleet, loadActiveAlerts } from "../model.js";
-import { poll } from "../live.js";
-import { statusPill, meter, labelChips, severityRank, setAlertBadge } from "./widgets.js";
+import { isAbort, poll } from "../live.js";
+import { statusPill, meter, labelChips, severityRank, setAlertBadge, errorText } from "./widgets.js";
 
+/** @typedef {import("../types/ui").ViewContext} ViewContext */
+/** @typedef {import("../types/ui").View} View */
+/** @typedef {import("../model.js").FleetRow} FleetRow */
+/** @typedef {import("../model.js").AlertRow} AlertRow */
+/** @typedef {{key: string, label: string, get: (r: FleetRow) => number | string | null, numeric?: boolean}} Column */
+
+/** @type {Record<string, number>} */
+const STATUS_ORDER = { down: 0, stale: 1, unknown: 2, up: 3 };
+
+/** @type {Column[]} */
 const COLUMNS = [
-  { key: "status", label: "Status", get: (r) => ({ down: 0, stale: 1, unknown: 2, up: 3 })[r.status] ?? 2 },
+  { key: "status", label: "Status", get: (r) => STATUS_ORDER[r.status] ?? 2 },
   { key: "name", label: "Host", get: (r) => r.name.toLowerCase() },
   { key: "cpu", label: "CPU", get: (r) => r.cpu, numeric: true },
   { key: "mem", label: "Memory", get: (r) => r.mem, numeric: true },
@@ -21,6 +31,10 @@ const COLUMNS = [
 // Kept for the session so returning from a host page restores the same view.
 const state = { sort: "status", dir: "asc", q: "", status: "all" };
 
+/**
+ * @param {FleetRow} row
+ * @param {string} q
+ */
 function matches(row, q) {
   if (!q) return true;
   // Every term must match: "web env=prod" = name contains web AND label env is prod.
@@ -40,6 +54,12 @@ function matches(row, q) {
     });
 }
 
+/**
+ * @param {FleetRow} a
+ * @param {FleetRow} b
+ * @param {Column} col
+ * @param {string} dir
+ */
 function compare(a, b, col, dir) {
   const va = col.get(a);
   const vb = col.get(b);
@@ -51,27 +71,44 @@ function compare(a, b, col, dir) {
   return (dir === "asc" ? c : -c) || a.name.localeCompare(b.name);
 }
 
-export function mountOverview(main, { navigate }) {
+/**
+ * @param {HTMLElement} main
+ * @param {ViewContext} ctx
+ * @returns {View}
+ */
+export function mountOverview(main, { navigate, config }) {
   document.title = "Fleet · fleetmon";
+  const severities = config ? config.alerting.severities : [];
+  const thresholds = config ? config.host_status : null;
+  /** @type {Record<string, string>} */
+  const statusHelp = thresholds
+    ? {
+        up: `last seen at most ${duration(thresholds.stale_after_s)} ago`,
+        stale: `last seen ${duration(thresholds.stale_after_s)} to ${duration(thresholds.down_after_s)} ago`,
+        down: `not seen for more than ${duration(thresholds.down_after_s)}`,
+      }
+    : {};
+  /** @type {FleetRow[]} */
   let rows = [];
+  /** @type {Map<string, AlertRow[]>} */
   let alertsByHost = new Map();
   let alertsKnown = false;
   let loaded = false;
 
   const counts = h("div", { class: "tiles", "aria-label": "Fleet summary" });
-  const search = h("input", {
+  const search = /** @type {HTMLInputElement} */ (h("input", {
     type: "search",
     id: "host-filter",
     placeholder: "Filter by name or label (env=prod)",
     "aria-label": "Filter hosts by name or label",
     value: state.q,
     autocomplete: "off",
-  });
-  const statusSel = h(
+  }));
+  const statusSel = /** @type {HTMLSelectElement} */ (h(
     "select",
     { id: "status-filter", "aria-label": "Filter hosts by status" },
     ["all", "up", "stale", "down"].map((s) => h("option", { value: s, selected: state.status === s }, s === "all" ? "All statuses" : s[0].toUpperCase() + s.slice(1))),
-  );
+  ));
   const headRow = h("tr");
   const tbody = h("tbody");
   const table = h("table", { class: "data-table fleet-table", id: "fleet-table" }, h("caption", { class: "sr-only" }, "Hosts in the fleet"), h("thead", {}, headRow), tbody);
@@ -111,9 +148,16 @@ export function mountOverview(main, { navigate }) {
   }
 
   function renderTiles() {
+    /** @type {Record<string, number>} */
     const c = { up: 0, stale: 0, down: 0, unknown: 0 };
     for (const r of rows) c[r.status in c ? r.status : "unknown"] += 1;
     const firing = [...alertsByHost.values()].reduce((n, list) => n + list.length, 0);
+    /**
+     * @param {string} label
+     * @param {number} value
+     * @param {string} cls
+     * @param {string} filter
+     */
     const tile = (label, value, cls, filter) =>
       h(
         "button",
@@ -121,6 +165,7 @@ export function mountOverview(main, { navigate }) {
           type: "button",
           class: `tile ${cls}${state.status === filter ? " active" : ""}`,
           "aria-pressed": state.status === filter ? "true" : "false",
+          title: statusHelp[filter],
           onclick: () => {
             state.status = state.status === filter ? "all" : filter;
             statusSel.value = state.status;
@@ -161,17 +206,17 @@ export function mountOverview(main, { navigate }) {
       return;
     }
     // Keep keyboard focus on the same host link across refreshes.
-    const focused = document.activeElement && document.activeElement.closest ? document.activeElement.closest("tr[data-host]") : null;
-    const focusHost = focused && tbody.contains(focused) ? focused.dataset.host : null;
+    const focused = document.activeElement ? document.activeElement.closest("tr[data-host]") : null;
+    const focusHost = focused instanceof HTMLElement && tbody.contains(focused) ? focused.dataset.host : null;
     replace(
       tbody,
       shown.map((r) => {
         const href = `#/host/${encodeURIComponent(r.name)}`;
         const alerts = alertsByHost.get(r.name) || [];
-        const worst = alerts.sort((a, b) => severityRank(b.severity) - severityRank(a.severity))[0];
+        const worst = alerts.sort((a, b) => severityRank(severities, b.severity) - severityRank(severities, a.severity))[0];
         return h(
           "tr",
-          { "data-host": r.name, class: `row-${r.status}`, onclick: (ev) => { if (!ev.target.closest("a")) navigate(href); } },
+          { "data-host": r.name, class: `row-${r.status}`, onclick: (/** @type {MouseEvent} */ ev) => { if (!(ev.target instanceof Element && ev.target.closest("a"))) navigate(href); } },
           h("td", { class: "status-cell" }, statusPill(r.status)),
           h(
             "td",
@@ -190,9 +235,9 @@ export function mountOverview(main, { navigate }) {
       }),
     );
     if (focusHost) {
-      const row = [...tbody.querySelectorAll("tr[data-host]")].find((tr) => tr.dataset.host === focusHost);
+      const row = [...tbody.querySelectorAll("tr[data-host]")].find((tr) => tr instanceof HTMLElement && tr.dataset.host === focusHost);
       const link = row && row.querySelector("a.host-link");
-      if (link) link.focus({ preventScroll: true });
+      if (link instanceof HTMLElement) link.focus({ preventScroll: true });
     }
   }
 
@@ -228,8 +273,9 @@ export function mountOverview(main, { navigate }) {
       alertsByHost = new Map();
       alertsKnown = Array.isArray(alerts);
       for (const a of (alerts || []).filter((x) => x.status === "firing")) {
-        if (!alertsByHost.has(a.host)) alertsByHost.set(a.host, []);
-        alertsByHost.get(a.host).push(a);
+        const list = alertsByHost.get(a.host) || [];
+        list.push(a);
+        alertsByHost.set(a.host, list);
       }
       loaded = true;
       setAlertBadge([...alertsByHost.values()].reduce((n, list) => n + list.length, 0));
@@ -238,8 +284,8 @@ export function mountOverview(main, { navigate }) {
       renderTiles();
       renderBody();
     } catch (err) {
-      if (err.name !== "AbortError") {
-        errorBox.textContent = `Could not load the fleet: ${err.message}`;
+      if (!isAbort(err)) {
+        errorBox.textContent = `Could not load the fleet: ${errorText(err)}`;
         errorBox.hidden = false;
       }
       throw err;
