@@ -15,6 +15,8 @@ from typing import Any
 
 OUT = Path(__file__).resolve().parent / "dashboards"
 DATASOURCE = {"type": "influxdb", "uid": "fleetmon-influx"}
+# Alert state and history live in the metadata database (PostgreSQL in production).
+ALERTS_DATASOURCE = {"type": "grafana-postgresql-datasource", "uid": "fleetmon-postgres"}
 HOST_FILTER = '"host" =~ /^$host$/'
 BY_PATH = '"host", "path"'
 
@@ -32,6 +34,7 @@ class Panel:
     max: float | None = None
     description: str = ""
     overrides: list[dict[str, Any]] = field(default_factory=list)
+    datasource: dict[str, str] = field(default_factory=lambda: DATASOURCE)
 
 
 def series(measurement: str, select: str, where: str = "", group: str = '"host"') -> str:
@@ -190,7 +193,152 @@ FLEET_PANELS: list[Panel] = [
 ]
 
 
+def severity_order(column: str) -> str:
+    """SQL ranking severities most severe first, from the one severity order fleetmon has."""
+    from fleetmon_alerts.rules import SEVERITIES
+
+    ranks = " ".join(f"WHEN '{sev}' THEN {rank}" for rank, sev in enumerate(reversed(SEVERITIES)))
+    return f"CASE {column} {ranks} ELSE {len(SEVERITIES)} END"
+
+
+# Events a channel test leaves in the history (fleetmon_db.sample_alert.TEST_STATUS) are
+# not alert state changes: the boards leave them out.
+NOT_A_TEST = "to_status <> 'test'"
+
+ALERT_PANELS: list[Panel] = [
+    Panel(
+        "Firing now",
+        [("firing", "SELECT count(*) AS \"firing\" FROM alert_states WHERE status = 'firing'")],
+        kind="stat",
+        width=6,
+        height=5,
+        description="Alerts firing at this moment, across every rule and host.",
+    ),
+    Panel(
+        "Pending now",
+        [("pending", "SELECT count(*) AS \"pending\" FROM alert_states WHERE status = 'pending'")],
+        kind="stat",
+        width=6,
+        height=5,
+        description="Conditions that hold but not yet for the rule's `for` time.",
+    ),
+    Panel(
+        "Alert changes",
+        [
+            (
+                "changes",
+                "SELECT $__timeGroupAlias(at, $__interval), "
+                "count(*) FILTER (WHERE to_status = 'firing' AND from_status <> 'firing') "
+                'AS "fired", '
+                "count(*) FILTER (WHERE to_status = 'resolved') AS \"resolved\" "
+                f"FROM alert_events WHERE $__timeFilter(at) AND {NOT_A_TEST} "
+                "GROUP BY 1 ORDER BY 1",
+            )
+        ],
+        width=12,
+        height=5,
+        description="Alerts that started firing and that resolved, per interval.",
+    ),
+    Panel(
+        "Active alerts",
+        [
+            (
+                "active",
+                "SELECT r.severity, r.name AS rule, s.host, s.status, s.value, "
+                "s.firing_since, s.pending_since, s.annotations ->> 'summary' AS summary "
+                "FROM alert_states s JOIN alert_rules r ON r.id = s.rule_id "
+                "WHERE s.status IN ('pending', 'firing') "
+                f"ORDER BY s.status <> 'firing', {severity_order('r.severity')}, "
+                "coalesce(s.firing_since, s.pending_since)",
+            )
+        ],
+        kind="table",
+        width=24,
+        height=9,
+    ),
+    Panel(
+        "Noisiest rules",
+        [
+            (
+                "rules",
+                "SELECT rule_name AS rule, count(*) AS firings, count(DISTINCT host) AS hosts "
+                "FROM alert_events WHERE $__timeFilter(at) "
+                "AND to_status = 'firing' AND from_status <> 'firing' "
+                "GROUP BY rule_name ORDER BY firings DESC, rule LIMIT 10",
+            )
+        ],
+        kind="table",
+        width=12,
+        height=9,
+        description="Rules that fired most often in the time range (repeats not counted).",
+    ),
+    Panel(
+        "Noisiest hosts",
+        [
+            (
+                "hosts",
+                "SELECT host, count(*) AS firings, count(DISTINCT rule_name) AS rules "
+                "FROM alert_events WHERE $__timeFilter(at) "
+                "AND to_status = 'firing' AND from_status <> 'firing' "
+                "GROUP BY host ORDER BY firings DESC, host LIMIT 10",
+            )
+        ],
+        kind="table",
+        width=12,
+        height=9,
+    ),
+    Panel(
+        "Alert history",
+        [
+            (
+                "history",
+                'SELECT at AS "time", severity, rule_name AS rule, host, from_status, '
+                "to_status, value FROM alert_events "
+                f"WHERE $__timeFilter(at) AND {NOT_A_TEST} ORDER BY at DESC LIMIT 500",
+            )
+        ],
+        kind="table",
+        width=24,
+        height=12,
+    ),
+    Panel(
+        "Notifications by channel",
+        [
+            (
+                "delivery",
+                "SELECT c.name AS channel, "
+                "count(*) FILTER (WHERE n.status = 'sent') AS sent, "
+                "count(*) FILTER (WHERE n.status = 'failed') AS failed, "
+                "count(*) FILTER (WHERE n.status = 'pending') AS pending "
+                "FROM alert_notifications n "
+                "JOIN alert_channels c ON c.id = n.channel_id "
+                "JOIN alert_events e ON e.id = n.event_id "
+                "WHERE $__timeFilter(e.at) GROUP BY c.name ORDER BY c.name",
+            )
+        ],
+        kind="table",
+        width=24,
+        height=7,
+        description="Failed notifications: see the outbox row's last_error (GET "
+        "/api/v1/alerts/notifications/{id}) or the worker log.",
+    ),
+]
+for _p in ALERT_PANELS:
+    _p.datasource = ALERTS_DATASOURCE
+
+
 def _targets(panel: Panel) -> Iterator[dict[str, Any]]:
+    if panel.datasource is ALERTS_DATASOURCE:
+        for i, (_, sql) in enumerate(panel.queries):
+            yield {
+                "refId": chr(ord("A") + i),
+                "datasource": panel.datasource,
+                "editorMode": "code",
+                "rawQuery": True,
+                "format": "time_series" if panel.kind == "timeseries" else "table",
+                "rawSql": sql,
+            }
+        return
     for i, (alias, query) in enumerate(panel.queries):
         yield {
             "refId": chr(ord("A") + i),
@@ -212,7 +360,7 @@ def _panel(panel: Panel, pid: int, x: int, y: int) -> dict[str, Any]:
         "type": panel.kind,
         "title": panel.title,
         "description": panel.description,
-        "datasource": DATASOURCE,
+        "datasource": panel.datasource,
         "gridPos": {"x": x, "y": y, "w": panel.width, "h": panel.height},
         "fieldConfig": {"defaults": defaults, "overrides": panel.overrides},
         "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
@@ -220,8 +368,10 @@ def _panel(panel: Panel, pid: int, x: int, y: int) -> dict[str, Any]:
     }
 
 
-def dashboard(uid: str, title: str, panels: list[Panel], multi_host: bool) -> dict[str, Any]:
-    """A complete Grafana dashboard with a `host` variable fed by the stored host tags."""
+def dashboard(
+    uid: str, title: str, panels: list[Panel], multi_host: bool, host_variable: bool = True
+) -> dict[str, Any]:
+    """A complete Grafana dashboard, with a `host` variable fed by the stored host tags."""
     laid: list[dict[str, Any]] = []
     x = y = 0
     row_h = 0
@@ -242,7 +392,9 @@ def dashboard(uid: str, title: str, panels: list[Panel], multi_host: bool) -> di
         "refresh": "30s",
         "time": {"from": "now-6h", "to": "now"},
         "templating": {
-            "list": [
+            "list": []
+            if not host_variable
+            else [
                 {
                     "name": "host",
                     "label": "Host",
@@ -266,6 +418,9 @@ DASHBOARDS = {
         "fleetmon-fleet", "fleetmon / Fleet overview", FLEET_PANELS, True
     ),
     "host-detail.json": dashboard("fleetmon-host", "fleetmon / Host detail", HOST_PANELS, False),
+    "alerts.json": dashboard(
+        "fleetmon-alerts", "fleetmon / Alerts", ALERT_PANELS, False, host_variable=False
+    ),
 }
 
 
