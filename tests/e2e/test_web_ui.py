@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import re
 import threading
 import time
@@ -11,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,10 +24,12 @@ from fleetmon_db import migrate
 from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.models import AlertEvent, AlertRule, AlertState, Host, HostKey, Role, User
 from tests.support.servers import free_port, wait_http
+from tests.support.shots import shots_dir
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery staple"
-SHOTS = Path(os.environ.get("FLEETMON_UI_SHOTS", "/tmp"))
+# Screenshots: artifacts in $FLEETMON_UI_SHOTS or build/ui-shots/ (tests/support/shots.py).
+SHOTS = shots_dir()
 STEP_S = 30
 HISTORY_S = 3600
 
