@@ -172,7 +172,8 @@ export function mountChannels(main, { admin, config }) {
     const fKind = select("c-kind", kinds, ch ? ch.kind : kinds.includes("slack") ? "slack" : kinds[0] || "");
     const fSeverity = select("c-severity", vocab.severities, ch ? ch.min_severity : vocab.severities[0] || "info");
     const fResolved = /** @type {HTMLInputElement} */ (h("input", { type: "checkbox", id: "c-resolved", checked: ch ? ch.send_resolved : true }));
-    const fRepeat = input("c-repeat", { value: formatSeconds(ch ? ch.repeat_interval_s : 4 * 3600), required: true });
+    // A new channel leaves it to the server's default (the API's schema says which).
+    const fRepeat = input("c-repeat", { value: ch ? formatSeconds(ch.repeat_interval_s) : "", placeholder: "server default" });
     const fEnabled = /** @type {HTMLInputElement} */ (h("input", { type: "checkbox", id: "c-enabled", checked: ch ? ch.enabled : true }));
     const fExtra = /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "c-extra", rows: 3, placeholder: "port=587\nsecurity=starttls", spellcheck: "false" }));
     const configSlot = h("div", { class: "form-grid" });
@@ -228,7 +229,7 @@ export function mountChannels(main, { admin, config }) {
           cfg[key] = key === "port" && /^\d+$/.test(raw) ? Number(raw) : key === "to" ? raw.split(/[\s,]+/).filter(Boolean) : raw;
         }
         for (const [key, el] of required) if (el.value.trim()) cfg[key] = key === "to" ? el.value.split(/[\s,]+/).filter(Boolean) : el.value.trim();
-        const repeat = parseSeconds(fRepeat.value);
+        const repeat = fRepeat.value.trim() ? parseSeconds(fRepeat.value) : undefined;
         if (repeat === null) throw new Error(`Repeat every: “${fRepeat.value}” is not a duration (30m, 4h)`);
         /** @type {ChannelIn} */
         const body = {
