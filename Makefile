@@ -25,7 +25,8 @@ run: sync  ## start the whole system embedded (SQLite), print URLs and credentia
 
 test-deps:  ## install the Debian packages the tests run for real (once), and the UI checkers
 	@scripts/install-test-deps.sh
-	@cd tests/web && npm ci --no-audit --no-fund --loglevel=error
+	@cd tests/web && { [ node_modules/.installed -nt package-lock.json ] || \
+		{ npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; }; }
 
 lint: sync-dev
 	$(UV) run --frozen --no-sync ruff check .
