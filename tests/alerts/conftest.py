@@ -1,21 +1,20 @@
-"""Fixtures for the alert worker tests: a migrated metadata DB, a manual clock, receivers."""
+"""Fixtures for the alert worker tests: a migrated metadata DB, a fake clock, receivers."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleetmon_alerts.clock import ManualClock
 from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.migrate import upgrade
 from fleetmon_db.timeseries import TimeSeriesStore
 from fleetmon_db.timeseries.factory import open_store
-from tests.alerts.receiver import Receiver
+from tests.support.clock import FakeClock
+from tests.support.receiver import Receiver
 from tests.support.servers import InfluxServer
 
 
@@ -36,10 +35,10 @@ def sessions(meta_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
+def clock() -> FakeClock:
     """A clock that moves only when the test says so."""
     # Near real time: InfluxDB drops points older than its retention policy.
-    return ManualClock(datetime.now(UTC).replace(microsecond=0))
+    return FakeClock()
 
 
 @pytest.fixture

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleetmon_alerts.clock import ManualClock, to_ns
+from fleetmon_alerts.clock import to_ns
 from fleetmon_alerts.evaluate import Evaluator
 from fleetmon_db.models import AlertState, Silence
 from fleetmon_db.timeseries import Point, TimeSeriesStore
 from tests.alerts.helpers import add_channel, add_host, add_rule, events, notifications
+from tests.support.clock import FakeClock
 
 CPU_RULE: dict[str, Any] = {
     "name": "CPU usage high",
@@ -55,7 +56,7 @@ def cpu(
 
 
 def test_threshold_for_scope_template_and_one_query_per_rule(
-    sessions: sessionmaker[Session], store: TimeSeriesStore, clock: ManualClock
+    sessions: sessionmaker[Session], store: TimeSeriesStore, clock: FakeClock
 ) -> None:
     for name, role in (("a", "web"), ("b", "web"), ("c", "db")):
         add_host(sessions, name, {"role": role})
@@ -107,7 +108,7 @@ def test_threshold_for_scope_template_and_one_query_per_rule(
 
 
 def test_resolve_notifies_only_where_firing_went_and_repeat(
-    sessions: sessionmaker[Session], store: TimeSeriesStore, clock: ManualClock
+    sessions: sessionmaker[Session], store: TimeSeriesStore, clock: FakeClock
 ) -> None:
     add_host(sessions, "a")
     add_rule(sessions, **{**CPU_RULE, "for_s": 0})
@@ -141,7 +142,7 @@ def test_resolve_notifies_only_where_firing_went_and_repeat(
 
 
 def test_rate_rule_on_agent_counter(
-    sessions: sessionmaker[Session], store: TimeSeriesStore, clock: ManualClock
+    sessions: sessionmaker[Session], store: TimeSeriesStore, clock: FakeClock
 ) -> None:
     add_rule(
         sessions,
@@ -167,7 +168,7 @@ def test_rate_rule_on_agent_counter(
 
 
 def test_silence_mutes_then_notifies_when_it_ends(
-    sessions: sessionmaker[Session], sqlite_store: TimeSeriesStore, clock: ManualClock
+    sessions: sessionmaker[Session], sqlite_store: TimeSeriesStore, clock: FakeClock
 ) -> None:
     add_host(sessions, "a", {"team": "web"})
     rule_id = add_rule(sessions, **{**CPU_RULE, "for_s": 0})

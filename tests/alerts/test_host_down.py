@@ -7,11 +7,12 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleetmon_alerts.clock import ManualClock, to_ns
+from fleetmon_alerts.clock import to_ns
 from fleetmon_alerts.evaluate import Evaluator
 from fleetmon_db.models import Host
 from fleetmon_db.timeseries import Point, TimeSeriesStore
 from tests.alerts.helpers import add_channel, add_host, add_rule, events, notifications
+from tests.support.clock import FakeClock
 
 DOWN = {
     "name": "Host down",
@@ -22,7 +23,7 @@ DOWN = {
 }
 
 
-def touch(sessions: sessionmaker[Session], name: str, clock: ManualClock) -> None:
+def touch(sessions: sessionmaker[Session], name: str, clock: FakeClock) -> None:
     """What the API does on every accepted batch: stamp server time."""
     with sessions() as s:
         host = s.query(Host).filter_by(name=name).one()
@@ -35,7 +36,7 @@ def uptime(store: TimeSeriesStore, host: str, at_ns: list[int]) -> None:
 
 
 def test_down_after_window_and_back_up_once_during_backfill(
-    sessions: sessionmaker[Session], sqlite_store: TimeSeriesStore, clock: ManualClock
+    sessions: sessionmaker[Session], sqlite_store: TimeSeriesStore, clock: FakeClock
 ) -> None:
     start = clock.now()
     add_host(sessions, "h", last_seen=start)
@@ -67,7 +68,7 @@ def test_down_after_window_and_back_up_once_during_backfill(
 
 
 def test_point_heartbeat_ignores_replayed_old_points(
-    sessions: sessionmaker[Session], store: TimeSeriesStore, clock: ManualClock
+    sessions: sessionmaker[Session], store: TimeSeriesStore, clock: FakeClock
 ) -> None:
     # Hosts that push without the API stamping last_seen (e.g. line protocol relays) are
     # judged by their newest point: replayed points from the outage are older than the

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fleetmon_alerts.clock import SystemClock
 from fleetmon_alerts.delivery import Dispatcher, RetryPolicy
 from tests.alerts.helpers import add_channel, enqueue, notifications, sample_payload
-from tests.alerts.receiver import Receiver
+from tests.support.receiver import Receiver
 
 FAST = RetryPolicy(base_s=0.05, max_s=0.5, max_attempts=4)
 
@@ -130,7 +130,7 @@ def test_discord_embed(sessions: sessionmaker[Session], receiver: Receiver) -> N
 def test_failing_channel_does_not_block_another(
     sessions: sessionmaker[Session], receiver: Receiver
 ) -> None:
-    slow = Receiver(responder=lambda n, d: time.sleep(3) or (500, {})).start()  # type: ignore[func-returns-value]
+    slow = Receiver(status=500, delay=3).start()
     try:
         bad = add_channel(sessions, "bad", "webhook", {"url": slow.url})
         good = add_channel(sessions, "good", "webhook", {"url": receiver.url})

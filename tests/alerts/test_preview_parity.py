@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleetmon_alerts.clock import ManualClock, to_ns
+from fleetmon_alerts.clock import to_ns
 from fleetmon_alerts.observe import observe
 from fleetmon_api import preview
 from fleetmon_db.models import AlertRule, Host, RuleKind
 from fleetmon_db.timeseries import Point, TimeSeriesStore
 from tests.alerts.helpers import add_host
+from tests.support.clock import FakeClock
 
 RULES: list[dict[str, Any]] = [
     {"metric": "mem.used_percent", "aggregate": "avg", "comparison": ">", "threshold": 80.0},
@@ -59,7 +60,7 @@ def _seed(sessions: sessionmaker[Session], store: TimeSeriesStore, now: datetime
 def test_preview_matches_the_worker(
     sessions: sessionmaker[Session],
     store: TimeSeriesStore,
-    clock: ManualClock,
+    clock: FakeClock,
     spec: dict[str, Any],
 ) -> None:
     now = clock.now()

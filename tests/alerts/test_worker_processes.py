@@ -27,7 +27,7 @@ from fleetmon_db.models import AlertRule
 from fleetmon_db.timeseries import Point, TimeSeriesStore
 from fleetmon_db.timeseries.factory import open_store
 from tests.alerts.helpers import add_channel, add_rule, events, notifications
-from tests.alerts.receiver import Receiver
+from tests.support.receiver import Receiver
 from tests.support.servers import stop_process, throwaway_pg_database
 
 INTERVAL = 0.5

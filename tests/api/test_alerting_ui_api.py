@@ -15,8 +15,8 @@ import pytest
 from fleetmon_alerts.clock import SystemClock
 from fleetmon_alerts.delivery import Dispatcher, RetryPolicy
 from fleetmon_db.db import make_engine, make_sessionmaker
-from tests.alerts.receiver import Receiver
 from tests.api.harness import ApiServer, now_s, running_api
+from tests.support.receiver import Receiver
 
 R = "/api/v1/alerts"
 

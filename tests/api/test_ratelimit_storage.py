@@ -8,21 +8,12 @@ from limits import parse
 from limits.strategies import FixedWindowRateLimiter
 
 from fleetmon_api.ratelimit import LocalStorage, RateLimiter
-
-
-class Clock:
-    """A settable clock."""
-
-    def __init__(self) -> None:
-        self.t = 1_000.0
-
-    def __call__(self) -> float:
-        return self.t
+from tests.support.clock import NS, FakeClock
 
 
 def test_windows_count_expire_and_restart() -> None:
-    storage, clock = LocalStorage(), Clock()
-    storage._clock = clock
+    storage, clock = LocalStorage(), FakeClock(1_000 * NS)
+    storage._clock = clock.seconds
     limiter = FixedWindowRateLimiter(storage)
     item = parse("2/minute")
     assert limiter.hit(item, "k")
@@ -30,19 +21,19 @@ def test_windows_count_expire_and_restart() -> None:
     assert not limiter.hit(item, "k")
     assert limiter.hit(item, "other")  # its own counter
     assert limiter.get_window_stats(item, "k").reset_time == 1_060.0
-    clock.t += 60  # the window ended: counted afresh
+    clock.advance(60)  # the window ended: counted afresh
     assert limiter.hit(item, "k")
     assert storage.get(item.key_for("k")) == 1
 
 
 def test_sweep_drops_expired_counters_and_hits_start_no_threads() -> None:
-    storage, clock = LocalStorage(), Clock()
-    storage._clock = clock
+    storage, clock = LocalStorage(), FakeClock(1_000 * NS)
+    storage._clock = clock.seconds
     storage.SWEEP_EVERY = 10
     threads = threading.active_count()
     for i in range(9):
         storage.incr(f"k{i}", 5)
-    clock.t += 10
+    clock.advance(10)
     storage.incr("fresh", 5)  # the 10th hit sweeps the 9 expired counters
     assert list(storage._counts) == ["fresh"]
     assert threading.active_count() == threads

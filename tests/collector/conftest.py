@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from fleetmon_agent.config import Config, build
-from tests.collector.receiver import Receiver
+from tests.support.receiver import Receiver
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    """A receiver answering 202 unless the test changes its policy."""
-    r = Receiver().start()
+    """A receiver answering 202 unless the test sets a responder."""
+    r = Receiver(status=202).start()
     yield r
     r.stop()
 

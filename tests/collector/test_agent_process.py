@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from fleetmon_agent.spool.files import QUARANTINE
-from tests.collector.receiver import Receiver, point_key, wait_until
+from tests.support.receiver import Receiver, point_key, wait_until
 
+ENROLL = "/api/v1/hosts/enroll"
+COLLECT = "/api/v1/metrics/collect"
 FAST = {
     name: {"interval": 1}
     for name in (
@@ -95,7 +97,7 @@ def test_kill_9_during_heavy_spooling_loses_and_duplicates_nothing(
     agent.wait()
     before = spooled_points(spool)  # what was durable when the process died
     assert len(before) > 200
-    receiver = Receiver().start()
+    receiver = Receiver(status=202).start()
     try:
         config = write_config(tmp_path, receiver.url, max_points=5)
         again = start(config, "run")
@@ -165,7 +167,7 @@ def test_once_prints_a_full_batch_and_sends_nothing(tmp_path: Path, receiver: Re
 def test_enroll_stores_the_key_0600_and_run_uses_it(
     tmp_path: Path, receiver: Receiver, procs: list[subprocess.Popen[bytes]]
 ) -> None:
-    receiver.enroll_response = {"host_id": 7, "host": "web-1", "api_key": "key-from-server"}
+    receiver.fixed[ENROLL] = (201, {"host_id": 7, "host": "web-1", "api_key": "key-from-server"})
     config = write_config(tmp_path, receiver.url, api_key=None)
     out = subprocess.run(
         [
@@ -192,7 +194,7 @@ def test_enroll_stores_the_key_0600_and_run_uses_it(
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    assert receiver.enroll_requests == [
+    assert [r.json() for r in receiver.received(ENROLL)] == [
         {"token": "tok-1", "name": "web-1", "labels": {"env": "prod", "role": "db"}}
     ]
     state_file = tmp_path / "state.json"
@@ -202,10 +204,10 @@ def test_enroll_stores_the_key_0600_and_run_uses_it(
     assert "web-1" in out.stdout
     agent = start(config, "run")
     procs.append(agent)
-    assert wait_until(lambda: len(receiver.requests) > 0, timeout=10)
+    assert wait_until(lambda: len(receiver.received(COLLECT)) > 0, timeout=10)
     agent.send_signal(signal.SIGTERM)
     agent.wait(5)
-    assert receiver.requests[0].headers["Authorization"] == "Bearer key-from-server"
+    assert receiver.received(COLLECT)[0].headers["Authorization"] == "Bearer key-from-server"
     assert agent.stderr is not None
     assert b"key-from-server" not in agent.stderr.read()
 

@@ -21,6 +21,7 @@ from fleetmon_agent.collectors import (
     procstat,
 )
 from fleetmon_agent.collectors.procscan import parse_stat
+from tests.support.clock import NS, FakeClock
 
 CpuTimes = namedtuple("CpuTimes", "user nice system idle iowait irq softirq steal guest guest_nice")
 Part = namedtuple("Part", "device mountpoint fstype opts")
@@ -212,15 +213,15 @@ def test_procstat_top_by_cpu_and_memory_with_deltas(tmp_path: Path) -> None:
     procs = [(pid, f"p{pid}", "S", 0, 1, 0, pid * 100) for pid in range(1, 11)]
     _fake_proc(tmp_path, procs)
     mem = SimpleNamespace(virtual_memory=lambda: SimpleNamespace(total=4096 * 10000))
-    clock = [100.0]
-    ctx = Context(psutil=mem, proc_root=str(tmp_path), monotonic=lambda: clock[0])
+    clock = FakeClock(100 * NS)
+    ctx = Context(psutil=mem, proc_root=str(tmp_path), monotonic=clock.seconds)
     c = procstat.create(ctx, {"top_n": 2, "cmdline_max": 20})
     c.collect(2000.0)
     # pid 3 burns 2 s of CPU over the next 10 s; pid 7 burns 1 s.
     procs[2] = (3, "p3", "R", 2 * tick, 1, 0, 300)
     procs[6] = (7, "p7", "S", 1 * tick, 1, 0, 700)
     _fake_proc(tmp_path, procs)
-    clock[0] += 10
+    clock.advance(10)
     points = c.collect(2010.0)
     by_pid = {p.fields["pid"]: p for p in points}
     assert set(by_pid) == {3, 7, 10, 9}  # top 2 by CPU + top 2 by memory

@@ -19,8 +19,8 @@ from fleetmon_agent.sender import Delivery, Sender, backoff_delay, parse_retry_a
 from fleetmon_agent.spool import Batch, FileSpool
 from fleetmon_agent.spool.files import QUARANTINE
 from tests.collector.conftest import make_config
-from tests.collector.receiver import Receiver, point_key, wait_until
 from tests.collector.test_spool_contract import pts
+from tests.support.receiver import Receiver, point_key, wait_until
 
 
 class SeqCollector:
@@ -66,11 +66,12 @@ def test_wire_body_headers_and_no_host_identity(tmp_path: Path, receiver: Receiv
     assert req.headers["Authorization"] == "Bearer secret-key"
     assert req.headers["Content-Encoding"] == "gzip"
     assert req.headers["Content-Type"] == "application/json"
-    assert set(req.body) == {"batch_id", "agent", "points"}
-    assert req.body["batch_id"] == bid
-    assert req.body["agent"] == {"version": "1.0.0", "dropped_points": 0}
-    assert req.points == pts("a", 3)
-    assert "host" not in json.dumps(req.body)
+    doc = req.json()
+    assert set(doc) == {"batch_id", "agent", "points"}
+    assert doc["batch_id"] == bid
+    assert doc["agent"] == {"version": "1.0.0", "dropped_points": 0}
+    assert doc["points"] == pts("a", 3)
+    assert "host" not in json.dumps(doc)
     assert spool.stats()[0] == 0
 
 
@@ -82,7 +83,7 @@ def test_server_down_then_back_every_point_exactly_once(tmp_path: Path) -> None:
     thread = run_agent(agent)
     time.sleep(1.5)  # nothing listens: connection refused, batches pile up in the spool
     assert agent.spool.stats()[0] > 1
-    receiver = Receiver(port=port).start()
+    receiver = Receiver(port=port, status=202).start()
     try:
         time.sleep(0.5)
         agent.request_stop()
@@ -94,7 +95,7 @@ def test_server_down_then_back_every_point_exactly_once(tmp_path: Path) -> None:
         agent2.request_stop()
         t2.join(5)
         # Replay merged the backlog: far fewer requests than spooled batches.
-        assert len(receiver.accepted) < produced
+        assert len(receiver.accepted()) < produced
     finally:
         receiver.stop()
 
@@ -102,7 +103,7 @@ def test_server_down_then_back_every_point_exactly_once(tmp_path: Path) -> None:
 def test_429_honours_retry_after_and_resends_the_same_batch(
     tmp_path: Path, receiver: Receiver
 ) -> None:
-    receiver.policy = lambda n, body: (429, {"Retry-After": "1"}) if n == 0 else (202, {})
+    receiver.responder = lambda n, body: (429, {"Retry-After": "1"}) if n == 0 else (202, {})
     spool = FileSpool(str(tmp_path))
     spool.add(pts("a", 2))
     d = Delivery(
@@ -116,14 +117,14 @@ def test_429_honours_retry_after_and_resends_the_same_batch(
     d.drain_once()
     first, second = receiver.requests
     assert (first.status, second.status) == (429, 202)
-    assert first.batch_id == second.batch_id
+    assert first.json()["batch_id"] == second.json()["batch_id"]
     assert second.at - first.at >= 0.95
 
 
 def test_500_storm_retries_with_backoff_then_delivers_once(
     tmp_path: Path, receiver: Receiver
 ) -> None:
-    receiver.policy = lambda n, body: (500, {}) if n < 6 else (202, {})
+    receiver.responder = lambda n, body: (500, {}) if n < 6 else (202, {})
     spool = FileSpool(str(tmp_path))
     for t in "abc":
         spool.add(pts(t, 2))
@@ -137,7 +138,7 @@ def test_500_storm_retries_with_backoff_then_delivers_once(
     )
     d.drain_once()
     assert [r.status for r in receiver.requests[:6]] == [500] * 6
-    assert len({r.batch_id for r in receiver.requests}) == 1  # merged once, resent as is
+    assert len({r.json()["batch_id"] for r in receiver.requests}) == 1  # merged once, resent as is
     assert sorted(map(point_key, receiver.accepted_points())) == sorted(
         map(point_key, pts("a", 2) + pts("b", 2) + pts("c", 2))
     )
@@ -148,12 +149,12 @@ def test_poison_batch_is_quarantined_not_retried(tmp_path: Path, receiver: Recei
         poisoned = any(p["tags"].get("poison") for p in body["points"])
         return (400, {}) if poisoned else (202, {})
 
-    receiver.policy = policy
+    receiver.responder = policy
     config = make_config(tmp_path, url=receiver.url)
     seq = SeqCollector(poison_at=3)
     agent = Agent(config, "k", collectors=[Running("seq", 0.05, seq)])
     thread = run_agent(agent)
-    assert wait_until(lambda: seq.n > 20 and len(receiver.accepted) > 3, timeout=10)
+    assert wait_until(lambda: seq.n > 20 and len(receiver.accepted()) > 3, timeout=10)
     agent.request_stop()
     thread.join(5)
     poisoned = [r for r in receiver.requests if r.status == 400]
@@ -255,7 +256,7 @@ def test_spool_full_drops_oldest_and_reports_the_count(tmp_path: Path, receiver:
     assert dropped > 0
     assert dropped % 5 == 0
     Delivery(spool, Sender(receiver.url, "k"), threading.Event(), threading.Event()).drain_once()
-    assert {r.body["agent"]["dropped_points"] for r in receiver.requests} == {dropped}
+    assert {r.json()["agent"]["dropped_points"] for r in receiver.requests} == {dropped}
     got = {p["tags"]["b"] for p in receiver.accepted_points()}
     assert "t39" in got
     assert "t00" not in got

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fleetmon_agent.spool import new_batch_id
-from tests.collector.receiver import Receiver
+from tests.support.receiver import Receiver
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "collector" / "agent.example.yaml"
 
@@ -58,7 +58,7 @@ print(outcome, reason)
 
 
 def test_sender_speaks_plain_http_without_a_charset_detector_or_tls(receiver: Receiver) -> None:
-    receiver.policy = lambda n, body: (422, {})
+    receiver.responder = lambda n, body: (422, {})
     out = subprocess.run(
         [sys.executable, "-c", SEND_WITHOUT_DETECTOR, receiver.url],
         capture_output=True,

@@ -14,6 +14,7 @@ from fleetmon_agent.exporter import LatestValues, serve
 from fleetmon_agent.limits import SelfLimits
 from fleetmon_agent.points import Point
 from tests.collector.conftest import make_config
+from tests.support.clock import FakeClock
 
 
 class FakeProcess:
@@ -30,7 +31,7 @@ class FakeProcess:
         return SimpleNamespace(rss=self.rss)
 
 
-def limits(action: str, proc: FakeProcess, clock: list[float], hooks: dict[str, int]) -> SelfLimits:
+def limits(action: str, proc: FakeProcess, clock: FakeClock, hooks: dict[str, int]) -> SelfLimits:
     def disable() -> str:
         hooks["disabled"] += 1
         return "procstat"
@@ -38,29 +39,32 @@ def limits(action: str, proc: FakeProcess, clock: list[float], hooks: dict[str, 
     def stop() -> None:
         hooks["stopped"] += 1
 
-    return SelfLimits(2.0, 50, action, disable, stop, process=proc, monotonic=lambda: clock[0])
+    return SelfLimits(2.0, 50, action, disable, stop, process=proc, monotonic=clock.seconds)
 
 
 def test_within_limits_nothing_happens() -> None:
-    proc, clock, hooks = FakeProcess(), [0.0], {"disabled": 0, "stopped": 0}
+    proc, clock, hooks = FakeProcess(), FakeClock(0), {"disabled": 0, "stopped": 0}
     lim = limits("stop", proc, clock, hooks)
-    clock[0], proc.cpu = 60.0, 0.6  # 1 % of a core
+    clock.advance(60)
+    proc.cpu = 0.6  # 1 % of a core
     assert lim.check() == []
     assert hooks == {"disabled": 0, "stopped": 0}
 
 
 def test_cpu_over_limit_disables_collectors() -> None:
-    proc, clock, hooks = FakeProcess(), [0.0], {"disabled": 0, "stopped": 0}
+    proc, clock, hooks = FakeProcess(), FakeClock(0), {"disabled": 0, "stopped": 0}
     lim = limits("disable_collectors", proc, clock, hooks)
-    clock[0], proc.cpu = 60.0, 3.0  # 5 % of a core
+    clock.advance(60)
+    proc.cpu = 3.0  # 5 % of a core
     assert lim.check() == ["CPU 5.00% of one core > limit 2%"]
     assert hooks["disabled"] == 1
 
 
 def test_rss_over_limit_stops() -> None:
-    proc, clock, hooks = FakeProcess(), [0.0], {"disabled": 0, "stopped": 0}
+    proc, clock, hooks = FakeProcess(), FakeClock(0), {"disabled": 0, "stopped": 0}
     lim = limits("stop", proc, clock, hooks)
-    clock[0], proc.rss = 60.0, 80 * 1048576
+    clock.advance(60)
+    proc.rss = 80 * 1048576
     assert lim.check() == ["RSS 80.0 MB > limit 50 MB"]
     assert hooks["stopped"] == 1
 

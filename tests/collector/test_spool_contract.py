@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from fleetmon_agent.spool import FileSpool, MemorySpool, Spool
+from tests.support.clock import NS, FakeClock
 
 SpoolFactory = Callable[..., Spool]
 
@@ -141,12 +142,12 @@ def test_byte_bound_drops_oldest_and_counts_points(make_spool: SpoolFactory) -> 
 
 
 def test_age_bound_drops_old_entries(make_spool: SpoolFactory) -> None:
-    now = [1000.0]
-    s = make_spool(max_age=60.0, clock=lambda: now[0])
+    clock = FakeClock(1000 * NS)
+    s = make_spool(max_age=60.0, clock=clock.seconds)
     s.add(pts("old", 3))
-    now[0] += 30
+    clock.advance(30)
     s.add(pts("mid", 3))
-    now[0] += 40  # old is 70 s old now
+    clock.advance(40)  # old is 70 s old now
     s.add(pts("new", 3))
     assert s.stats()[2] == 3
     batch = s.take(100)

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from dashboard import generate
-from fleetmon_alerts.clock import ManualClock, to_ns
+from fleetmon_alerts.clock import to_ns
 from fleetmon_alerts.delivery import Dispatcher
 from fleetmon_alerts.evaluate import Evaluator
 from fleetmon_db.db import make_engine, make_sessionmaker
@@ -27,6 +27,7 @@ from fleetmon_db.sample_alert import TEST_HOST, TEST_RULE, TEST_STATUS
 from fleetmon_db.timeseries import Point
 from fleetmon_db.timeseries.factory import open_store
 from tests.conftest import server_missing
+from tests.support.clock import FakeClock
 from tests.support.servers import ServerMissing, throwaway_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +70,7 @@ def history() -> Iterator[History]:
         store = open_store(url)
         store.ensure_schema()
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-        clock = ManualClock(start)
+        clock = FakeClock(start)
         with sessions() as s:
             for name in ("web-1", "web-2", "db-1"):
                 s.add(Host(name=name, labels={"role": name.split("-")[0]}, last_seen=start))

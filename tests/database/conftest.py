@@ -11,20 +11,11 @@ import pytest
 
 from fleetmon_db.timeseries import NS, TimeSeriesStore, open_store
 from fleetmon_db.timeseries.tiers import HOUR
+from tests.support.clock import FakeClock
 
 STORE_KINDS = ["influxdb", "sqlite", "postgresql"]
 # Small rollup chunks, so that every catch-up in the suite crosses chunk boundaries.
 CHUNKED: dict[str, Any] = {"rollup_chunk_windows": 20}
-
-
-class Clock:
-    """An injected wall clock the test moves by hand."""
-
-    def __init__(self, now_ns: int) -> None:
-        self.now_ns = now_ns
-
-    def __call__(self) -> int:
-        return self.now_ns
 
 
 def hour_now() -> int:
@@ -36,14 +27,14 @@ def hour_now() -> int:
 
 
 @pytest.fixture
-def clock() -> Clock:
+def clock() -> FakeClock:
     """The clock every store in a test uses, starting at the current hour."""
-    return Clock(hour_now())
+    return FakeClock(hour_now())
 
 
 @pytest.fixture(params=STORE_KINDS)
 def store(
-    request: pytest.FixtureRequest, clock: Clock, tmp_path: object
+    request: pytest.FixtureRequest, clock: FakeClock, tmp_path: object
 ) -> Iterator[TimeSeriesStore]:
     """A fresh, empty store with its schema: a new database, file or table prefix per test."""
     kind = request.param
@@ -52,16 +43,16 @@ def store(
     if kind == "influxdb":
         server = request.getfixturevalue("influx_server")
         db = f"t_{tag}"
-        s = open_store(f"{server.url}/{db}", clock=clock, **CHUNKED)
+        s = open_store(f"{server.url}/{db}", clock=clock.ns, **CHUNKED)
 
         def cleanup() -> None:
             httpx.post(f"{server.url}/query", data={"q": f'DROP DATABASE "{db}"'}, timeout=10)
 
     elif kind == "sqlite":
-        s = open_store(f"sqlite:///{tmp_path}/ts.db", clock=clock, **CHUNKED)
+        s = open_store(f"sqlite:///{tmp_path}/ts.db", clock=clock.ns, **CHUNKED)
     else:
         s = open_store(
-            request.getfixturevalue("pg_url"), clock=clock, table_prefix=f"t{tag}_", **CHUNKED
+            request.getfixturevalue("pg_url"), clock=clock.ns, table_prefix=f"t{tag}_", **CHUNKED
         )
     try:
         s.ensure_schema()

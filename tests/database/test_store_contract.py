@@ -31,7 +31,7 @@ from fleetmon_db.timeseries import (
 from fleetmon_db.timeseries.influx import InfluxStore
 from fleetmon_db.timeseries.sql import SqlStore
 from fleetmon_db.timeseries.tiers import DAY, HOUR, Tier
-from tests.database.conftest import Clock
+from tests.support.clock import FakeClock
 from tests.support.servers import free_port
 
 MIN = 60 * NS
@@ -156,7 +156,7 @@ def awrite(store: TimeSeriesStore, batch: PointBatch) -> int:
 # -- writes and latest ----------------------------------------------------------------------
 
 
-def test_write_and_latest(store: TimeSeriesStore, clock: Clock) -> None:
+def test_write_and_latest(store: TimeSeriesStore, clock: FakeClock) -> None:
     now = clock.now_ns
     t1, t2 = now - 20 * MIN, now - 10 * MIN
     n = store.write(
@@ -210,7 +210,7 @@ def snapshot(store: TimeSeriesStore, now: int) -> object:
     )
 
 
-def test_idempotent_rewrite(store: TimeSeriesStore, clock: Clock) -> None:
+def test_idempotent_rewrite(store: TimeSeriesStore, clock: FakeClock) -> None:
     now = clock.now_ns
     batch = [
         pt(h, t, {"usage_user": v}, cpu="cpu0")
@@ -226,7 +226,7 @@ def test_idempotent_rewrite(store: TimeSeriesStore, clock: Clock) -> None:
     assert [s.value for s in counts] == [360.0, 360.0]
 
 
-def test_latest_many_across_hosts(store: TimeSeriesStore, clock: Clock) -> None:
+def test_latest_many_across_hosts(store: TimeSeriesStore, clock: FakeClock) -> None:
     now = clock.now_ns
     for i, h in enumerate(["h1", "h2", "h3"]):
         store.write(
@@ -259,7 +259,9 @@ def test_latest_many_across_hosts(store: TimeSeriesStore, clock: Clock) -> None:
 
 
 @pytest.mark.parametrize("agg", [a for a in Aggregate if a is not Aggregate.RATE])
-def test_query_range_each_aggregate(store: TimeSeriesStore, clock: Clock, agg: Aggregate) -> None:
+def test_query_range_each_aggregate(
+    store: TimeSeriesStore, clock: FakeClock, agg: Aggregate
+) -> None:
     now = clock.now_ns
     rows = gauge(now - 2 * H, now - H + 7 * MIN, every_s=10)
     write_rows(store, "a", rows, cpu="cpu0")
@@ -269,7 +271,7 @@ def test_query_range_each_aggregate(store: TimeSeriesStore, clock: Clock, agg: A
     approx_points(got, expected_buckets(rows, start, end, 120 * NS, REF[agg]))
 
 
-def test_rate_of_counter_with_reset(store: TimeSeriesStore, clock: Clock) -> None:
+def test_rate_of_counter_with_reset(store: TimeSeriesStore, clock: FakeClock) -> None:
     now = clock.now_ns
     t0 = now - 3 * H
     # +10 every 10 s (1/s); the counter restarts from 0 at the start of minute 5.
@@ -305,7 +307,7 @@ def test_rate_of_counter_with_reset(store: TimeSeriesStore, clock: Clock) -> Non
     assert [v for _, v in got] == [1.0, 1.0]
 
 
-def test_aggregate_over_window(store: TimeSeriesStore, clock: Clock) -> None:
+def test_aggregate_over_window(store: TimeSeriesStore, clock: FakeClock) -> None:
     now = clock.now_ns
     start, end = now - 2 * H, now - H
     a = gauge(start - 10 * MIN, end + 10 * MIN, seed=3)
@@ -330,7 +332,7 @@ def test_aggregate_over_window(store: TimeSeriesStore, clock: Clock) -> None:
 # aggregate_many is an optional extension (the alert worker looks for it): only the InfluxDB
 # store has it, because only there does one statement for several aggregates pay off.
 @pytest.mark.parametrize("store", ["influxdb"], indirect=True)
-def test_aggregate_many_matches_aggregate(store: TimeSeriesStore, clock: Clock) -> None:
+def test_aggregate_many_matches_aggregate(store: TimeSeriesStore, clock: FakeClock) -> None:
     many = store.aggregate_many  # type: ignore[attr-defined]
     now = clock.now_ns
     start, end = now - 2 * H, now - H
@@ -352,7 +354,7 @@ def reference_percentile(values: list[float], q: float) -> float:
     return s[f] * (c - k) + s[c] * (k - f)
 
 
-def test_summary_exact(store: TimeSeriesStore, clock: Clock) -> None:
+def test_summary_exact(store: TimeSeriesStore, clock: FakeClock) -> None:
     now = clock.now_ns
     start, end = now - 3 * H, now - H
     rnd = random.Random(11)
@@ -374,7 +376,7 @@ def test_summary_exact(store: TimeSeriesStore, clock: Clock) -> None:
 
 
 def test_summary_ties_and_many_values(
-    store: TimeSeriesStore, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    store: TimeSeriesStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Exact percentiles with many tied values, across hosts sharing timestamps."""
     now = clock.now_ns
@@ -419,7 +421,7 @@ def test_summary_ties_and_many_values(
     assert s3.p99 == pytest.approx(reference_percentile(vals, 0.99), rel=1e-12)
 
 
-def test_summary_raw_exact_rollup_approximate(store: TimeSeriesStore, clock: Clock) -> None:
+def test_summary_raw_exact_rollup_approximate(store: TimeSeriesStore, clock: FakeClock) -> None:
     """Within raw retention: exact; beyond it: rollups, flagged approximate, same avg/min/max."""
     now = clock.now_ns
     rows = gauge(now - 4 * H, now - 2 * H, every_s=5, seed=9)
@@ -444,7 +446,7 @@ def test_summary_raw_exact_rollup_approximate(store: TimeSeriesStore, clock: Clo
     assert min(vals) <= later.p95 <= later.p99 <= max(vals)
 
 
-def test_write_batch_stores_what_write_stores(store: TimeSeriesStore, clock: Clock) -> None:
+def test_write_batch_stores_what_write_stores(store: TimeSeriesStore, clock: FakeClock) -> None:
     """The flat ingest form and plain points land alike: hostile names, every value type,
     and more points than one write request carries."""
     now = clock.now_ns
@@ -491,7 +493,7 @@ EXTREME_NUMBERS = {
 
 @pytest.mark.parametrize("batch", [1, 2_000], ids=["one-point", "large-batch"])
 def test_extreme_numbers_read_back_as_the_same_double(
-    store: TimeSeriesStore, clock: Clock, batch: int
+    store: TimeSeriesStore, clock: FakeClock, batch: int
 ) -> None:
     """Shortest round-trip floats, exponents both ways and 64-bit ints survive the write path."""
     now = clock.now_ns
@@ -501,7 +503,7 @@ def test_extreme_numbers_read_back_as_the_same_double(
     assert got == {k: float(v) for k, v in EXTREME_NUMBERS.items()}
 
 
-def test_latest_many_many_hosts_and_hostile_tags(store: TimeSeriesStore, clock: Clock) -> None:
+def test_latest_many_many_hosts_and_hostile_tags(store: TimeSeriesStore, clock: FakeClock) -> None:
     """Every host's latest value in one call; tag values are matched and returned verbatim."""
     now = clock.now_ns
     points = []
@@ -540,7 +542,7 @@ def test_latest_many_many_hosts_and_hostile_tags(store: TimeSeriesStore, clock: 
 # -- hosts, series, deletion ----------------------------------------------------------------------
 
 
-def test_hosts_series_and_delete_host(store: TimeSeriesStore, clock: Clock) -> None:
+def test_hosts_series_and_delete_host(store: TimeSeriesStore, clock: FakeClock) -> None:
     now = clock.now_ns
     for h in ("alpha", "beta"):
         store.write(
@@ -603,7 +605,7 @@ def rollup_reference(
 @pytest.mark.parametrize(
     "agg", [Aggregate.MEAN, Aggregate.MIN, Aggregate.MAX, Aggregate.COUNT, Aggregate.SUM]
 )
-def test_rollup_tiers_match_raw(store: TimeSeriesStore, clock: Clock, agg: Aggregate) -> None:
+def test_rollup_tiers_match_raw(store: TimeSeriesStore, clock: FakeClock, agg: Aggregate) -> None:
     now = clock.now_ns
     rows = gauge(now - 3 * H, now - H, every_s=10, seed=5)
     write_rows(store, "a", rows, cpu="cpu0")
@@ -641,7 +643,7 @@ def test_rollup_tiers_match_raw(store: TimeSeriesStore, clock: Clock, agg: Aggre
     assert (s.min, s.max) == (min(vals), max(vals))
 
 
-def test_rollup_rate_uses_max(store: TimeSeriesStore, clock: Clock) -> None:
+def test_rollup_rate_uses_max(store: TimeSeriesStore, clock: FakeClock) -> None:
     now = clock.now_ns
     t0 = now - 3 * H
     store.write([pt("a", t0 + i * 10 * NS, {"c": float(20 * i)}, m="net") for i in range(720)])
@@ -661,7 +663,7 @@ def range_snapshot(store: TimeSeriesStore, now: int) -> object:
     ]
 
 
-def test_rollup_twice_changes_nothing(store: TimeSeriesStore, clock: Clock) -> None:
+def test_rollup_twice_changes_nothing(store: TimeSeriesStore, clock: FakeClock) -> None:
     now = clock.now_ns
     write_rows(store, "a", gauge(now - 3 * H, now - H), cpu="cpu0")
     first = store.rollup(now)
@@ -672,7 +674,7 @@ def test_rollup_twice_changes_nothing(store: TimeSeriesStore, clock: Clock) -> N
     assert range_snapshot(store, now) == before
 
 
-def test_rollup_catches_up_after_downtime(store: TimeSeriesStore, clock: Clock) -> None:
+def test_rollup_catches_up_after_downtime(store: TimeSeriesStore, clock: FakeClock) -> None:
     now = clock.now_ns
     rows = gauge(now - 4 * H, now, seed=9)
     write_rows(store, "a", rows, cpu="cpu0")
@@ -689,7 +691,7 @@ def test_rollup_catches_up_after_downtime(store: TimeSeriesStore, clock: Clock) 
 
 @pytest.mark.parametrize("via", ["write", "awrite_batch"])
 def test_backfilled_late_data_recomputes_windows(
-    store: TimeSeriesStore, clock: Clock, via: str
+    store: TimeSeriesStore, clock: FakeClock, via: str
 ) -> None:
     now = clock.now_ns
     gap = now - 2 * H + 10 * MIN  # a 5m window with no data at first
@@ -716,7 +718,7 @@ def test_backfilled_late_data_recomputes_windows(
     assert all(n == 0 for n in store.rollup(now).windows.values())
 
 
-def test_enforce_retention_raw(store: TimeSeriesStore, clock: Clock) -> None:
+def test_enforce_retention_raw(store: TimeSeriesStore, clock: FakeClock) -> None:
     now = clock.now_ns
     store.write(
         [
@@ -729,7 +731,7 @@ def test_enforce_retention_raw(store: TimeSeriesStore, clock: Clock) -> None:
     assert s.value == 2.0
 
 
-def test_enforce_retention_tiers(store: TimeSeriesStore, clock: Clock) -> None:
+def test_enforce_retention_tiers(store: TimeSeriesStore, clock: FakeClock) -> None:
     now = clock.now_ns
     write_rows(store, "a", gauge(now - 3 * H, now - H))
     store.rollup(now)
@@ -746,7 +748,7 @@ def test_enforce_retention_tiers(store: TimeSeriesStore, clock: Clock) -> None:
 # -- hostile names ------------------------------------------------------------------------------
 
 
-def test_hostile_names_roundtrip_and_isolation(store: TimeSeriesStore, clock: Clock) -> None:
+def test_hostile_names_roundtrip_and_isolation(store: TimeSeriesStore, clock: FakeClock) -> None:
     now = clock.now_ns
     t = now - 30 * MIN
     points = [pt(h, t, {"usage_user": float(i)}, cpu=h, empty="") for i, h in enumerate(EVIL)]

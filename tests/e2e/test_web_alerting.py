@@ -29,7 +29,7 @@ from fleetmon_api.settings import Settings
 from fleetmon_db import migrate
 from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.models import Host, HostKey, Role, User
-from tests.alerts.receiver import Receiver
+from tests.support.receiver import Receiver
 from tests.support.servers import free_port, stop_process, wait_http
 from tests.support.shots import shots_dir
 

@@ -1,6 +1,7 @@
 """A local stand-in for a Slack incoming webhook that checks messages the way Slack does.
 
-Slack's servers cannot be reached from here, so this receiver answers like them: `200 ok`
+Slack's servers cannot be reached from here, so this receiver (tests/support/receiver.py
+with a handler) answers like them: `200 ok`
 (text/plain) for a message it would post, `400 invalid_payload` / `no_text` /
 `invalid_blocks` for one it would refuse, `404 no_service` for an unknown webhook path. The
 checks are Block Kit's published limits for the block types fleetmon sends.
@@ -8,13 +9,11 @@ checks are Block Kit's published limits for the block types fleetmon sends.
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.support.receiver import Received, Receiver, wait_until
 
 WEBHOOK_PATH = "/services/T0FLEETMON/B0ALERTS/x7Kq2test"
 TEXT_TYPES = {"plain_text", "mrkdwn"}
@@ -85,73 +84,59 @@ def check_message(doc: Any) -> None:
 class SlackWebhook:
     """Accepts messages at WEBHOOK_PATH on a free loopback port; records what it posted."""
 
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    receiver: Receiver = field(default_factory=Receiver)
     refused: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
         """The webhook URL a person pastes into a channel."""
-        assert self.server is not None
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}{WEBHOOK_PATH}"
+        return self.receiver.url + WEBHOOK_PATH
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message Slack would have posted."""
+        return [r.json() for r in self.receiver.ok()]
+
+    def _answer(self, got: Received) -> tuple[int, dict[str, str], bytes]:
+        if got.path != WEBHOOK_PATH:
+            return _text_answer(404, "no_service")
+        try:
+            if not (got.header("Content-Type") or "").startswith("application/json"):
+                raise Refused("invalid_payload")
+            try:
+                doc = got.json()
+            except ValueError:
+                raise Refused("invalid_payload") from None
+            check_message(doc)
+        except Refused as exc:
+            self.refused.append(str(exc))  # under the receiver's lock
+            return _text_answer(400, str(exc).split(":")[0])
+        return _text_answer(200, "ok")
 
     def start(self) -> SlackWebhook:
         """Listen in a thread."""
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self, status: int, text: str) -> None:
-                body = text.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if self.path != WEBHOOK_PATH:
-                    self._answer(404, "no_service")
-                    return
-                try:
-                    if not self.headers.get("Content-Type", "").startswith("application/json"):
-                        raise Refused("invalid_payload")
-                    try:
-                        doc = json.loads(raw)
-                    except ValueError:
-                        raise Refused("invalid_payload") from None
-                    check_message(doc)
-                except Refused as exc:
-                    with outer.lock:
-                        outer.refused.append(str(exc))
-                    self._answer(400, str(exc).split(":")[0])
-                    return
-                with outer.lock:
-                    outer.messages.append(doc)
-                self._answer(200, "ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.receiver.handler = self._answer
+        self.receiver.start()
         return self
 
     def stop(self) -> None:
         """Shut down."""
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        self.receiver.stop()
 
     def wait_for(self, predicate: Any, timeout: float = 30.0) -> dict[str, Any]:
         """The first posted message for which `predicate(message)` is true."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                for m in self.messages:
-                    if predicate(m):
-                        return m
-            time.sleep(0.1)
-        raise AssertionError(f"no such Slack message; got {self.messages}, refused {self.refused}")
+        found: list[dict[str, Any]] = []
+
+        def seen() -> bool:
+            found[:] = [m for m in self.messages if predicate(m)][:1]
+            return bool(found)
+
+        if not wait_until(seen, timeout, step=0.1):
+            raise AssertionError(
+                f"no such Slack message; got {self.messages}, refused {self.refused}"
+            )
+        return found[0]
+
+
+def _text_answer(status: int, text: str) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "text/plain; charset=utf-8"}, text.encode()

@@ -1,8 +1,9 @@
-"""Injected clocks: the worker never reads the wall clock directly, so tests can drive time."""
+"""Injected clocks: the worker never reads the wall clock directly, so tests can drive time
+(tests.support.clock.FakeClock)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -20,26 +21,6 @@ class SystemClock:
     def now(self) -> datetime:
         """The current instant, UTC-aware."""
         return datetime.now(UTC)
-
-
-class ManualClock:
-    """A clock that only moves when told to (tests)."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        """The current instant, UTC-aware."""
-        return self._now
-
-    def advance(self, seconds: float) -> datetime:
-        """Move forward by `seconds` and return the new instant."""
-        self._now += timedelta(seconds=seconds)
-        return self._now
-
-    def set(self, moment: datetime) -> None:
-        """Jump to `moment`."""
-        self._now = moment
 
 
 def to_ns(moment: datetime) -> int:
