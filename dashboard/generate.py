@@ -195,7 +195,7 @@ FLEET_PANELS: list[Panel] = [
 
 def severity_order(column: str) -> str:
     """SQL ranking severities most severe first, from the one severity order fleetmon has."""
-    from fleetmon_alerts.rules import SEVERITIES
+    from fleetmon_db.alerting import SEVERITIES
 
     ranks = " ".join(f"WHEN '{sev}' THEN {rank}" for rank, sev in enumerate(reversed(SEVERITIES)))
     return f"CASE {column} {ranks} ELSE {len(SEVERITIES)} END"

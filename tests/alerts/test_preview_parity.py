@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from fleetmon_alerts.clock import to_ns
 from fleetmon_alerts.observe import observe
 from fleetmon_api import preview
-from fleetmon_db.models import AlertRule, Host, RuleKind
+from fleetmon_db.alerting import RuleKind
+from fleetmon_db.models import AlertRule, Host
 from fleetmon_db.timeseries import Point, TimeSeriesStore
 from tests.alerts.helpers import add_host
 from tests.support.clock import FakeClock

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fleetmon_alerts.state import Snapshot, Transition, step
-from fleetmon_db.models import AlertStatus as S
+from fleetmon_db.alerting import AlertStatus as S
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

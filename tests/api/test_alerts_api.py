@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import fleetmon_alerts.channels
+from fleetmon_alerts.channels import REGISTRY, ChannelContext, build
+from fleetmon_db.alerting import CHANNELS
+from fleetmon_db.alerting.channels import is_url_key
 from fleetmon_db.models import AlertEvent, AlertRule, AlertState
 from tests.api.harness import ApiServer
 
@@ -259,3 +264,44 @@ def test_active_and_history_with_filters(sqlite_api: ApiServer) -> None:
     later = (now + timedelta(minutes=1)).isoformat()
     assert c.get(f"{R}/history", params={"host": host, "start": later}, headers=viewer).json() == []
     assert c.get(f"{R}/history", params={"limit": 5000}, headers=viewer).status_code == 422
+
+
+def _minimal_config(kind: str) -> dict[str, Any]:
+    """The required keys of a kind, with plausible values (endpoints as https URLs)."""
+    return {
+        key: "https://receiver.test/hook" if is_url_key(key) else f"{key}-value"
+        for key in CHANNELS[kind].required
+    }
+
+
+def test_api_and_worker_accept_the_same_channel_kinds(sqlite_api: ApiServer) -> None:
+    c, admin = sqlite_api.client, sqlite_api.auth()
+    schema = c.get("/openapi.json").json()["components"]["schemas"]["ChannelIn"]
+    published = set(schema["properties"]["kind"]["enum"])
+    assert published == set(REGISTRY), "the API and the worker disagree on channel kinds"
+    for kind in sorted(published):
+        body = {"name": uniq(kind), "kind": kind, "config": _minimal_config(kind)}
+        r = c.post(f"{R}/channels", json=body, headers=admin)
+        assert r.status_code == 201, (kind, r.text)
+        # What the API stored, the worker builds (no network: building only reads config).
+        with sqlite_api.state.sessions() as s:
+            from fleetmon_db.models import AlertChannel
+
+            stored = s.get(AlertChannel, r.json()["id"])
+            assert stored is not None
+            build(stored.kind, stored.config, ChannelContext()).close()
+        if CHANNELS[kind].required:
+            short = {**body, "name": uniq(kind), "config": {}}
+            r = c.post(f"{R}/channels", json=short, headers=admin)
+            assert r.status_code == 422
+            assert CHANNELS[kind].required[0] in r.text
+    r = c.post(f"{R}/channels", json={"name": uniq("x"), "kind": "pager"}, headers=admin)
+    assert r.status_code == 422
+    assert "unknown channel kind 'pager'" in r.text
+
+
+def test_every_channel_module_is_a_registered_kind() -> None:
+    """A module in fleetmon_alerts/channels without its registry line would never be used."""
+    package = Path(fleetmon_alerts.channels.__file__).parent
+    modules = {p.stem for p in package.glob("*.py")} - {"__init__", "base"}
+    assert modules == set(CHANNELS)

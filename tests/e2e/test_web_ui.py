@@ -216,6 +216,22 @@ def _seed_metadata(db_url: str) -> tuple[str, dict[str, str]]:
                 annotations={"summary": "CPU above 90% for 5 minutes"},
             )
         )
+        # A less severe alert that fired earlier: the page must still list the critical one
+        # first (the severity order comes from the server).
+        load = AlertRule(name="Load high", metric="system.load1", threshold=4.0, severity="warning")
+        db.add(load)
+        db.flush()
+        db.add(
+            AlertState(
+                rule_id=load.id,
+                fingerprint="batch-03-load",
+                host="batch-03",
+                status="firing",
+                value=6.0,
+                pending_since=now - timedelta(minutes=35),
+                firing_since=now - timedelta(minutes=30),
+            )
+        )
         for before, after, ago in (("inactive", "pending", 10), ("pending", "firing", 5)):
             db.add(
                 AlertEvent(
@@ -401,9 +417,11 @@ def test_overview_then_host_page(browser: Browser, fleet: Fleet) -> None:
         "data-status", "down"
     )
     expect(table.locator("tbody tr")).to_have_count(4)
-    expect(table.locator("tr[data-host='batch-03'] .alert-flag")).to_have_text("1 alert")
-    expect(page.locator(".tile-alerts .tile-value")).to_have_text("1")
-    expect(page.locator("#alert-count")).to_have_text("1")
+    flag = table.locator("tr[data-host='batch-03'] .alert-flag")
+    expect(flag).to_have_text("2 alerts")
+    expect(flag).to_have_class(re.compile(r"\bsev-critical\b"))  # the worst of the two
+    expect(page.locator(".tile-alerts .tile-value")).to_have_text("2")
+    expect(page.locator("#alert-count")).to_have_text("2")
 
     # Filter by label, then sort by CPU descending: batch-03 (busiest) leads.
     page.locator("#host-filter").fill("env=prod")
@@ -443,10 +461,11 @@ def test_overview_then_host_page(browser: Browser, fleet: Fleet) -> None:
     page.get_by_role("link", name="Alerts").click()
     expect(page.get_by_role("heading", name="Alerts", exact=True)).to_be_visible()
     active = page.locator("#active-alerts tbody tr")
-    expect(active).to_have_count(1)
-    expect(active.first).to_contain_text("High CPU")
+    expect(active).to_have_count(2)
+    expect(active.first).to_contain_text("High CPU")  # critical before the older warning
     expect(active.first).to_contain_text("batch-03")
     expect(active.first).to_contain_text("5m ago")
+    expect(active.nth(1)).to_contain_text("Load high")
     expect(page.locator("#alert-history tbody tr")).to_have_count(2)
     expect(page.locator("#alert-history tbody tr").first).to_contain_text("pending → firing")
     page.screenshot(path=str(SHOTS / "fleetmon-alerts.png"), full_page=True)

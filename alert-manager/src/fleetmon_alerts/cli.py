@@ -23,6 +23,7 @@ from fleetmon_alerts.worker import Worker
 from fleetmon_db import embedded, migrate
 from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.models import AlertChannel
+from fleetmon_db.sample_alert import sample_payload
 from fleetmon_db.timeseries import TimeSeriesStore
 
 log = logging.getLogger("fleetmon_alerts")
@@ -121,30 +122,7 @@ def cmd_test_channel(settings: Settings, name: str) -> int:
     if ch is None:
         print(f"no channel named {name!r}", file=sys.stderr)
         return 2
-    now = datetime.now(UTC).isoformat()
-    payload = {
-        "status": "firing",
-        "repeat": False,
-        "rule": "Test notification",
-        "rule_id": 0,
-        "kind": "threshold",
-        "severity": "info",
-        "host": "test-host",
-        "fingerprint": "test",
-        "metric": "cpu.usage_active",
-        "aggregate": "avg",
-        "window_s": 60,
-        "comparison": ">",
-        "threshold": 80.0,
-        "value": 92.5,
-        "since": now,
-        "at": now,
-        "ended_at": None,
-        "labels": {},
-        "annotations": {"summary": f"Test notification from fleetmon-alerts to channel {name}"},
-        "host_url": f"{settings.public_url}/hosts/test-host",
-        "top_processes": {"cpu": [], "memory": []},
-    }
+    payload = sample_payload(name, settings.public_url, datetime.now(UTC), "fleetmon-alerts")
     try:
         channel = build(ch.kind, ch.config or {}, ChannelContext(settings.channel_timeout_s))
         try:

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fleetmon_db.models import AlertChannel, AlertRule, RuleKind
+from fleetmon_db.alerting import RuleKind
+from fleetmon_db.models import AlertChannel, AlertRule
 
 _CPU = {"metric": "cpu.usage_active", "tags": {"cpu": "cpu-total"}, "aggregate": "avg"}
 

@@ -18,16 +18,8 @@ from fleetmon_alerts.clock import Clock
 from fleetmon_alerts.observe import Observation, QueryCache, ScopeCache, observe, prefetch
 from fleetmon_alerts.silences import active_silences, matching_silence
 from fleetmon_alerts.state import Snapshot, step
-from fleetmon_db.models import (
-    AlertChannel,
-    AlertEvent,
-    AlertRule,
-    AlertState,
-    AlertStatus,
-    Host,
-    RuleKind,
-    Silence,
-)
+from fleetmon_db.alerting import AlertStatus, RuleKind
+from fleetmon_db.models import AlertChannel, AlertEvent, AlertRule, AlertState, Host, Silence
 from fleetmon_db.timeseries import TimeSeriesStore
 
 log = logging.getLogger(__name__)

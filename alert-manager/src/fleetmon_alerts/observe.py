@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fleetmon_alerts.clock import from_ns, to_ns
-from fleetmon_alerts.rules import AGGREGATES, COMPARISONS, hosts_in_scope, split_metric
-from fleetmon_db.models import AlertRule, Host, RuleKind
+from fleetmon_db.alerting import AGGREGATES, HEARTBEAT_LOOKBACK, Comparison, RuleKind
+from fleetmon_db.alerting.scope import hosts_in_scope
+from fleetmon_db.metric import split_metric
+from fleetmon_db.models import AlertRule, Host
 from fleetmon_db.timeseries import Aggregate, Sample, Selector, TimeSeriesStore
 from fleetmon_db.timeseries.sql import SqlStore
 
-HEARTBEAT_LOOKBACK = timedelta(days=1)
 # Store questions in flight at once at the start of a cycle (see prefetch).
 PREFETCH_WORKERS = 4
 
@@ -62,7 +63,7 @@ def observe(
 def _scope(rule: AlertRule, hosts: Sequence[Host], scopes: ScopeCache) -> list[str] | None:
     key = json.dumps(rule.scope or {}, sort_keys=True, default=str)
     if key not in scopes:
-        scopes[key] = hosts_in_scope(rule, hosts)
+        scopes[key] = hosts_in_scope(rule.scope, [(h.name, h.labels) for h in hosts])
     return scopes[key]
 
 
@@ -188,9 +189,9 @@ def _threshold(
     samples = cache.get(key)
     if samples is None:
         samples = cache[key] = question.ask(store)
-    compare = COMPARISONS[rule.comparison]
+    comparison = Comparison(rule.comparison)
+    compare, low = comparison.test, comparison.low_is_worse
     threshold = rule.threshold
-    low = rule.comparison in ("<", "<=")
     out: dict[str, Observation] = {}
     # Grouping per rule and host: several series of one host (disks, CPUs) make one alert,
     # valued by its worst series and listing every offending one.

@@ -10,17 +10,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from fleetmon_alerts.rules import severity_rank
-from fleetmon_db.models import (
-    AlertChannel,
-    AlertEvent,
-    AlertNotification,
-    AlertRule,
-    AlertState,
-    AlertStatus,
-)
+from fleetmon_db.alerting import AlertStatus, NotificationStatus, severity_rank
+from fleetmon_db.models import AlertChannel, AlertEvent, AlertNotification, AlertRule, AlertState
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+PENDING, SENT, FAILED = (
+    NotificationStatus.PENDING.value,
+    NotificationStatus.SENT.value,
+    NotificationStatus.FAILED.value,
+)
 
 
 def targets(rule: AlertRule, channels: Sequence[AlertChannel]) -> list[AlertChannel]:

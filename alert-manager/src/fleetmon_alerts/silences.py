@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleetmon_alerts.rules import labels_match
+from fleetmon_db.alerting.scope import labels_match
 from fleetmon_db.models import Silence
 
 

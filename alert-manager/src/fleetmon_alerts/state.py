@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from fleetmon_db.models import AlertStatus
+from fleetmon_db.alerting import AlertStatus
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import enum
-import re
-
-from fleetmon_api.errors import ApiError
-
-METRIC_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_\-:/]*)\.([A-Za-z_][A-Za-z0-9_.\-:/]*)$")
 
 
 class Category(enum.StrEnum):
@@ -52,13 +47,3 @@ LOOPBACK_INTERFACES = frozenset({"lo", "lo0"})
 def is_counter(measurement: str, field: str) -> bool:
     """True for fields that only grow (rates make sense, raw values do not)."""
     return field in COUNTERS.get(measurement, frozenset())
-
-
-def split_metric(metric: str) -> tuple[str, str]:
-    """`measurement.field` -> (measurement, field); 422 that names the parameter otherwise."""
-    m = METRIC_RE.match(metric)
-    if not m:
-        raise ApiError(
-            422, f"metric {metric[:80]!r} must be 'measurement.field', e.g. 'cpu.usage_user'"
-        )
-    return m.group(1), m.group(2)

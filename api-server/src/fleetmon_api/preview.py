@@ -9,26 +9,15 @@ same answers on the same data.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from fleetmon_db.models import RuleKind
-from fleetmon_db.timeseries import NS, Aggregate, Selector, TimeSeriesStore
-
-# The worker's comparison semantics (fleetmon_alerts.rules.COMPARISONS).
-COMPARE: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
-# The store looks a host_down rule's metric up this far back (as the worker does).
-HEARTBEAT_LOOKBACK = timedelta(days=1)
+from fleetmon_db.alerting import AGGREGATES, HEARTBEAT_LOOKBACK, Comparison, RuleKind
+from fleetmon_db.alerting.scope import hosts_in_scope
+from fleetmon_db.metric import split_metric
+from fleetmon_db.timeseries import NS, Selector, TimeSeriesStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,26 +54,10 @@ class RuleSpec:
     scope_labels: Mapping[str, str]
 
 
-def store_aggregate(name: str) -> Aggregate:
-    """Rule authors say `avg`; the store says `mean`."""
-    return Aggregate.MEAN if name == "avg" else Aggregate(name)
-
-
 def in_scope(spec: RuleSpec, hosts: Sequence[HostInfo]) -> list[str] | None:
-    """Host names the rule covers; None means every host (the worker's `hosts_in_scope`)."""
-    listed = list(spec.scope_hosts)
-    wanted = dict(spec.scope_labels)
-    if not listed and not wanted:
-        return None
-    names = [
-        h.name
-        for h in hosts
-        if (not listed or h.name in listed)
-        and all(str(h.labels.get(k)) == str(v) for k, v in wanted.items())
-    ]
-    if listed and not wanted:
-        names = sorted(set(names) | set(listed))  # listed hosts count before they report
-    return names
+    """Host names the rule covers; None means every host (as the worker decides it)."""
+    scope = {"hosts": list(spec.scope_hosts), "labels": dict(spec.scope_labels)}
+    return hosts_in_scope(scope, [(h.name, h.labels) for h in hosts])
 
 
 def _ns(t: datetime) -> int:
@@ -97,12 +70,12 @@ def threshold(
     """Per host with data: whether any series meets the condition, valued by the worst one."""
     if scope == []:
         return {}
-    measurement, _, field_name = spec.metric.partition(".")
+    measurement, field_name = split_metric(spec.metric)
     selector = Selector(measurement, field_name, hosts=scope, tags=dict(spec.tags))
     start = _ns(now - timedelta(seconds=spec.window_s))
-    samples = store.aggregate(selector, start, _ns(now) + 1, store_aggregate(spec.aggregate))
-    compare = COMPARE[spec.comparison]
-    low = spec.comparison in ("<", "<=")
+    samples = store.aggregate(selector, start, _ns(now) + 1, AGGREGATES[spec.aggregate])
+    comparison = Comparison(spec.comparison)
+    compare, low = comparison.test, comparison.low_is_worse
     out: dict[str, HostResult] = {}
     for sample in samples:
         raw = sample.value
@@ -140,7 +113,7 @@ def host_down(
         if h.last_seen is not None and (wanted is None or h.name in wanted)
     }
     if spec.metric:
-        measurement, _, field_name = spec.metric.partition(".")
+        measurement, field_name = split_metric(spec.metric)
         selector = Selector(measurement, field_name, hosts=scope, tags=dict(spec.tags))
         lookback = max(timedelta(seconds=spec.window_s), HEARTBEAT_LOOKBACK)
         for sample in store.latest_many([selector], _ns(now - lookback)):

@@ -20,6 +20,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from fleetmon_db.alerting.rules import (
+    AlertStatus,
+    NotificationStatus,
+    RuleAggregate,
+    RuleKind,
+    Severity,
+)
 from fleetmon_db.types import UTCDateTime, utcnow
 
 # Deterministic constraint names keep Alembic migrations identical on PostgreSQL and SQLite.
@@ -47,23 +54,6 @@ class Role(enum.StrEnum):
 
     ADMIN = "admin"
     VIEWER = "viewer"
-
-
-class AlertStatus(enum.StrEnum):
-    """Alert state machine: inactive -> pending -> firing -> resolved."""
-
-    INACTIVE = "inactive"
-    PENDING = "pending"
-    FIRING = "firing"
-    RESOLVED = "resolved"
-
-
-class RuleKind(enum.StrEnum):
-    """What a rule watches."""
-
-    THRESHOLD = "threshold"
-    HOST_DOWN = "host_down"
-    AGENT_HEALTH = "agent_health"
 
 
 class Host(Base):
@@ -144,13 +134,13 @@ class AlertRule(Base):
     # "measurement.field", e.g. "cpu.usage_active"; empty for host_down.
     metric: Mapped[str] = mapped_column(String(256), default="")
     tags: Mapped[JSONDict] = mapped_column(default=dict)
-    aggregate: Mapped[str] = mapped_column(String(16), default="mean")
+    aggregate: Mapped[str] = mapped_column(String(16), default=RuleAggregate.MEAN.value)
     window_s: Mapped[int] = mapped_column(default=60)
     comparison: Mapped[str] = mapped_column(String(4), default=">")
     threshold: Mapped[float] = mapped_column(Float, default=0.0)
     for_s: Mapped[int] = mapped_column(default=0)
     keep_firing_for_s: Mapped[int] = mapped_column(default=0)
-    severity: Mapped[str] = mapped_column(String(16), default="warning")
+    severity: Mapped[str] = mapped_column(String(16), default=Severity.WARNING.value)
     # {"hosts": [...]} and/or {"labels": {...}}; empty means every host.
     scope: Mapped[JSONDict] = mapped_column(default=dict)
     labels: Mapped[JSONDict] = mapped_column(default=dict)
@@ -172,7 +162,7 @@ class AlertChannel(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
     config: Mapped[JSONDict] = mapped_column(default=dict)
-    min_severity: Mapped[str] = mapped_column(String(16), default="info")
+    min_severity: Mapped[str] = mapped_column(String(16), default=Severity.INFO.value)
     send_resolved: Mapped[bool] = mapped_column(Boolean, default=True)
     repeat_interval_s: Mapped[int] = mapped_column(default=4 * 3600)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -234,7 +224,7 @@ class AlertNotification(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("alert_events.id", ondelete="CASCADE"))
     channel_id: Mapped[int] = mapped_column(ForeignKey("alert_channels.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=NotificationStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

@@ -8,8 +8,6 @@ from typing import Any
 
 from fleetmon_alerts.channels.base import ChannelContext, HttpChannel, Payload, post, require
 
-KIND = "alertmanager"
-
 
 def alerts(payload: Payload, repeat_interval_s: int) -> list[dict[str, Any]]:
     """The Alertmanager v2 alert list for one notification."""

@@ -15,7 +15,6 @@ from fleetmon_alerts.channels.base import (
     value_text,
 )
 
-KIND = "discord"
 COLOURS = {"critical": 0xD32F2F, "warning": 0xF57C00, "info": 0x1976D2}
 RESOLVED_COLOUR = 0x388E3C
 

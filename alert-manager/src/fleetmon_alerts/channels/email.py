@@ -18,8 +18,6 @@ from fleetmon_alerts.channels.base import (
     value_text,
 )
 
-KIND = "email"
-
 
 def message(payload: Payload, sender: str, recipients: list[str]) -> EmailMessage:
     """The email for one notification."""

@@ -8,7 +8,6 @@ from typing import Any
 
 from fleetmon_alerts.channels.base import ChannelContext, Payload, headline, value_text
 
-KIND = "log"
 logger = logging.getLogger("fleetmon_alerts.notify")
 
 

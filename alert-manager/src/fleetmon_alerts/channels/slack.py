@@ -16,7 +16,6 @@ from fleetmon_alerts.channels.base import (
     value_text,
 )
 
-KIND = "slack"
 EMOJI = {
     "critical": ":red_circle:",
     "warning": ":large_orange_circle:",

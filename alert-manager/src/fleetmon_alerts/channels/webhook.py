@@ -14,8 +14,6 @@ from typing import Any
 
 from fleetmon_alerts.channels.base import ChannelContext, HttpChannel, Payload, post, require
 
-KIND = "webhook"
-
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     """The signature header value for `body` sent at `timestamp`."""

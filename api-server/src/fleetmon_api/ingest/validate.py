@@ -16,10 +16,9 @@ from typing import Any
 from fleetmon_api.errors import ApiError
 from fleetmon_api.ingest.models import MAX_STRING_VALUE
 from fleetmon_api.settings import Settings
+from fleetmon_db.metric import NAME_RE
 from fleetmon_db.timeseries import NS, FieldValue, Point
 
-# Names (measurements, tag keys, field keys): Telegraf style, no spaces, no control characters.
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-:/]*$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _INT64 = 2**63
 _EMPTY: Mapping[str, str] = {}

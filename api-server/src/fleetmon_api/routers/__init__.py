@@ -4,20 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fleetmon_api.routers import (
-    alerts,
-    auth,
-    channel_tests,
-    health,
-    hosts,
-    ingest,
-    metrics,
-    rule_preview,
-    silence_expire,
-    tokens,
-    ui,
-    ui_config,
-)
+from fleetmon_api.routers import auth, health, hosts, ingest, metrics, tokens, ui, ui_config
+from fleetmon_api.routers.alerts import channel_tests, channels, events, preview, rules, silences
 
 # Order matters only for the OpenAPI page; add a module's `router` here when it exists.
 ROUTERS: list[APIRouter] = [
@@ -27,11 +15,13 @@ ROUTERS: list[APIRouter] = [
     hosts.router,
     tokens.router,
     metrics.router,
-    # Before alerts.router: `POST /rules/preview` is matched before any `/rules/{id}` route.
-    rule_preview.router,
-    alerts.router,
+    # Before rules.router: `POST /rules/preview` is matched before any `/rules/{id}` route.
+    preview.router,
+    rules.router,
+    channels.router,
     channel_tests.router,
-    silence_expire.router,
+    silences.router,
+    events.router,
     ui_config.router,
     ui.router,
 ]

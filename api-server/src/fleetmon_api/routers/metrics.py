@@ -17,13 +17,13 @@ from fleetmon_api.catalog import (
     LOOPBACK_INTERFACES,
     Category,
     is_counter,
-    split_metric,
 )
 from fleetmon_api.deps import DbSession, State, ViewerUser
 from fleetmon_api.errors import ApiError
 from fleetmon_api.responses import JSON
 from fleetmon_api.state import AppState
 from fleetmon_api.timeparse import check_range, parse_duration, parse_instant
+from fleetmon_db.metric import split_metric
 from fleetmon_db.models import Host
 from fleetmon_db.timeseries import NS, Aggregate, RangeQuery, Sample, Selector, SeriesKey
 
@@ -50,6 +50,14 @@ def _tags(tag: list[str] | None) -> dict[str, str]:
             raise ApiError(422, f"tag: {item[:60]!r} must be key=value")
         out[k] = v
     return out
+
+
+def _metric(metric: str) -> tuple[str, str]:
+    """(measurement, field) of a `metric` parameter; 422 naming it otherwise."""
+    try:
+        return split_metric(metric)
+    except ValueError as exc:
+        raise ApiError(422, str(exc)) from None
 
 
 def _require_host(db: DbSession, host: str) -> None:
@@ -171,7 +179,7 @@ def history(
     tag: TagQ = None,
 ) -> dict[str, Any]:
     """Bucketed values; the storage tier is chosen from range and step."""
-    measurement, field = split_metric(metric)
+    measurement, field = _metric(metric)
     start_ns, end_ns = _range(state, start, end)
     span_s = max(1, (end_ns - start_ns) // NS)
     step = parse_duration(interval, "interval") if interval else max(10, -(-span_s // 300))
@@ -215,7 +223,7 @@ def summary(
     tag: TagQ = None,
 ) -> dict[str, Any]:
     """avg, min, max, p95, p99 of a metric over a range (all matching series together)."""
-    measurement, field = split_metric(metric)
+    measurement, field = _metric(metric)
     start_ns, end_ns = _range(state, start, end)
     _require_host(db, host)
     selector = Selector(measurement, field, [host], _tags(tag))

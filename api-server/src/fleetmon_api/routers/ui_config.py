@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from fleetmon_api.catalog import LOOPBACK_INTERFACES
 from fleetmon_api.deps import AppSettings, ViewerUser
-from fleetmon_api.routers.alerts import CHANNEL_REQUIRED, PUBLIC_CONFIG_KEYS, RuleIn, Severity
+from fleetmon_db.alerting import (
+    CHANNELS,
+    SEVERITIES,
+    Comparison,
+    RuleAggregate,
+    RuleKind,
+)
 
 router = APIRouter(prefix="/api/v1/ui", tags=["ui"])
 
@@ -22,10 +26,14 @@ class HostStatusOut(BaseModel):
 
 
 class ChannelKindOut(BaseModel):
-    """One notification channel kind and the config keys it needs."""
+    """One notification channel kind, the config keys it needs and those shown back."""
 
     kind: str
+    doc: str
     required: list[str]
+    public: list[str] = Field(
+        description="config keys shown back; every other key is write-only (secret)"
+    )
 
 
 class AlertingOut(BaseModel):
@@ -36,9 +44,6 @@ class AlertingOut(BaseModel):
     aggregates: list[str]
     comparisons: list[str]
     channel_kinds: list[ChannelKindOut]
-    public_config_keys: list[str] = Field(
-        description="channel config keys shown back; every other key is write-only (secret)"
-    )
 
 
 class UiConfigOut(BaseModel):
@@ -51,10 +56,6 @@ class UiConfigOut(BaseModel):
     alerting: AlertingOut
 
 
-def _choices(field: str) -> list[str]:
-    return [str(v) for v in get_args(RuleIn.model_fields[field].annotation)]
-
-
 @router.get("/config", response_model=UiConfigOut)
 def ui_config(settings: AppSettings, _user: ViewerUser) -> UiConfigOut:
     """Host status thresholds, loopback interfaces and the alerting vocabulary."""
@@ -64,14 +65,18 @@ def ui_config(settings: AppSettings, _user: ViewerUser) -> UiConfigOut:
         ),
         loopback_interfaces=sorted(LOOPBACK_INTERFACES),
         alerting=AlertingOut(
-            severities=list(get_args(Severity)),
-            rule_kinds=_choices("kind"),
-            aggregates=_choices("aggregate"),
-            comparisons=_choices("comparison"),
+            severities=[s.value for s in SEVERITIES],
+            rule_kinds=[k.value for k in RuleKind],
+            aggregates=[a.value for a in RuleAggregate],
+            comparisons=[c.value for c in Comparison],
             channel_kinds=[
-                ChannelKindOut(kind=kind, required=list(keys))
-                for kind, keys in CHANNEL_REQUIRED.items()
+                ChannelKindOut(
+                    kind=spec.kind,
+                    doc=spec.doc,
+                    required=list(spec.required),
+                    public=list(spec.public),
+                )
+                for spec in CHANNELS.values()
             ],
-            public_config_keys=sorted(PUBLIC_CONFIG_KEYS),
         ),
     )

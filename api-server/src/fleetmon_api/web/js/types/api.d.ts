@@ -27,6 +27,9 @@ export type ActiveAlert = {
 /** How samples inside one step are combined. */
 export type Aggregate = "mean" | "min" | "max" | "last" | "sum" | "count" | "rate";
 
+/** Alert state machine: inactive -> pending -> firing -> resolved. */
+export type AlertStatus = "inactive" | "pending" | "firing" | "resolved";
+
 /** The vocabulary of rules and channels, in the order a person reads it. */
 export type AlertingOut = {
   /** least to most severe */
@@ -35,8 +38,6 @@ export type AlertingOut = {
   aggregates: Array<string>;
   comparisons: Array<string>;
   channel_kinds: Array<ChannelKindOut>;
-  /** channel config keys shown back; every other key is write-only (secret) */
-  public_config_keys: Array<string>;
 };
 
 export type Body_login_api_v1_auth_token_post = {
@@ -57,18 +58,22 @@ export type CategoryOut = {
 /** A channel as written by an admin; `config` may hold secrets and is never read back. */
 export type ChannelIn = {
   name: string;
+  /** Channel kind; `config` keys per kind (others are kept write-only too): - `log`: A line in the worker's log (embedded default). Keys: level (shown back). - `slack`: Slack incoming webhook, Block Kit message. Keys: webhook_url (required). - `discord`: Discord webhook, one embed coloured by severity. Keys: webhook_url (required). - `webhook`: JSON POST, HMAC-SHA256 signed with `secret` if set. Keys: url (required). - `alertmanager`: Prometheus Alertmanager, POST /api/v2/alerts. Keys: url (required). - `email`: Email over SMTP (STARTTLS by default). Keys: host (required), from (required), to (required), port (shown back), security (shown back), ca_file (shown back). */
   kind: "log" | "slack" | "discord" | "webhook" | "alertmanager" | "email";
   config?: { [key: string]: unknown };
-  min_severity?: "info" | "warning" | "critical";
+  min_severity?: Severity;
   send_resolved?: boolean;
   repeat_interval_s?: number;
   enabled?: boolean;
 };
 
-/** One notification channel kind and the config keys it needs. */
+/** One notification channel kind, the config keys it needs and those shown back. */
 export type ChannelKindOut = {
   kind: string;
+  doc: string;
   required: Array<string>;
+  /** config keys shown back; every other key is write-only (secret) */
+  public: Array<string>;
 };
 
 /** A stored channel: secret config values are named, never shown. */
@@ -84,6 +89,9 @@ export type ChannelOut = {
   enabled: boolean;
   created_at: string;
 };
+
+/** How a rule compares the observed value with its threshold. */
+export type Comparison = ">" | ">=" | "<" | "<=" | "==" | "!=";
 
 /** Latest value of every series of a host. */
 export type CurrentOut = {
@@ -183,13 +191,16 @@ export type NotificationOut = {
   channel_id: number;
   event_id: number;
   /** pending until the alert worker delivers it or gives up */
-  status: "pending" | "sent" | "failed";
+  status: NotificationStatus;
   attempts: number;
   next_attempt_at: string;
   sent_at: string | null;
   /** the receiver's answer; never a URL or secret */
   last_error: string | null;
 };
+
+/** An outbox row: pending until delivered (sent) or given up (failed). */
+export type NotificationStatus = "pending" | "sent" | "failed";
 
 /** One host of the fleet overview; a value is absent when the host sent none recently. */
 export type OverviewHost = {
@@ -255,20 +266,23 @@ export type PreviewSeries = {
   matches: boolean;
 };
 
+/** How a rule combines the samples of its window (authors say "avg", stores "mean"). */
+export type RuleAggregate = "avg" | "mean" | "max" | "min" | "last" | "rate" | "sum" | "count";
+
 /** A rule as written by an admin. */
 export type RuleIn = {
   name: string;
-  kind?: "threshold" | "host_down" | "agent_health";
+  kind?: RuleKind;
   /** measurement.field; empty for host_down */
   metric?: string;
   tags?: { [key: string]: string };
-  aggregate?: "avg" | "mean" | "max" | "min" | "last" | "rate" | "sum" | "count";
+  aggregate?: RuleAggregate;
   window_s?: number;
-  comparison?: ">" | ">=" | "<" | "<=" | "==" | "!=";
+  comparison?: Comparison;
   threshold?: number;
   for_s?: number;
   keep_firing_for_s?: number;
-  severity?: "info" | "warning" | "critical";
+  severity?: Severity;
   scope?: Scope;
   labels?: { [key: string]: string };
   annotations?: { [key: string]: string };
@@ -276,20 +290,23 @@ export type RuleIn = {
   enabled?: boolean;
 };
 
+/** What a rule watches. */
+export type RuleKind = "threshold" | "host_down" | "agent_health";
+
 /** A stored rule. */
 export type RuleOut = {
   name: string;
-  kind?: "threshold" | "host_down" | "agent_health";
+  kind?: RuleKind;
   /** measurement.field; empty for host_down */
   metric?: string;
   tags?: { [key: string]: string };
-  aggregate?: "avg" | "mean" | "max" | "min" | "last" | "rate" | "sum" | "count";
+  aggregate?: RuleAggregate;
   window_s?: number;
-  comparison?: ">" | ">=" | "<" | "<=" | "==" | "!=";
+  comparison?: Comparison;
   threshold?: number;
   for_s?: number;
   keep_firing_for_s?: number;
-  severity?: "info" | "warning" | "critical";
+  severity?: Severity;
   scope?: Scope;
   labels?: { [key: string]: string };
   annotations?: { [key: string]: string };
@@ -316,6 +333,9 @@ export type Scope = {
   hosts?: Array<string>;
   labels?: { [key: string]: string };
 };
+
+/** How urgent an alert is; members are declared from least to most severe. */
+export type Severity = "info" | "warning" | "critical";
 
 /** Mute notifications matching every criterion given, between two instants. */
 export type SilenceIn = {
@@ -402,7 +422,7 @@ export interface Paths {
       path: never;
       query: {
         host?: string | null;
-        severity?: "info" | "warning" | "critical" | null;
+        severity?: Severity | null;
         state?: "pending" | "firing" | null;
       };
       body: never;
@@ -457,8 +477,8 @@ export interface Paths {
       query: {
         rule_id?: number | null;
         host?: string | null;
-        severity?: "info" | "warning" | "critical" | null;
-        to_status?: "inactive" | "pending" | "firing" | "resolved" | null;
+        severity?: Severity | null;
+        to_status?: AlertStatus | null;
         start?: string | null;
         end?: string | null;
         limit?: number;

@@ -27,9 +27,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export function mountChannels(main, { admin, config }) {
   document.title = "Channels · fleetmon";
-  /** @type {Pick<import("../types/api").AlertingOut, "severities" | "channel_kinds" | "public_config_keys">} */
-  const vocab = config ? config.alerting : { severities: [], channel_kinds: [], public_config_keys: [] };
-  const isPublic = (/** @type {string} */ key) => vocab.public_config_keys.includes(key);
+  /** @type {Pick<import("../types/api").AlertingOut, "severities" | "channel_kinds">} */
+  const vocab = config ? config.alerting : { severities: [], channel_kinds: [] };
   const errorBox = h("p", { class: "banner banner-error", role: "alert", id: "channel-error", hidden: true });
   const listBody = h("div", { class: "card table-wrap" }, h("p", { class: "empty" }, "Loading…"));
   const formSlot = h("div");
@@ -185,7 +184,7 @@ export function mountChannels(main, { admin, config }) {
       const sameKind = ch !== null && ch.kind === fKind.value;
       required = new Map();
       const fields = (spec ? spec.required : []).map((key) => {
-        const secret = !isPublic(key);
+        const secret = !(spec ? spec.public : []).includes(key);
         const stored = sameKind && (ch.secret_keys.includes(key) || key in ch.config);
         const el = input(`c-config-${key}`, {
           type: secret ? "password" : "text",

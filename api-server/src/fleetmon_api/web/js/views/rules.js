@@ -170,7 +170,7 @@ export function mountRules(main, { admin }) {
  */
 export function mountRuleForm(main, { ruleId, admin, config, navigate }) {
   /** @type {import("../types/api").AlertingOut} */
-  const vocab = config ? config.alerting : { severities: [], rule_kinds: [], aggregates: [], comparisons: [], channel_kinds: [], public_config_keys: [] };
+  const vocab = config ? config.alerting : { severities: [], rule_kinds: [], aggregates: [], comparisons: [], channel_kinds: [] };
   document.title = `${ruleId === null ? "New rule" : "Rule"} · fleetmon`;
   const errorBox = h("p", { class: "banner banner-error", role: "alert", id: "rule-error", hidden: true });
   const title = h("h1", {}, ruleId === null ? "New rule" : "Rule");

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from fleetmon_api.deps import AdminUser, AppSettings, DbSession, State
-from fleetmon_api.routers.alerts import Id
+from fleetmon_api.routers.alerts.common import Id, make_router
+from fleetmon_db.alerting import NotificationStatus, Severity
 from fleetmon_db.models import AlertChannel, AlertEvent, AlertNotification
 from fleetmon_db.sample_alert import TEST_HOST, TEST_RULE, TEST_STATUS, sample_payload
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = make_router()
 
 
 class NotificationOut(BaseModel):
@@ -28,7 +28,7 @@ class NotificationOut(BaseModel):
     id: int
     channel_id: int
     event_id: int
-    status: Literal["pending", "sent", "failed"] = Field(
+    status: NotificationStatus = Field(
         description="pending until the alert worker delivers it or gives up"
     )
     attempts: int
@@ -42,7 +42,7 @@ def _out(row: AlertNotification) -> NotificationOut:
         id=row.id,
         channel_id=row.channel_id,
         event_id=row.event_id,
-        status=row.status,  # type: ignore[arg-type]
+        status=NotificationStatus(row.status),
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         sent_at=row.sent_at,
@@ -75,7 +75,7 @@ def test_channel(
         rule_name=TEST_RULE,
         fingerprint=f"test:{uuid.uuid4().hex}",
         host=TEST_HOST,
-        severity="info",
+        severity=Severity.INFO.value,
         from_status=TEST_STATUS,
         to_status=TEST_STATUS,
         value=None,

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from fleetmon_api import preview
 from fleetmon_api.deps import DbSession, State, ViewerUser
-from fleetmon_api.routers.alerts import RuleIn
+from fleetmon_api.routers.alerts.common import make_router
+from fleetmon_api.routers.alerts.rules import RuleIn
+from fleetmon_db.alerting import Comparison
 from fleetmon_db.models import Host
 
-router = APIRouter(prefix="/api/v1/alerts/rules", tags=["alerts"])
+router = make_router()
 
 MAX_LISTED = 200
 
@@ -53,7 +54,7 @@ class PreviewOut(BaseModel):
     )
 
 
-@router.post("/preview", response_model=PreviewOut)
+@router.post("/rules/preview", response_model=PreviewOut)
 def preview_rule(body: RuleIn, state: State, db: DbSession, _user: ViewerUser) -> PreviewOut:
     """Evaluate a rule as written against current data (nothing is saved or notified)."""
     spec = preview.RuleSpec(
@@ -77,7 +78,7 @@ def preview_rule(body: RuleIn, state: State, db: DbSession, _user: ViewerUser) -
             last_seen = seen.last_seen
         hosts.append(preview.HostInfo(row.name, row.labels or {}, last_seen))
     scope, results = preview.preview(spec, hosts, state.store, now)
-    low = body.comparison in ("<", "<=")
+    low = Comparison(body.comparison).low_is_worse
     ordered = sorted(
         results.values(),
         key=lambda r: (
