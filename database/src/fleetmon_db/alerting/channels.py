@@ -57,6 +57,7 @@ CHANNELS: dict[str, ChannelSpec] = {
         ),
         ChannelSpec("webhook", "JSON POST, HMAC-SHA256 signed with `secret` if set.", ("url",)),
         ChannelSpec("alertmanager", "Prometheus Alertmanager, POST /api/v2/alerts.", ("url",)),
+        ChannelSpec("ntfy", "ntfy topic (phone push); `url` is the topic URL.", ("url",)),
         ChannelSpec(
             "email",
             "Email over SMTP (STARTTLS by default).",

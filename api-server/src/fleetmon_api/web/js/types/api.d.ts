@@ -58,8 +58,8 @@ export type CategoryOut = {
 /** A channel as written by an admin; `config` may hold secrets and is never read back. */
 export type ChannelIn = {
   name: string;
-  /** Channel kind; `config` keys per kind (others are kept write-only too): - `log`: A line in the worker's log (embedded default). Keys: level (shown back). - `slack`: Slack incoming webhook, Block Kit message. Keys: webhook_url (required). - `discord`: Discord webhook, one embed coloured by severity. Keys: webhook_url (required). - `webhook`: JSON POST, HMAC-SHA256 signed with `secret` if set. Keys: url (required). - `alertmanager`: Prometheus Alertmanager, POST /api/v2/alerts. Keys: url (required). - `email`: Email over SMTP (STARTTLS by default). Keys: host (required), from (required), to (required), port (shown back), security (shown back), ca_file (shown back). */
-  kind: "log" | "slack" | "discord" | "webhook" | "alertmanager" | "email";
+  /** Channel kind; `config` keys per kind (others are kept write-only too): - `log`: A line in the worker's log (embedded default). Keys: level (shown back). - `slack`: Slack incoming webhook, Block Kit message. Keys: webhook_url (required). - `discord`: Discord webhook, one embed coloured by severity. Keys: webhook_url (required). - `webhook`: JSON POST, HMAC-SHA256 signed with `secret` if set. Keys: url (required). - `alertmanager`: Prometheus Alertmanager, POST /api/v2/alerts. Keys: url (required). - `ntfy`: ntfy topic (phone push); `url` is the topic URL. Keys: url (required). - `email`: Email over SMTP (STARTTLS by default). Keys: host (required), from (required), to (required), port (shown back), security (shown back), ca_file (shown back). */
+  kind: "log" | "slack" | "discord" | "webhook" | "alertmanager" | "ntfy" | "email";
   config?: { [key: string]: unknown };
   min_severity?: Severity;
   send_resolved?: boolean;
