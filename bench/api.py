@@ -55,8 +55,9 @@ NOTE = """
 Where the ingest time goes (py-spy, GIL-holding samples, and /proc CPU per batch): one API
 process decodes the JSON into msgspec structs (types and value ranges checked in C while
 parsing), turns them into the store's flat PointBatch in one Python pass (each point shape
-checked once and cached; whatever that path does not certainly accept goes to the strict
-pydantic adapter and the validator, so errors are unchanged), frees them, fills the cached
+checked once and cached; whatever that path does not certainly accept the validator
+checks on the same structs, and a body msgspec refuses the strict pydantic model reads, so
+errors are unchanged and no body is parsed twice; see ADR 0004), frees them, fills the cached
 line-protocol templates with one orjson call, and sends them to influxd from the event
 loop itself (asyncio keep-alive connections, answers parsed by httptools): a write handed
 to a worker thread waited for the GIL while the loop parsed the next request, so writes

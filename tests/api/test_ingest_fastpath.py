@@ -1,9 +1,12 @@
-"""The fast path accepts only what the strict adapter and the validator accept, identically."""
+"""Agent batch decoding: the fast path accepts only what the reference (wire.BatchIn and the
+Validator) accepts and builds the same; decode.agent_batch answers exactly as the reference,
+reading each body once per path."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
@@ -12,9 +15,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from fleetmon_api.errors import ApiError
-from fleetmon_api.ingest import wire
+from fleetmon_api.ingest import decode, wire
 from fleetmon_api.ingest.fastpath import FastCompiler
-from fleetmon_api.ingest.models import BATCH_ADAPTER
 from fleetmon_api.ingest.validate import Limits, Validator
 from fleetmon_db.timeseries import NS, PointBatch
 
@@ -32,20 +34,50 @@ LIMITS = Limits(
 
 def fast(body: bytes, compiler: FastCompiler) -> PointBatch | None:
     """What the fast path makes of a body (None: it defers)."""
-    batch = wire.decode(body)
+    batch = wire.fast_decode(body)
     if batch is None:
         return None
     return compiler.compile("web-1", batch.points, NOW_NS)
 
 
 def slow(body: bytes) -> PointBatch | None:
-    """What the slow path makes of it (None: rejected)."""
+    """What the reference makes of it (None: rejected)."""
     try:
-        batch: Any = BATCH_ADAPTER.validate_json(body)
-        points = Validator(LIMITS).points("web-1", batch["points"], NOW_NS)
+        batch = wire.BatchIn.model_validate_json(body)
+        points = Validator(LIMITS).points("web-1", batch.points, NOW_NS)
     except (ValidationError, ApiError):
         return None
     return PointBatch.of(points)
+
+
+def decoded(body: bytes, compiler: FastCompiler) -> PointBatch | tuple[int, object]:
+    """What the ingest endpoint makes of a body: the points, or (status, detail)."""
+    try:
+        return decode.agent_batch(body, LIMITS.max_points).points("web-1", NOW_NS, compiler)
+    except ApiError as exc:
+        return exc.status, exc.detail
+
+
+def reference(body: bytes) -> PointBatch | tuple[int, object]:
+    """The same from the reference model and the Validator alone."""
+    try:
+        batch = wire.BatchIn.model_validate_json(body)
+    except ValidationError as exc:
+        return 422, decode._first_error(exc)
+    try:
+        return PointBatch.of(Validator(LIMITS).points("web-1", batch.points, NOW_NS))
+    except ApiError as exc:
+        return exc.status, exc.detail
+
+
+def same(got: PointBatch | tuple[int, object], want: PointBatch | tuple[int, object]) -> None:
+    """Equal answers: the same points with the same value types, or the same error."""
+    if isinstance(want, PointBatch):
+        assert isinstance(got, PointBatch), got
+        assert got.points() == want.points()
+        assert [type(v) for v in got.flat] == [type(v) for v in want.flat]
+    else:
+        assert got == want
 
 
 def agree(body: bytes, compiler: FastCompiler) -> PointBatch | None:
@@ -158,19 +190,56 @@ def test_agent_batches_take_the_fast_path() -> None:
     assert agree(body, compiler) is not None  # the shapes now come from the cache
 
 
-def test_envelope_agrees_with_the_adapter() -> None:
-    decoded = 0
+def test_envelope_agrees_with_the_reference() -> None:
+    fast_bodies = 0
     for body in _variants():
-        batch = wire.decode(body)
+        batch = wire.fast_decode(body)
         if batch is not None:
-            decoded += 1
-            strict = BATCH_ADAPTER.validate_json(body)
-            assert batch.batch_id == strict["batch_id"]
-            agent = strict.get("agent")
+            fast_bodies += 1
+            strict = wire.BatchIn.model_validate_json(body)
+            assert batch.batch_id == strict.batch_id
             assert (batch.agent.version if batch.agent else None) == (
-                agent["version"] if agent else None
+                strict.agent.version if strict.agent else None
             )
-    assert decoded > 3
+    assert fast_bodies > 3
+
+
+@pytest.mark.parametrize("body", _variants())
+def test_decode_answers_as_the_reference(body: bytes) -> None:
+    same(decoded(body, FastCompiler(Validator(LIMITS))), reference(body))
+
+
+def _count_reads(body: bytes) -> tuple[int, int]:
+    """(msgspec decodes, pydantic reads) of one body through decode."""
+    with (
+        mock.patch.object(
+            decode, "fast_decode", side_effect=wire.fast_decode, autospec=True
+        ) as fast_reads,
+        mock.patch.object(
+            wire.BatchIn, "model_validate_json", side_effect=wire.BatchIn.model_validate_json
+        ) as strict_reads,
+    ):
+        decoded(body, FastCompiler(Validator(LIMITS)))
+    return fast_reads.call_count, strict_reads.call_count
+
+
+@pytest.mark.parametrize(
+    ("points", "reads"),
+    [
+        # fast: msgspec, then the compiler
+        ([{"measurement": "cpu", "time": 1, "fields": {"u": 1.0}}], (1, 0)),
+        # deferred (a name the rules refuse; a time outside the window): the same structs
+        ([{"measurement": "a b", "time": 1, "fields": {"u": 1.0}}], (1, 0)),
+        ([{"measurement": "cpu", "time": 9_999, "fields": {"u": 1.0}}], (1, 0)),
+        # refused by msgspec: the reference decides, once
+        ([{"measurement": "cpu", "time": 1, "fields": {"u": None}}], (1, 1)),
+        ([{"measurement": "cpu", "time": 1, "fields": {"u": 2**63}}], (1, 1)),
+    ],
+)
+def test_each_path_reads_the_body_once(
+    points: list[dict[str, Any]], reads: tuple[int, int]
+) -> None:
+    assert _count_reads(json.dumps({"batch_id": "b", "points": points}).encode()) == reads
 
 
 _good_names = st.sampled_from(["cpu", "usage_user", "host", "ok.1", "a-b:c/d", "_x"])
@@ -238,3 +307,5 @@ def test_fast_path_never_accepts_what_the_slow_path_rejects(
         agree(json.dumps({"batch_id": "b", "points": ones}).encode(), compiler)
         agree(body, compiler)
     agree(body, compiler)
+    # And the endpoint's decoding answers exactly as the reference, warm cache or not.
+    same(decoded(body, compiler), reference(body))

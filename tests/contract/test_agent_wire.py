@@ -1,4 +1,5 @@
-"""What the agent really sends is what the server's models and limits accept."""
+"""What the agent really sends is what the server's wire schema and limits accept, on the
+fast path."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 import pytest
 
 from fleetmon_agent.config import load
-from fleetmon_api.ingest.models import BATCH_ADAPTER, BatchIn
+from fleetmon_api.ingest import decode, wire
+from fleetmon_api.ingest.fastpath import FastCompiler
 from fleetmon_api.ingest.validate import Limits, Validator
 from fleetmon_api.settings import Settings
 from fleetmon_db.timeseries import NS
@@ -29,10 +31,28 @@ def test_every_collector_contributes(agent_batch: dict[str, Any]) -> None:
     assert expected <= seen, f"missing measurements: {expected - seen}"
 
 
-def test_agent_batch_passes_the_strict_models(agent_batch: dict[str, Any]) -> None:
+def test_agent_batch_passes_both_wire_decoders(agent_batch: dict[str, Any]) -> None:
     raw = json.dumps(agent_batch).encode()
-    assert BatchIn.model_validate_json(raw).batch_id == agent_batch["batch_id"]
-    assert len(BATCH_ADAPTER.validate_json(raw)["points"]) == len(agent_batch["points"])
+    strict = wire.BatchIn.model_validate_json(raw)
+    assert strict.batch_id == agent_batch["batch_id"]
+    assert len(strict.points) == len(agent_batch["points"])
+    fast = wire.fast_decode(raw)
+    assert fast is not None, "the agent's batches must take the fast path"
+    assert len(fast.points) == len(agent_batch["points"])
+
+
+def test_agent_batch_is_stored_through_the_fast_path(agent_batch: dict[str, Any]) -> None:
+    """Every point survives decoding, and the compiler vouches for all of them."""
+    raw = json.dumps(agent_batch).encode()
+    settings = Settings()
+    batch = decode.agent_batch(raw, settings.max_points)
+    compiler = FastCompiler(Validator(Limits.from_settings(settings)))
+    fast = wire.fast_decode(raw)
+    assert batch.fast
+    assert fast is not None
+    compiled = compiler.compile("contract-host", fast.points, time.time_ns())
+    assert compiled is not None, "a point of the agent's made the compiler defer"
+    assert len(compiled) == len(agent_batch["points"])
 
 
 def test_every_agent_point_passes_the_server_limits(agent_batch: dict[str, Any]) -> None:

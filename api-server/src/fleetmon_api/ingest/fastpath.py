@@ -1,11 +1,11 @@
 """The accept-only fast path for agent batches: msgspec structs straight to a PointBatch.
 
-`wire.decode` reads the batch into structs whose types carry every per-value rule of the
-strict adapter (`models.BatchDict`), checked in C while parsing. `FastCompiler` turns the
+`wire.fast_decode` reads the batch into structs whose types carry every per-value rule of
+the reference model (`wire.BatchIn`), checked in C while parsing. `FastCompiler` turns the
 points into the store's flat `PointBatch` in one pass, for batches that also certainly
 pass the Validator's limits. For anything else (a name or tag value the rules reject, a
-time outside the window, a case it does not decide) it returns None and the caller takes
-the slow path, adapter then `Validator.points`, whose error names the point. It never
+time outside the window, a case it does not decide) it returns None and the caller has
+`Validator.points` check the same structs, whose error names the point (decode.py). It never
 rejects anything itself, so the rules and messages live in one place.
 
 Why it is cheap: names, tag values and counts are properties of a point's shape
@@ -47,6 +47,11 @@ class FastCompiler:
             self._shapes.clear()
         self._shapes[key] = shape
         return shape
+
+    @property
+    def validator(self) -> Validator:
+        """The Validator whose rules the cached shapes passed."""
+        return self._validator
 
     def compile(self, host: str, points: list[WirePoint], now_ns: int) -> PointBatch | None:
         """The points as a PointBatch when all certainly pass; None to take the slow path."""

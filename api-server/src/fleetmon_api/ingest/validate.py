@@ -11,17 +11,40 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from fleetmon_api.errors import ApiError
-from fleetmon_api.ingest.models import MAX_STRING_VALUE
+from fleetmon_api.ingest.wire import MAX_STRING_VALUE
 from fleetmon_api.settings import Settings
 from fleetmon_db.metric import NAME_RE
 from fleetmon_db.timeseries import NS, FieldValue, Point
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _INT64 = 2**63
-_EMPTY: Mapping[str, str] = {}
+
+
+class RawPoint(Protocol):
+    """A point as a wire decoder produced it (wire.WirePoint or wire.PointIn)."""
+
+    @property
+    def measurement(self) -> str:
+        """Measurement name."""
+        ...
+
+    @property
+    def time(self) -> float | int:
+        """Epoch seconds."""
+        ...
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        """Tags as sent."""
+        ...
+
+    @property
+    def fields(self) -> Mapping[str, FieldValue]:
+        """Fields as sent."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,19 +173,12 @@ class Validator:
             self.field_value(fk, fv, index)
         return Point(host, measurement, time_ns, clean_tags, fields)
 
-    def points(self, host: str, raw: Sequence[Mapping[str, Any]], now_ns: int) -> list[Point]:
-        """Adapter-validated wire dicts to Points, the first bad point raising BadPoint.
+    def points(self, host: str, raw: Sequence[RawPoint], now_ns: int) -> list[Point]:
+        """Decoded points to store Points, the first bad point raising BadPoint.
 
-        The path for batches `fastpath.FastCompiler` defers; the common ones never get here.
+        The path for batches `fastpath.FastCompiler` does not vouch for; most never get here.
         """
         return [
-            self.point(
-                i,
-                host,
-                p["measurement"],
-                self.time_ns(p["time"], now_ns, i),
-                p.get("tags") or _EMPTY,
-                p["fields"],
-            )
+            self.point(i, host, p.measurement, self.time_ns(p.time, now_ns, i), p.tags, p.fields)
             for i, p in enumerate(raw)
         ]

@@ -1,10 +1,17 @@
-"""The agent's wire format as msgspec structs: the fast path's decoder.
+"""The agent -> server wire format (DESIGN "Wire contract"), declared once on the server side.
 
-A twin of `models.BatchIn` with the same types and value limits, checked in C while the
-JSON is read: unknown keys rejected, nothing coerced, 64-bit integers, finite floats,
-bounded strings. It must never accept what the strict pydantic adapter rejects; whatever it
-rejects goes to that adapter, whose message names the error (tests/api/test_ingest_fastpath.py
-checks the agreement).
+Two decoders read it, with the same types and value limits (the constants below):
+
+- `BatchIn` (pydantic, strict): the reference. It documents the body in the OpenAPI page,
+  names the first error of a rejected batch, and is what tests/contract checks the agent's
+  real output against.
+- `WireBatch` (msgspec structs): the fast path's decoder, with the limits in its types so
+  they are checked in C while parsing. It must accept only what `BatchIn` accepts, and
+  build the same values; whatever it refuses, `BatchIn` decides
+  (tests/api/test_ingest_fastpath.py checks the agreement, ADR 0004 says why there are two).
+
+The agent cannot import this package: its `Point.to_wire` is the one other copy, and
+tests/contract checks its output against both decoders here.
 """
 
 from __future__ import annotations
@@ -13,17 +20,71 @@ from typing import Annotated
 
 import msgspec
 from msgspec import Meta
+from pydantic import BaseModel, ConfigDict, Field
 
-from fleetmon_api.ingest.models import MAX_STRING_VALUE
+# Limits shared by both decoders.
+MAX_STRING_VALUE = 4096
+MAX_BATCH_ID = 64
+MAX_AGENT_VERSION = 64
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# One character class, anchored for each engine: pydantic's Rust regex (and the JSON Schema
+# published from it) ends at `$`; msgspec's Python `re` needs `\Z`, as its `$` would also
+# match before a trailing newline.
+BATCH_ID_CHARS = r"[A-Za-z0-9_.:-]"
 
-# `Meta(pattern=...)` searches (unanchored); `\Z`, unlike `$`, refuses a trailing newline.
-BATCH_ID_PATTERN = r"^[A-Za-z0-9_.:-]+\Z"
+# ---- the reference: strict pydantic models -------------------------------------------------
 
-# Same order as models.FieldValueIn: a JSON integer is an int, a JSON true is a bool.
-# Floats need no bounds: msgspec refuses a literal beyond the float range (1e400).
+# left_to_right: strict bool, then int, then float, then str (a JSON integer outside the
+# 64-bit range is therefore read as a float, as it always was).
+FieldValueIn = Annotated[
+    bool
+    | Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+    | float
+    | Annotated[str, Field(max_length=MAX_STRING_VALUE)],
+    Field(union_mode="left_to_right"),
+]
+_STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+class PointIn(BaseModel):
+    """One point: measurement, epoch seconds, tags and at least one field."""
+
+    model_config = _STRICT
+
+    measurement: str
+    time: float | int = Field(description="Unix time in seconds (fractions allowed)")
+    tags: dict[str, str] = Field(default_factory=dict)
+    fields: dict[str, FieldValueIn]
+
+
+class AgentIn(BaseModel):
+    """The agent's own state at send time."""
+
+    model_config = _STRICT
+
+    version: Annotated[str, Field(max_length=MAX_AGENT_VERSION)]
+    dropped_points: Annotated[int, Field(ge=0)] = 0
+
+
+class BatchIn(BaseModel):
+    """A batch as agents POST it to /api/v1/metrics/collect."""
+
+    model_config = _STRICT
+
+    batch_id: Annotated[
+        str, Field(min_length=1, max_length=MAX_BATCH_ID, pattern=f"^{BATCH_ID_CHARS}+$")
+    ]
+    agent: AgentIn | None = None
+    points: list[PointIn]
+
+
+# ---- the fast decoder: msgspec structs -----------------------------------------------------
+
+# Same order as FieldValueIn; an integer out of range fails here (BatchIn reads it as a
+# float). Floats need no bounds: msgspec refuses a literal beyond the float range (1e400).
 WireValue = (
     bool
-    | Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
+    | Annotated[int, Meta(ge=INT64_MIN, le=INT64_MAX)]
     | float
     | Annotated[str, Meta(max_length=MAX_STRING_VALUE)]
 )
@@ -43,14 +104,16 @@ class WirePoint(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 class WireAgent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """The agent's own state as sent."""
 
-    version: Annotated[str, Meta(max_length=64)]
+    version: Annotated[str, Meta(max_length=MAX_AGENT_VERSION)]
     dropped_points: Annotated[int, Meta(ge=0)] = 0
 
 
 class WireBatch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """A batch as sent."""
 
-    batch_id: Annotated[str, Meta(min_length=1, max_length=64, pattern=BATCH_ID_PATTERN)]
+    batch_id: Annotated[
+        str, Meta(min_length=1, max_length=MAX_BATCH_ID, pattern=f"^{BATCH_ID_CHARS}+\\Z")
+    ]
     points: list[WirePoint]
     agent: WireAgent | None = None
 
@@ -58,9 +121,19 @@ class WireBatch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 _DECODER = msgspec.json.Decoder(WireBatch)
 
 
-def decode(body: bytes) -> WireBatch | None:
-    """The batch when it certainly passes the strict adapter's types; else None."""
+def fast_decode(body: bytes) -> WireBatch | None:
+    """The batch when it certainly passes `BatchIn`; None when `BatchIn` must decide."""
     try:
         return _DECODER.decode(body)
     except msgspec.DecodeError:  # malformed JSON, and (a subclass) ValidationError
         return None
+
+
+class Accepted(BaseModel):
+    """The answer to an accepted (or already accepted) batch."""
+
+    batch_id: str | None
+    host: str
+    points: int
+    fields: int
+    duplicate: bool = False

@@ -1,0 +1,123 @@
+"""Request bodies to store points: the agent's JSON batches and InfluxDB line protocol.
+
+Agent batches take one of three paths, and each reads the body once:
+
+- fast: `wire.fast_decode` (msgspec, types and ranges checked in C) and
+  `FastCompiler.compile` (point shapes checked once and cached) build the PointBatch;
+- deferred: the structs decoded, but the compiler does not vouch for them (a new shape it
+  refuses, a time outside the window): the Validator checks the same structs and names the
+  first offending point;
+- strict: msgspec refused the body: the reference `wire.BatchIn` reads it, names the error
+  (422), or accepts what only it accepts (an integer beyond 64 bits, read as a float), and
+  the Validator checks the points.
+
+The envelope (batch id, agent version, point count) is read before any point is checked,
+so a duplicate batch costs no point work and an oversized one is refused first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from fleetmon_api.errors import ApiError
+from fleetmon_api.ingest import lineproto
+from fleetmon_api.ingest.fastpath import FastCompiler
+from fleetmon_api.ingest.validate import Validator
+from fleetmon_api.ingest.wire import BatchIn, WireBatch, fast_decode
+from fleetmon_db.timeseries import Point, PointBatch
+
+_TYPE_MISMATCH = frozenset({"bool_type", "int_type", "float_type", "string_type"})
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The most useful error, with a path like `points[3].fields.x` (union members dropped)."""
+    errors = exc.errors(include_url=False)
+    err = next((e for e in errors if e["type"] not in _TYPE_MISMATCH), errors[0])
+    loc = list(err["loc"])
+    if "fields" in loc:
+        loc = loc[: loc.index("fields") + 2]
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    msg = err["msg"]
+    if err["type"] in _TYPE_MISMATCH and "fields" in loc:
+        msg = "Input should be a number, a boolean or a string"
+    return f"{path or 'body'}: {msg}"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentBatch:
+    """A decoded agent batch: its envelope now, its points checked on demand."""
+
+    batch_id: str
+    agent_version: str | None
+    size: int  # points in the batch
+    _wire: WireBatch | None
+    _strict: BatchIn | None
+
+    @property
+    def fast(self) -> bool:
+        """Whether msgspec decoded it (the path every well-formed agent batch takes)."""
+        return self._wire is not None
+
+    def points(self, host: str, now_ns: int, compiler: FastCompiler) -> PointBatch:
+        """The points for `host`, every one checked; BadPoint (422) names the first bad one."""
+        if self._wire is not None:
+            compiled = compiler.compile(host, self._wire.points, now_ns)
+            if compiled is not None:
+                return compiled
+            return PointBatch.of(compiler.validator.points(host, self._wire.points, now_ns))
+        assert self._strict is not None
+        return PointBatch.of(compiler.validator.points(host, self._strict.points, now_ns))
+
+
+def agent_batch(body: bytes, max_points: int) -> AgentBatch:
+    """Decode an agent batch; 422 naming the first error, 413 past `max_points` points."""
+    wire = fast_decode(body)
+    if wire is not None:
+        agent = wire.agent
+        batch = AgentBatch(
+            wire.batch_id, agent.version if agent else None, len(wire.points), wire, None
+        )
+    else:
+        try:
+            strict = BatchIn.model_validate_json(body)
+        except ValidationError as exc:
+            raise ApiError(422, _first_error(exc)) from None
+        version = strict.agent.version if strict.agent else None
+        batch = AgentBatch(strict.batch_id, version, len(strict.points), None, strict)
+    if batch.size > max_points:
+        raise ApiError(413, f"{batch.size} points exceed the limit of {max_points} per batch")
+    return batch
+
+
+def line_protocol(
+    body: bytes, precision: str, host: str, validator: Validator, now_ns: int
+) -> PointBatch:
+    """Line protocol to points for `host` (a `host` tag in the lines is overridden).
+
+    400 for an unknown precision, non-UTF-8 or a line that does not parse, 413 past the
+    point limit, 422 naming the line of a point the Validator refuses.
+    """
+    multiplier = lineproto.PRECISIONS.get(precision)
+    if multiplier is None:
+        raise ApiError(400, f"unknown precision {precision!r}; use ns, us, ms, s, m or h")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "line protocol must be UTF-8") from None
+    try:
+        lines = lineproto.parse(text)
+    except lineproto.LineError as exc:
+        raise ApiError(400, f"unable to parse line protocol: {exc}") from None
+    lim = validator.limits
+    if len(lines) > lim.max_points:
+        raise ApiError(413, f"{len(lines)} points exceed the limit of {lim.max_points} per request")
+    points: list[Point] = []
+    for number, line in lines:
+        where = f"line {number}"
+        t = now_ns if line.time is None else line.time * multiplier
+        if t < now_ns - lim.max_past_ns or t > now_ns + lim.max_future_ns:
+            raise ApiError(422, f"{where}: timestamp outside the accepted window")
+        points.append(validator.point(where, host, line.measurement, t, line.tags, line.fields))
+    return PointBatch.of(points)
