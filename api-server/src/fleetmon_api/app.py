@@ -21,7 +21,7 @@ from fleetmon_api.ratelimit import RateLimiter
 from fleetmon_api.routers import ROUTERS
 from fleetmon_api.security import JWTConfig
 from fleetmon_api.settings import Settings
-from fleetmon_api.state import AppState, every, utc_now
+from fleetmon_api.state import AppState, OverviewPools, every, utc_now
 from fleetmon_api.stores import ensure_schema_soon, open_configured_store
 from fleetmon_api.telemetry import Telemetry
 from fleetmon_db.db import make_engine, make_sessionmaker
@@ -104,6 +104,7 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
         ),
         validator=validator,
         compiler=FastCompiler(validator),
+        overview_pools=OverviewPools.start(),
     )
 
 
@@ -153,6 +154,7 @@ def create_app(
             state.stop.set()
             for t in state.threads:
                 t.join(timeout=10)
+            state.overview_pools.shutdown()
             state.presence.flush()
             close = getattr(state.ledger, "close", None)
             if close is not None:

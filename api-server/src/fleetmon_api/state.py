@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,28 @@ def utc_now() -> datetime:
 
 
 @dataclass
+class OverviewPools:
+    """The fleet overview's threads: store reads side by side, and the snapshot lookups that
+    may wait on those reads (never the same pool: a full pool would wait on itself)."""
+
+    reads: ThreadPoolExecutor
+    lookups: ThreadPoolExecutor
+
+    @classmethod
+    def start(cls, workers: int = 8) -> OverviewPools:
+        """Two pools of `workers` threads each (threads start on first use)."""
+        return cls(
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fleetmon-overview"),
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fleetmon-overview-get"),
+        )
+
+    def shutdown(self) -> None:
+        """Stop both, dropping queued work and waiting for running reads to end."""
+        self.lookups.shutdown(wait=True, cancel_futures=True)
+        self.reads.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
 class AppState:
     """Everything request handlers share within one process."""
 
@@ -49,6 +72,7 @@ class AppState:
     jwt: JWTConfig
     validator: Validator
     compiler: FastCompiler
+    overview_pools: OverviewPools
     clock: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
     # The fleet overview's store reads (fleetmon_api.snapshot.Snapshot), per process.

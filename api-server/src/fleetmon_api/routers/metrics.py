@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -248,9 +247,6 @@ def summary(
 OVERVIEW_WINDOW_S = 600
 # Long enough for several samples at any agent interval, short enough to keep the scan cheap.
 NET_RATE_WINDOW_S = 120
-_OVERVIEW_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleetmon-overview")
-# Runs the snapshot lookup (which may wait on _OVERVIEW_POOL): never the same pool.
-_SNAPSHOT_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleetmon-overview-get")
 
 
 def _tag(key: SeriesKey, name: str) -> str | None:
@@ -272,11 +268,11 @@ def _overview_values(state: AppState) -> dict[str, dict[str, float | str | None]
         Selector("system", "load1"),
     ]
     rate_start = now_ns - NET_RATE_WINDOW_S * NS
-    store = state.store
+    store, pool = state.store, state.overview_pools.reads
     # Three independent store round trips: run them side by side (the store is thread-safe).
-    latest_f = _OVERVIEW_POOL.submit(store.latest_many, selectors, since)
+    latest_f = pool.submit(store.latest_many, selectors, since)
     rate_f = {
-        out: _OVERVIEW_POOL.submit(
+        out: pool.submit(
             store.aggregate, Selector("net", field), rate_start, now_ns, Aggregate.RATE
         )
         for field, out in (("bytes_recv", "net_recv_bps"), ("bytes_sent", "net_sent_bps"))
@@ -376,7 +372,7 @@ def overview(state: State, db: DbSession, _user: ViewerUser) -> JSON:
     now_ns = state.now_ns()
     cfg = state.settings
     # The store read overlaps the metadata query.
-    latest_f = _SNAPSHOT_POOL.submit(
+    latest_f = state.overview_pools.lookups.submit(
         state.overview_cache.get,
         lambda: _overview_values(state),
         cfg.overview_cache_s,
