@@ -7,10 +7,13 @@ import hmac
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from fleetmon_alerts.channels import discord, ntfy, slack
 from fleetmon_alerts.clock import SystemClock
 from fleetmon_alerts.delivery import Dispatcher, RetryPolicy
+from fleetmon_db.alerting import SEVERITIES
 from tests.alerts.helpers import add_channel, enqueue, notifications, sample_payload
 from tests.support.receiver import Receiver
 
@@ -181,3 +184,10 @@ def test_retries_with_backoff_until_success(
     assert row.status == "sent"
     assert row.attempts == 3
     assert [r.status for r in receiver.requests] == [503, 503, 200]
+
+
+@pytest.mark.parametrize(
+    "table", [discord.COLOURS, slack.EMOJI, ntfy.PRIORITY, ntfy.EMOJI], ids=repr
+)
+def test_per_severity_styles_cover_every_severity(table: dict[str, object]) -> None:
+    assert set(table) == set(SEVERITIES)

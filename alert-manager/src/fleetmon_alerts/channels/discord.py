@@ -14,8 +14,13 @@ from fleetmon_alerts.channels.base import (
     require,
     value_text,
 )
+from fleetmon_db.alerting import Severity
 
-COLOURS = {"critical": 0xD32F2F, "warning": 0xF57C00, "info": 0x1976D2}
+COLOURS: dict[str, int] = {
+    Severity.CRITICAL: 0xD32F2F,
+    Severity.WARNING: 0xF57C00,
+    Severity.INFO: 0x1976D2,
+}
 RESOLVED_COLOUR = 0x388E3C
 
 

@@ -22,6 +22,7 @@ from fleetmon_alerts.channels.base import (
     require,
     value_text,
 )
+from fleetmon_db.alerting import Severity
 
 # ntfy's own topic rule; a token goes into a header, so visible ASCII only.
 TOPIC_RE = re.compile(r"^[-_A-Za-z0-9]{1,64}$")
@@ -29,10 +30,14 @@ TOKEN_RE = re.compile(r"^[!-~]{1,256}$")
 # ntfy turns a longer message into an attachment; stay a notification.
 MAX_MESSAGE_BYTES = 4096
 # 1 min .. 5 max; resolved alerts are low: good news need not wake anyone.
-PRIORITY = {"info": 3, "warning": 4, "critical": 5}
+PRIORITY: dict[str, int] = {Severity.INFO: 3, Severity.WARNING: 4, Severity.CRITICAL: 5}
 RESOLVED_PRIORITY = 2
 # Tags that are ntfy emoji short codes show as an emoji before the title.
-EMOJI = {"info": "information_source", "warning": "warning", "critical": "rotating_light"}
+EMOJI: dict[str, str] = {
+    Severity.INFO: "information_source",
+    Severity.WARNING: "warning",
+    Severity.CRITICAL: "rotating_light",
+}
 RESOLVED_EMOJI = "white_check_mark"
 
 

@@ -15,11 +15,12 @@ from fleetmon_alerts.channels.base import (
     require,
     value_text,
 )
+from fleetmon_db.alerting import Severity
 
-EMOJI = {
-    "critical": ":red_circle:",
-    "warning": ":large_orange_circle:",
-    "info": ":large_blue_circle:",
+EMOJI: dict[str, str] = {
+    Severity.CRITICAL: ":red_circle:",
+    Severity.WARNING: ":large_orange_circle:",
+    Severity.INFO: ":large_blue_circle:",
 }
 
 
