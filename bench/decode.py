@@ -1,0 +1,99 @@
+"""Ingest decoding in-process: CPU per 1,000-point agent batch on each decode path.
+
+The collect endpoint's decoding (`fleetmon_api.ingest.decode`) of one body per path, with
+a warm shape cache, measured as process CPU time (a busy neighbour slows the wall clock,
+not our CPU time as much) against an anchor in the same run: `orjson.loads` of the same
+body, the bare cost of reading its JSON into Python objects. Paths:
+
+- fast: msgspec structs, then the cached-shape compiler (what agents' batches take);
+- deferred: decoded by msgspec, the compiler does not vouch (here the last point is older
+  than the accepted window): the Validator checks the same structs and refuses the batch;
+- strict: msgspec refuses the body (here one integer beyond 64 bits, which only the
+  reference model accepts, as a float): the pydantic model reads it, the Validator checks.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from functools import partial
+
+import orjson
+
+from bench.report import table, write_section
+from fleetmon_api.errors import ApiError
+from fleetmon_api.ingest import decode
+from fleetmon_api.ingest.fastpath import FastCompiler
+from fleetmon_api.ingest.validate import Limits, Validator
+from fleetmon_db.timeseries import NS
+
+NOW_S = 1_800_000_000
+LIMITS = Limits(5_000, 100, 50, 256, 256, 86_400 * NS, 600 * NS)
+FIELDS = ("usage_user", "usage_system", "usage_idle", "usage_iowait", "usage_steal", "usage_irq")
+REPEAT, ROUNDS = 50, 9
+
+
+def body(path: str) -> bytes:
+    """1,000 cpu points (100 cpus x 10 timestamps, six float fields), shaped for `path`."""
+    points: list[dict[str, object]] = [
+        {
+            "measurement": "cpu",
+            "time": NOW_S - 10 + t + 0.25,
+            "tags": {"cpu": f"cpu{c}"},
+            "fields": dict.fromkeys(FIELDS, 1.5 + c),
+        }
+        for t in range(10)
+        for c in range(100)
+    ]
+    if path == "deferred":
+        points[-1]["time"] = NOW_S - 10 * 86_400
+    elif path == "strict":
+        points[-1]["fields"] = {**dict.fromkeys(FIELDS, 1.5), "usage_irq": 2**63}
+    return json.dumps({"batch_id": "b-1", "agent": {"version": "1.0"}, "points": points}).encode()
+
+
+def cpu_ms(run: Callable[[], object]) -> float:
+    """Median over rounds of process CPU ms per call."""
+    run()
+    rounds = []
+    for _ in range(ROUNDS):
+        started = time.process_time()
+        for _ in range(REPEAT):
+            run()
+        rounds.append((time.process_time() - started) / REPEAT * 1000)
+    return sorted(rounds)[ROUNDS // 2]
+
+
+def decode_once(raw: bytes, compiler: FastCompiler) -> str:
+    """What the endpoint's decoding makes of `raw`: 'accepted' or 'refused'."""
+    try:
+        decode.agent_batch(raw, LIMITS.max_points).points("web-1", NOW_S * NS, compiler)
+    except ApiError:
+        return "refused"
+    return "accepted"
+
+
+def main(argv: list[str]) -> int:
+    """Measure each path beside its anchor and write the `decode` section."""
+    rows: list[list[object]] = []
+    for path in ("fast", "deferred", "strict"):
+        raw = body(path)
+        compiler = FastCompiler(Validator(LIMITS))
+        outcome = decode_once(raw, compiler)
+        anchor = cpu_ms(partial(orjson.loads, raw))
+        took = cpu_ms(partial(decode_once, raw, compiler))
+        print(f"  {path}: {took:.2f} ms ({outcome}), orjson.loads {anchor:.2f} ms", flush=True)
+        rows.append([path, outcome, f"{took:.2f}", f"{anchor:.2f}", f"{took / anchor:.2f}"])
+    headers = ["path", "outcome", "CPU ms/batch", "orjson.loads ms (anchor)", "x anchor"]
+    body_md = f"""{__doc__.split(chr(10), 2)[2].strip() if __doc__ else ""}
+
+Median of {ROUNDS} rounds of {REPEAT} calls each.
+
+{table(headers, rows)}
+"""
+    write_section(
+        "decode", "Ingest decoding per path (in-process)", "uv run python -m bench decode", body_md
+    )
+    print(table(headers, rows), flush=True)
+    return 0
