@@ -132,7 +132,8 @@ def stores(tmp: Path) -> Iterator[Iterator[tuple[str, TimeSeriesStore]]]:
 
 class TimedStore:
     """Forwards to a store and adds up the wall-clock seconds during which at least one of
-    its aggregate() calls was in flight (the evaluator may run several at once)."""
+    its aggregate() or aggregate_many() calls was in flight (the evaluator may run several
+    at once)."""
 
     def __init__(self, inner: TimeSeriesStore) -> None:
         self.inner = inner
@@ -159,16 +160,11 @@ class TimedStore:
                 if self._active == 0:
                     self.seconds += time.perf_counter() - self._since
 
+    def aggregate_many(self, *args: Any) -> Any:
+        return self._timed(lambda: self.inner.aggregate_many(*args))
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
-
-
-class TimedManyStore(TimedStore):
-    """TimedStore for a store that also has aggregate_many (the evaluator looks on the type,
-    so only a store that has it may offer it)."""
-
-    def aggregate_many(self, *args: Any) -> Any:
-        return self._timed(lambda: self.inner.aggregate_many(*args))  # type: ignore[attr-defined]
 
 
 def cycle_figures(name: str, store: TimeSeriesStore, tmp: Path) -> list[object]:
@@ -177,7 +173,7 @@ def cycle_figures(name: str, store: TimeSeriesStore, tmp: Path) -> list[object]:
     pts = synthetic_points(now)
     store.write(pts)
     sessions = metadata(tmp / name)
-    timed = TimedManyStore(store) if hasattr(store, "aggregate_many") else TimedStore(store)
+    timed = TimedStore(store)
     ev = Evaluator(sessions, timed, SystemClock(), query_workers=query_workers(store))
     t0 = time.perf_counter()
     first = ev.run_once()

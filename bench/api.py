@@ -41,7 +41,7 @@ from fleetmon_db import migrate
 from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.models import Host, Role
 from fleetmon_db.timeseries import NS, Point, open_store
-from fleetmon_db.timeseries.lineprotocol import LineEncoder
+from fleetmon_db.timeseries.influx.lineprotocol import LineEncoder
 from tests.support.servers import free_port, start_influxd, stop_process, wait_http
 
 FIELDS = ("usage_user", "usage_system", "usage_idle", "usage_iowait", "usage_steal", "usage_irq")

@@ -25,7 +25,7 @@ import httpx
 
 from bench.report import table, write_section
 from fleetmon_db.timeseries import NS, Point, TimeSeriesStore, open_store
-from fleetmon_db.timeseries.lineprotocol import LineEncoder
+from fleetmon_db.timeseries.influx.lineprotocol import LineEncoder
 from tests.support.servers import start_influxd, throwaway_pg_database
 
 BATCH = 5_000

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from fleetmon_db.timeseries import TimeSeriesStore
 from tests.support.servers import (
     REDIS_URL,
     InfluxServer,
@@ -15,6 +18,7 @@ from tests.support.servers import (
     start_influxd,
     throwaway_pg_database,
 )
+from tests.support.stores import STORE_KINDS, fresh_store
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -55,3 +59,18 @@ def redis_url() -> str:
     except ServerMissing as exc:
         server_missing(exc)
     return REDIS_URL
+
+
+@pytest.fixture
+def store_options() -> dict[str, Any]:
+    """open_store options for the `store` fixture (a test directory may override it)."""
+    return {}
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, store_options: dict[str, Any]
+) -> Iterator[TimeSeriesStore]:
+    """A fresh, empty store of each kind (InfluxDB, SQLite, PostgreSQL) with its schema."""
+    with fresh_store(request.param, request, tmp_path, **store_options) as s:
+        yield s

@@ -1,8 +1,10 @@
-"""Fixtures for the alert worker tests: a migrated metadata DB, a fake clock, receivers."""
+"""Fixtures for the alert worker tests: a migrated metadata DB, a fake clock, receivers.
+
+The `store` fixture (every store kind) is the suite-wide one in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.migrate import upgrade
 from fleetmon_db.timeseries import TimeSeriesStore
-from fleetmon_db.timeseries.factory import open_store
 from tests.support.clock import FakeClock
 from tests.support.receiver import Receiver
-from tests.support.servers import InfluxServer
+from tests.support.stores import fresh_store
 
 
 @pytest.fixture
@@ -49,27 +50,8 @@ def receiver() -> Iterator[Receiver]:
     r.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "influxdb"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TimeSeriesStore]:
-    """Each real time-series store, empty."""
-    tag = uuid.uuid4().hex[:10]
-    if request.param == "sqlite":
-        ts = open_store(f"sqlite:///{tmp_path / 'metrics.db'}")
-    elif request.param == "postgresql":
-        pg_url: str = request.getfixturevalue("pg_url")
-        ts = open_store(pg_url, table_prefix=f"a{tag}_")
-    else:
-        influx: InfluxServer = request.getfixturevalue("influx_server")
-        ts = open_store(f"{influx.url}/alerts_{tag}")
-    ts.ensure_schema()
-    yield ts
-    ts.close()
-
-
 @pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[TimeSeriesStore]:
+def sqlite_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TimeSeriesStore]:
     """The embedded SQLite store only (for tests about logic, not about stores)."""
-    ts = open_store(f"sqlite:///{tmp_path / 'metrics.db'}")
-    ts.ensure_schema()
-    yield ts
-    ts.close()
+    with fresh_store("sqlite", request, tmp_path) as ts:
+        yield ts

@@ -1,18 +1,15 @@
-"""API fixtures: one server per store kind (SQLite, PostgreSQL, InfluxDB), started once."""
+"""API fixtures: one server per store kind (InfluxDB, SQLite, PostgreSQL), started once."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.api.harness import ApiServer, running_api
-from tests.support.servers import InfluxServer
+from tests.support.stores import STORE_KINDS, store_spec
 
-STORES = ["sqlite", "postgres", "influx"]
 # Rate limits get their own servers; the shared ones must not throttle the other tests.
 UNLIMITED: dict[str, Any] = {
     "ingest_rate_limit": "100000/minute",
@@ -21,26 +18,21 @@ UNLIMITED: dict[str, Any] = {
 }
 
 
-def store_urls(kind: str, tmp: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
-    """(metadata URL, store URL) for a store kind."""
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'meta.db'}", f"sqlite:///{tmp / 'metrics.db'}"
-    if kind == "postgres":
-        pg: str = request.getfixturevalue("pg_url")
-        return pg, pg
-    influx: InfluxServer = request.getfixturevalue("influx_server")
-    return f"sqlite:///{tmp / 'meta.db'}", f"{influx.url}/fm_{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture(scope="session", params=STORES)
+@pytest.fixture(scope="session", params=STORE_KINDS)
 def api(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiServer]:
-    """An API server on each real store."""
+    """An API server on each real store (metadata on PostgreSQL too for the PostgreSQL one)."""
     kind: str = request.param
-    db_url, store_url = store_urls(kind, tmp_path_factory.mktemp(f"api-{kind}"), request)
-    with running_api(db_url, store_url, **UNLIMITED) as server:
-        yield server
+    tmp = tmp_path_factory.mktemp(f"api-{kind}")
+    with store_spec(kind, request, tmp, url_only=True) as spec:
+        db_url = (
+            request.getfixturevalue("pg_url")
+            if kind == "postgresql"
+            else f"sqlite:///{tmp / 'meta.db'}"
+        )
+        with running_api(db_url, spec.url, **UNLIMITED) as server:
+            yield server
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from typing import Protocol
 import pytest
 
 from fleetmon_db.timeseries import StoreUnavailable
-from fleetmon_db.timeseries.asyncpost import AsyncPostPool
-from fleetmon_db.timeseries.httppost import Answer, PostPool, Target, basic_auth
+from fleetmon_db.timeseries.influx._http.asyncpost import AsyncPostPool
+from fleetmon_db.timeseries.influx._http.post import Answer, PostPool, Target, basic_auth
 from tests.support.servers import free_port
 
 

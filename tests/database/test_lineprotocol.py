@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from fleetmon_db.timeseries import Point, PointBatch
-from fleetmon_db.timeseries.influxql import ident, literal, tag_conditions
-from fleetmon_db.timeseries.lineprotocol import LineEncoder
-from fleetmon_db.timeseries.names import decode_name, encode_name
+from fleetmon_db.timeseries.influx.influxql import ident, literal, tag_conditions
+from fleetmon_db.timeseries.influx.lineprotocol import LineEncoder
+from fleetmon_db.timeseries.influx.names import decode_name, encode_name
 
 
 def test_line_escaping_is_exact() -> None:

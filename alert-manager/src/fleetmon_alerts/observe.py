@@ -15,7 +15,6 @@ from fleetmon_db.alerting.scope import hosts_in_scope
 from fleetmon_db.metric import split_metric
 from fleetmon_db.models import AlertRule, Host
 from fleetmon_db.timeseries import Aggregate, Sample, Selector, TimeSeriesStore
-from fleetmon_db.timeseries.sql import SqlStore
 
 # Store questions in flight at once at the start of a cycle (see prefetch).
 PREFETCH_WORKERS = 4
@@ -104,9 +103,7 @@ def query_workers(store: TimeSeriesStore) -> int:
     """How many store questions to have in flight: in-process SQLite competes with the
     evaluation for the same cores (measured slower with threads), so one at a time; a
     server store (PostgreSQL, InfluxDB) works in its own process and overlaps with us."""
-    if isinstance(store, SqlStore) and store.dialect == "sqlite":
-        return 1
-    return PREFETCH_WORKERS
+    return PREFETCH_WORKERS if store.capabilities.concurrent_queries else 1
 
 
 def prefetch(
@@ -139,9 +136,9 @@ def prefetch(
             todo.setdefault(key, question)
     # A store that answers several aggregates of one selector in one go (InfluxDB) is asked
     # once per selector and window instead of once per aggregate.
-    many = getattr(type(store), "aggregate_many", None)
+    many = store.capabilities.combined_aggregates
     tasks: list[tuple[list[QueryKey], Callable[[], list[list[Sample]]]]] = []
-    if many is not None:
+    if many:
         groups: dict[QueryKey, list[QueryKey]] = {}
         for key in todo:
             groups.setdefault(key[:-1], []).append(key)
@@ -150,7 +147,7 @@ def prefetch(
             aggs = [todo[k].aggregate for k in keys]
 
             def ask_many(q: Question = q, aggs: list[Aggregate] = aggs) -> list[list[Sample]]:
-                got = store.aggregate_many(q.selector, q.start_ns, q.end_ns, aggs)  # type: ignore[attr-defined]
+                got = store.aggregate_many(q.selector, q.start_ns, q.end_ns, aggs)
                 return [got[a] for a in aggs]
 
             tasks.append((keys, ask_many))
@@ -163,7 +160,7 @@ def prefetch(
             tasks.append(([key], ask_one))
     if workers is None:
         workers = query_workers(store)
-    if many is None and (len(tasks) < 2 or workers < 2):
+    if not many and (len(tasks) < 2 or workers < 2):
         return
     with ThreadPoolExecutor(
         max(1, min(workers, len(tasks))), thread_name_prefix="alerts-query"

@@ -159,7 +159,7 @@ def create_app(
             close = getattr(state.ledger, "close", None)
             if close is not None:
                 close()
-            await state.store.aclose()  # on this loop, which opened its write connections
+            await state.store.async_writer.aclose()  # on this loop, which opened its connections
             state.store.close()
             state.engine.dispose()
 

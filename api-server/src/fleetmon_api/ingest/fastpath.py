@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from fleetmon_api.ingest.validate import BadPoint, Validator
 from fleetmon_api.ingest.wire import WirePoint
-from fleetmon_db.timeseries import NS, FieldValue, PointBatch
-from fleetmon_db.timeseries.base import PointShape
+from fleetmon_db.timeseries import NS, FieldValue, PointBatch, PointShape
 
 # A raw point's cache key: (host, measurement, tags as items, field names), as sent.
 _RawKey = tuple[str, str, tuple[tuple[str, str], ...], tuple[str, ...]]

@@ -40,7 +40,7 @@ async def _body(request: Request, state: AppState) -> bytes:
 async def _write(state: AppState, batch: PointBatch, endpoint: str) -> int:
     started = time.perf_counter()
     try:
-        written = await state.store.awrite_batch(batch)
+        written = await state.store.async_writer.write_batch(batch)
     except Exception:
         state.telemetry.store_errors.labels("write").inc()
         raise

@@ -1,11 +1,19 @@
-"""Time-series stores: the contract, the InfluxDB and SQL stores, and the factory."""
+"""Time-series stores: the contract, the InfluxDB and SQL stores, rollups and the factory."""
 
-from fleetmon_db.timeseries.base import (
+from fleetmon_db.timeseries.contract import (
+    AsyncWriter,
+    Capabilities,
+    ThreadOffloadWriter,
+    TimeSeriesStore,
+)
+from fleetmon_db.timeseries.factory import open_store
+from fleetmon_db.timeseries.model import (
     NS,
     Aggregate,
     FieldValue,
     Point,
     PointBatch,
+    PointShape,
     RangeQuery,
     RollupReport,
     Sample,
@@ -15,19 +23,20 @@ from fleetmon_db.timeseries.base import (
     StoreError,
     StoreUnavailable,
     Summary,
-    TimeSeriesStore,
     series_key,
 )
-from fleetmon_db.timeseries.factory import open_store
 from fleetmon_db.timeseries.tiers import DEFAULT_TIERS, Tier, pick_tier
 
 __all__ = [
     "DEFAULT_TIERS",
     "NS",
     "Aggregate",
+    "AsyncWriter",
+    "Capabilities",
     "FieldValue",
     "Point",
     "PointBatch",
+    "PointShape",
     "RangeQuery",
     "RollupReport",
     "Sample",
@@ -37,6 +46,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "Summary",
+    "ThreadOffloadWriter",
     "Tier",
     "TimeSeriesStore",
     "open_store",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from fleetmon_db.timeseries.base import NS, Aggregate, StoreError, Summary
+from fleetmon_db.timeseries.model import NS, Aggregate, SeriesData, SeriesKey, StoreError, Summary
 
 MAX_BUCKETS = 100_000
 
@@ -174,3 +174,23 @@ class RollupBucket:
         if aggregate is Aggregate.COUNT:
             return self.count
         return self.last_mean
+
+
+def assemble(
+    buckets: Sequence[int],
+    per_series: Mapping[SeriesKey, dict[int, float]],
+    aggregate: Aggregate,
+    tier: str,
+) -> list[SeriesData]:
+    """A range query's answer from each series' values per bucket (one tier's).
+
+    RATE values are the counter per bucket (including the bucket before the first one),
+    differentiated here.
+    """
+    out = []
+    for key, by_bucket in per_series.items():
+        if aggregate is Aggregate.RATE:
+            by_bucket = rate_per_bucket(by_bucket, buckets)
+        out.append(SeriesData(key, fill(buckets, by_bucket), tier))
+    out.sort(key=lambda s: s.key)
+    return out

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
-from fleetmon_db.timeseries.base import TimeSeriesStore
+from fleetmon_db.timeseries.contract import TimeSeriesStore
 from fleetmon_db.timeseries.tiers import DEFAULT_TIERS, Tier
 
 

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fleetmon_db.timeseries.base import NS
+from fleetmon_db.timeseries.model import NS
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The time-series store contract shared by the InfluxDB and SQL stores."""
+"""The values and errors the time-series contract speaks in (the protocol is in contract.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import enum
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple
 
 FieldValue = float | int | bool | str
 NS = 1_000_000_000
@@ -188,70 +188,3 @@ class RollupReport:
     """What one rollup run did, per tier: windows written."""
 
     windows: Mapping[str, int]
-
-
-@runtime_checkable
-class TimeSeriesStore(Protocol):
-    """Everything fleetmon asks of a time-series store; both stores pass one shared suite.
-
-    All methods are synchronous and thread-safe: the API calls them from its thread pool;
-    the one exception, `awrite_batch`, is the ingest path's write from the event loop.
-    Writes are idempotent: writing the same points again leaves stored data unchanged.
-    """
-
-    name: str
-
-    def ensure_schema(self) -> None:
-        """Create databases, retention policies or tables if missing (idempotent)."""
-
-    def ping(self) -> None:
-        """Return if the store answers; raise StoreUnavailable otherwise."""
-
-    def close(self) -> None:
-        """Release connections."""
-
-    def write(self, points: Sequence[Point]) -> int:
-        """Store points (raw tier); return the number of field values written."""
-
-    def write_batch(self, batch: PointBatch) -> int:
-        """`write` for points in flat form (the ingest path's)."""
-
-    async def awrite_batch(self, batch: PointBatch) -> int:
-        """`write_batch` awaited on an event loop, without blocking it."""
-
-    async def aclose(self) -> None:
-        """Release what `awrite_batch` opened, on the event loop that used it."""
-
-    def latest(self, host: str, since_ns: int | None = None) -> list[Sample]:
-        """Latest value of every series of `host` (written at or after `since_ns`)."""
-
-    def latest_many(self, selectors: Sequence[Selector], since_ns: int) -> list[Sample]:
-        """Latest value of every series matching any selector, across hosts, in one round trip."""
-
-    def query_range(self, query: RangeQuery, now_ns: int | None = None) -> list[SeriesData]:
-        """Bucketed values per series; the tier is chosen from range and step."""
-
-    def aggregate(
-        self, selector: Selector, start_ns: int, end_ns: int, aggregate: Aggregate
-    ) -> list[Sample]:
-        """One value per matching series over the whole window (raw data); time is `end_ns`."""
-
-    def summary(
-        self, selector: Selector, start_ns: int, end_ns: int, now_ns: int | None = None
-    ) -> Summary:
-        """avg/min/max/p95/p99 over all matching series' samples in the range."""
-
-    def hosts(self) -> list[str]:
-        """Every host with stored data."""
-
-    def series(self, host: str) -> list[SeriesKey]:
-        """Every series of a host."""
-
-    def delete_host(self, host: str) -> None:
-        """Remove every stored point of a host in every tier."""
-
-    def rollup(self, now_ns: int) -> RollupReport:
-        """Compute every closed, not yet rolled-up (or backfilled) window of every tier."""
-
-    def enforce_retention(self, now_ns: int) -> None:
-        """Delete data older than each tier's retention."""

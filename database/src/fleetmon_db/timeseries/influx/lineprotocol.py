@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 
 import orjson
 
-from fleetmon_db.timeseries.base import FieldValue, Point, PointBatch, PointShape
-from fleetmon_db.timeseries.names import encode_name
+from fleetmon_db.timeseries.influx.names import encode_name
+from fleetmon_db.timeseries.model import FieldValue, Point, PointBatch, PointShape
 
 _MEASUREMENT = str.maketrans({",": "\\,", " ": "\\ "})
 _KEY = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from fleetmon_db.timeseries.names import encode_name
+from fleetmon_db.timeseries.influx.names import encode_name
 
 
 def ident(name: str) -> str:
@@ -32,11 +32,6 @@ def number(value: float) -> str:
     return repr(f)
 
 
-def source(database: str, rp: str, measurement: str) -> str:
-    """Fully qualified ``"db"."rp"."measurement"`` from a user-facing measurement name."""
-    return f"{ident(database)}.{ident(rp)}.{ident(encode_name(measurement))}"
-
-
 def time_range(start_ns: int | None, end_ns: int | None) -> list[str]:
     """Conditions bounding time to [start, end)."""
     out = []
@@ -62,3 +57,15 @@ def tag_conditions(hosts: Sequence[str] | None, tags: Mapping[str, str]) -> list
 def where(conditions: Sequence[str]) -> str:
     """`` WHERE a AND b`` or an empty string."""
     return (" WHERE " + " AND ".join(conditions)) if conditions else ""
+
+
+_REGEX_SPECIAL = frozenset("\\.+*?()|[]{}^$/")
+
+
+def host_regex(hosts: Iterable[str]) -> str:
+    """An InfluxQL regex literal matching exactly these hosts (stored form)."""
+    alts = (
+        "".join("\\" + c if c in _REGEX_SPECIAL else c for c in encode_name(h))
+        for h in sorted(set(hosts))
+    )
+    return "/^(?:" + "|".join(alts) + ")$/"

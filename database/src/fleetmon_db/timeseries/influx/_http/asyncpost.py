@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import httptools
 
-from fleetmon_db.timeseries.httppost import Answer, Target, unreachable
+from fleetmon_db.timeseries.influx._http.post import Answer, Target, unreachable
 
 _READ = 65_536
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

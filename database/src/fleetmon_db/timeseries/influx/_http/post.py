@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from fleetmon_db.timeseries.base import StoreUnavailable
+from fleetmon_db.timeseries.model import StoreUnavailable
 
 # Raised when a kept-alive connection was closed by the server while idle.
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)

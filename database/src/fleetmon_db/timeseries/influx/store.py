@@ -1,0 +1,168 @@
+"""InfluxDB store over the v1-compatible HTTP API (/write, /query), served by 1.x, 2.x and 3.x.
+
+Layout: one database; each tier is a retention policy named after the tier (raw is the
+default RP); rollup fields and bookkeeping as rollup.py describes. This class wires the
+parts, each with one job: client (every InfluxQL statement), write, read, summary,
+retention and the rollup backend.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from fleetmon_db.timeseries.contract import AsyncWriter, Capabilities, TimeSeriesStore
+from fleetmon_db.timeseries.influx.client import InfluxClient, auth_headers
+from fleetmon_db.timeseries.influx.influxql import ident, literal
+from fleetmon_db.timeseries.influx.names import encode_name
+from fleetmon_db.timeseries.influx.read import InfluxReads
+from fleetmon_db.timeseries.influx.retention import create_retention_policies, drop_expired_shards
+from fleetmon_db.timeseries.influx.rollup import InfluxRollupBackend
+from fleetmon_db.timeseries.influx.summary import InfluxSummaries
+from fleetmon_db.timeseries.influx.write import AsyncRawWriter, LineWriter, RawWriter
+from fleetmon_db.timeseries.model import (
+    Aggregate,
+    Point,
+    PointBatch,
+    RangeQuery,
+    Sample,
+    Selector,
+    SeriesData,
+    SeriesKey,
+    Summary,
+)
+from fleetmon_db.timeseries.rollup import RollupScheduler
+from fleetmon_db.timeseries.tiers import DEFAULT_TIERS, Tier, validate_tiers
+
+
+class InfluxStore(TimeSeriesStore):
+    """TimeSeriesStore on InfluxDB through /write and /query (InfluxQL)."""
+
+    name = "influxdb"
+    capabilities = Capabilities(
+        concurrent_queries=True,
+        combined_aggregates=True,
+        native_async_writes=True,
+        server_retention=True,
+    )
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        *,
+        tiers: Sequence[Tier] = DEFAULT_TIERS,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+        pool_size: int = 8,
+        verify: bool | str = True,
+        clock: Callable[[], int] = time.time_ns,
+        rollup_delay_s: int = 60,
+        rollup_chunk_windows: int = 24,
+    ) -> None:
+        validate_tiers(tiers)
+        if not database:
+            raise ValueError("InfluxDB store: the database name (URL path) is missing")
+        self.tiers = tuple(tiers)
+        headers = auth_headers(token, username, password)
+        self.client = InfluxClient(
+            url, database, headers, timeout=timeout, verify=verify, pool_size=pool_size
+        )
+        self.lines = LineWriter(
+            self.client.url, database, headers, timeout=timeout, verify=verify, pool_size=pool_size
+        )
+        backend = InfluxRollupBackend(self.client, self.lines, self.tiers)
+        self.rollups = RollupScheduler(
+            backend, self.tiers, delay_s=rollup_delay_s, chunk_windows=rollup_chunk_windows
+        )
+        self._raw = RawWriter(self.lines, self.tiers[0].name, self.rollups, backend.mark, clock)
+        self._async = AsyncRawWriter(self._raw)
+        self._reads = InfluxReads(self.client, self.tiers, clock)
+        self._summaries = InfluxSummaries(self.client, self.tiers, clock)
+
+    @property
+    def database(self) -> str:
+        """The InfluxDB database (1.x) or the database a 2.x/3.x bucket mapping serves."""
+        return self.client.database
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        """Create the database and one retention policy per tier (1.x); 2.x/3.x map buckets."""
+        create_retention_policies(self.client, self.tiers)
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless /ping answers."""
+        self.client.ping()
+
+    def close(self) -> None:
+        """Close the connection pools (and the write pipeline's threads)."""
+        self.client.close()
+        self.lines.close()
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def write(self, points: Sequence[Point]) -> int:
+        """Write points to the raw RP; mark rolled-up windows that late points fall into."""
+        return self._raw.write_batch(PointBatch.of(points))
+
+    def write_batch(self, batch: PointBatch) -> int:
+        """`write` for a flat batch (pipelined when large)."""
+        return self._raw.write_batch(batch)
+
+    @property
+    def async_writer(self) -> AsyncWriter:
+        """Writes from the event loop itself, over asyncio keep-alive connections."""
+        return self._async
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def latest(self, host: str, since_ns: int | None = None) -> list[Sample]:
+        """Latest value of every series of `host`: two statements, one request."""
+        return self._reads.latest(host, since_ns)
+
+    def latest_many(self, selectors: Sequence[Selector], since_ns: int) -> list[Sample]:
+        """Latest value of every series matching any selector: one statement per selector."""
+        return self._reads.latest_many(selectors, since_ns)
+
+    def query_range(self, query: RangeQuery, now_ns: int | None = None) -> list[SeriesData]:
+        """Bucketed values per series from the tier that `pick_tier` chooses."""
+        return self._reads.query_range(query, now_ns)
+
+    def aggregate(
+        self, selector: Selector, start_ns: int, end_ns: int, aggregate: Aggregate
+    ) -> list[Sample]:
+        """One value per series over [start, end) from raw data."""
+        return self._reads.aggregate(selector, start_ns, end_ns, aggregate)
+
+    def aggregate_many(
+        self, selector: Selector, start_ns: int, end_ns: int, aggregates: Sequence[Aggregate]
+    ) -> dict[Aggregate, list[Sample]]:
+        """Several aggregates in one statement."""
+        return self._reads.aggregate_many(selector, start_ns, end_ns, aggregates)
+
+    def summary(
+        self, selector: Selector, start_ns: int, end_ns: int, now_ns: int | None = None
+    ) -> Summary:
+        """avg/min/max exact; p95/p99 exact on raw (one or two requests), estimated on rollups."""
+        return self._summaries.summary(selector, start_ns, end_ns, now_ns)
+
+    def hosts(self) -> list[str]:
+        """Every value of the host tag in the database."""
+        return self._reads.hosts()
+
+    def series(self, host: str) -> list[SeriesKey]:
+        """Every series of a host, in any tier."""
+        return self._reads.series(host)
+
+    # -- deletion and retention -----------------------------------------------------------
+
+    def delete_host(self, host: str) -> None:
+        """Drop every series of the host (DROP SERIES spans every retention policy)."""
+        self.client.query([f"DROP SERIES WHERE {ident('host')} = {literal(encode_name(host))}"])
+
+    def enforce_retention(self, now_ns: int) -> None:
+        """Drop shards past each tier's retention (1.x); the server expires them too."""
+        drop_expired_shards(self.client, self.tiers, now_ns)

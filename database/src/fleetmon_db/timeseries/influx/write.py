@@ -1,0 +1,222 @@
+"""Writes to InfluxDB's /write: line protocol from threads (pipelined) or from an event loop.
+
+`LineWriter` is the transport (encoder, the two keep-alive pools, InfluxDB's answer);
+`RawWriter` and `AsyncRawWriter` are the store's ingest writes, which mark the rollup
+windows that late points fall into before writing the points.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlencode
+
+from fleetmon_db.timeseries.influx._http.asyncpost import AsyncPostPool
+from fleetmon_db.timeseries.influx._http.post import Answer, PostPool, Target
+from fleetmon_db.timeseries.influx.client import check_status, error_text
+from fleetmon_db.timeseries.influx.lineprotocol import LineEncoder
+from fleetmon_db.timeseries.model import PointBatch, StoreError, StoreUnavailable
+from fleetmon_db.timeseries.rollup import RollupScheduler
+
+log = logging.getLogger(__name__)
+
+# Lines per request when many lines are written at once (rollup windows).
+WRITE_CHUNK_POINTS = 20_000
+# Points per request when a batch is pipelined, and requests in flight at once.
+PIPELINE_CHUNK_POINTS = 1_000
+PIPELINE_DEPTH = 2
+
+_LP_TYPE = "text/plain; charset=utf-8"
+
+
+def check_write(answer: Answer, rp: str) -> None:
+    """Raise for a failed write, except points dropped as older than the RP keeps."""
+    try:
+        check_status(answer.status, lambda: error_text(answer.body, answer.reason))
+    except StoreUnavailable:
+        raise
+    except StoreError as exc:
+        msg = str(exc)
+        # Points older than the RP's duration are expired by policy; the rest were stored.
+        if "partial write" in msg and "beyond retention policy" in msg and "conflict" not in msg:
+            log.debug("InfluxDB dropped points beyond the retention of %s: %s", rp, msg)
+            return
+        raise
+
+
+class LineWriter:
+    """Line protocol to one database's retention policies, over pooled keep-alive connections.
+
+    Writes, the hot path, go over plain http.client connections from threads (_http/post.py)
+    or asyncio ones from an event loop (_http/asyncpost.py): httpx costs about four times
+    the CPU per request.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        headers: dict[str, str],
+        *,
+        timeout: float,
+        verify: bool | str,
+        pool_size: int,
+    ) -> None:
+        self.database = database
+        # One target for both pools: the URL parsed and the TLS context loaded once.
+        target = Target.parse(url, verify)
+        self._pool = PostPool(target, headers, timeout=timeout, max_idle=pool_size)
+        self._apool = AsyncPostPool(target, headers, timeout=timeout, max_idle=pool_size)
+        self.encoder = LineEncoder()
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+        self._paths: dict[str, str] = {}
+
+    def _path(self, rp: str) -> str:
+        path = self._paths.get(rp)
+        if path is None:
+            query = urlencode({"db": self.database, "rp": rp, "precision": "ns"})
+            path = self._paths[rp] = "/write?" + query
+        return path
+
+    def post(self, body: bytes, rp: str) -> None:
+        """Write line protocol to `rp`; raise if InfluxDB refused it."""
+        check_write(self._pool.post(self._path(rp), body, _LP_TYPE), rp)
+
+    async def apost(self, body: bytes, rp: str) -> None:
+        """`post` from the running event loop."""
+        check_write(await self._apool.post(self._path(rp), body, _LP_TYPE), rp)
+
+    def post_lines(self, lines: list[str], rp: str) -> None:
+        """Write lines (without their line breaks), WRITE_CHUNK_POINTS per request."""
+        for i in range(0, len(lines), WRITE_CHUNK_POINTS):
+            self.post(("\n".join(lines[i : i + WRITE_CHUNK_POINTS]) + "\n").encode(), rp)
+
+    def write_batch(self, batch: PointBatch, rp: str) -> int:
+        """Encode and write a batch; the number of field values written.
+
+        Large batches go out as several requests, and the next chunk is encoded while
+        influxd parses the previous one (the GIL is free while a request waits): encoding
+        and ingestion overlap instead of adding up.
+        """
+        if len(batch) <= PIPELINE_CHUNK_POINTS:
+            body, written = self.encoder.encode_batch(batch)
+            if body:
+                self.post(body, rp)
+            return written
+        written = 0
+        pending: list[Future[None]] = []
+        try:
+            for chunk in batch.chunks(PIPELINE_CHUNK_POINTS):
+                body, n = self.encoder.encode_batch(chunk)
+                written += n
+                if body:
+                    pending.append(self._threads().submit(self.post, body, rp))
+        finally:
+            errors = [f.exception() for f in pending]
+        for exc in errors:
+            if exc is not None:
+                raise exc
+        return written
+
+    async def awrite_batch(self, batch: PointBatch, rp: str) -> int:
+        """`write_batch` from the event loop: each chunk encoded while influxd parses the last."""
+        if len(batch) <= PIPELINE_CHUNK_POINTS:
+            body, written = self.encoder.encode_batch(batch)
+            if body:
+                await self.apost(body, rp)
+            return written
+        written = 0
+        sending: asyncio.Future[None] | None = None
+        try:
+            for chunk in batch.chunks(PIPELINE_CHUNK_POINTS):
+                body, n = self.encoder.encode_batch(chunk)
+                written += n
+                if sending is not None:
+                    await sending
+                    sending = None
+                if body:
+                    sending = asyncio.ensure_future(self.apost(body, rp))
+            if sending is not None:
+                await sending
+        finally:
+            if sending is not None and not sending.done():
+                sending.cancel()
+        return written
+
+    def _threads(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=PIPELINE_DEPTH, thread_name_prefix="fleetmon-influx-write"
+                )
+            return self._executor
+
+    def close(self) -> None:
+        """Close the pools (and the pipeline's threads)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        self._pool.close()
+        self._apool.close()
+
+    async def aclose(self) -> None:
+        """Close the event loop's connections (`close` cannot once the loop is gone)."""
+        await self._apool.aclose()
+
+
+class RawWriter:
+    """The store's writes to the raw RP: late points mark their rollup windows first."""
+
+    def __init__(
+        self,
+        lines: LineWriter,
+        rp: str,
+        rollups: RollupScheduler[Any],
+        mark: Callable[[str, Collection[int]], None],
+        clock: Callable[[], int],
+    ) -> None:
+        self.lines, self.rp = lines, rp
+        self._rollups, self.mark, self._clock = rollups, mark, clock
+
+    def late(self, batch: PointBatch) -> tuple[str, set[int]] | None:
+        """The first rollup tier and the windows of it that late points fall into, if any."""
+        cutoff = self._rollups.late_cutoff(self._clock())
+        if cutoff is None or min(batch.times) >= cutoff.before_ns:
+            return None
+        return cutoff.tier, cutoff.windows(batch.times)
+
+    def write_batch(self, batch: PointBatch) -> int:
+        """Mark late windows, then write the batch."""
+        if not batch.times:
+            return 0
+        late = self.late(batch)
+        if late is not None:
+            # Marks first: a crash in between costs a recomputation, never a stale window.
+            self.mark(*late)
+        return self.lines.write_batch(batch, self.rp)
+
+
+class AsyncRawWriter:
+    """The InfluxDB store's AsyncWriter: the requests go out from the event loop itself."""
+
+    def __init__(self, raw: RawWriter) -> None:
+        self._raw = raw
+
+    async def write_batch(self, batch: PointBatch) -> int:
+        """As `RawWriter.write_batch`; the rare late marks are a blocking write, in a thread."""
+        raw = self._raw
+        if not batch.times:
+            return 0
+        late = raw.late(batch)
+        if late is not None:
+            await asyncio.to_thread(raw.mark, *late)
+        return await raw.lines.awrite_batch(batch, raw.rp)
+
+    async def aclose(self) -> None:
+        """Close the event loop's write connections."""
+        await self._raw.lines.aclose()

@@ -1,0 +1,167 @@
+"""Store suite, tiers and rollups: the shared scheduler over every store's backend."""
+
+from __future__ import annotations
+
+import pytest
+
+from fleetmon_db.timeseries import (
+    DEFAULT_TIERS,
+    NS,
+    Aggregate,
+    PointBatch,
+    RangeQuery,
+    Selector,
+    TimeSeriesStore,
+    pick_tier,
+)
+from tests.support.clock import FakeClock
+from tests.database.helpers import (
+    MIN,
+    D,
+    H,
+    approx_points,
+    awrite,
+    gauge,
+    pt,
+    rollup_reference,
+    series,
+    write_rows,
+)
+
+# -- tiers and rollups --------------------------------------------------------------------------
+
+
+def test_pick_tier() -> None:
+    now = 1_800_000_000 * NS
+    names = lambda start, step: pick_tier(DEFAULT_TIERS, start, step, now).name  # noqa: E731
+    assert names(now - H, 10) == "raw"
+    assert names(now - H, 299) == "raw"
+    assert names(now - H, 300) == "5m"
+    assert names(now - H, 3600) == "1h"
+    assert names(now - H, 7200) == "1h"
+    assert names(now - H, 86_400) == "1d"
+    assert names(now - 2 * D, 60) == "5m"  # raw no longer reaches back: finest that does
+    assert names(now - 10 * D, 300) == "1h"
+    assert names(now - 40 * D, 300) == "1d"
+    assert names(now - 400 * D, 300) == "1d"  # nothing covers it: the longest retention
+    # A range of exactly a retention, served a moment later, keeps its tier.
+    assert names(now - D - 30 * NS, 10) == "raw"
+    assert names(now - 30 * D - 30 * NS, 3600) == "1h"
+    assert names(now - 30 * D - 2 * H, 3600) == "1d"
+    assert pick_tier(DEFAULT_TIERS, now - H, 0, now).name == "raw"
+
+
+@pytest.mark.parametrize(
+    "agg", [Aggregate.MEAN, Aggregate.MIN, Aggregate.MAX, Aggregate.COUNT, Aggregate.SUM]
+)
+def test_rollup_tiers_match_raw(store: TimeSeriesStore, clock: FakeClock, agg: Aggregate) -> None:
+    now = clock.now_ns
+    rows = gauge(now - 3 * H, now - H, every_s=10, seed=5)
+    write_rows(store, "a", rows, cpu="cpu0")
+    write_rows(store, "b", gauge(now - 3 * H, now - H, seed=6), cpu="cpu0")
+    report = store.rollup(now)
+    assert report.windows["5m"] > 0
+    assert report.windows["1h"] > 0
+    start, end = now - 3 * H, now - H
+    for step, tier in ((300, "5m"), (3600, "1h"), (1800, "5m")):
+        out = store.query_range(
+            RangeQuery(
+                Selector("cpu", "usage_user", ["a"], {"cpu": "cpu0"}), start, end, step, agg
+            ),
+            now_ns=now,
+        )
+        assert len(out) == 1
+        assert out[0].tier == tier
+        approx_points(out[0].points, rollup_reference(rows, start, end, step * NS, agg))
+    # Close the day windows that hold the data: the 1d tier matches raw too.
+    later = (rows[-1][0] - rows[-1][0] % D) + D + 2 * H
+    store.rollup(later)
+    days = rows[0][0] - rows[0][0] % D
+    out = store.query_range(
+        RangeQuery(Selector("cpu", "usage_user", ["a"]), days, later - 2 * H, 86_400, agg),
+        now_ns=later,
+    )
+    assert out[0].tier == "1d"
+    approx_points(out[0].points, rollup_reference(rows, days, later - 2 * H, D, agg))
+    # Summary beyond raw retention comes from rollups: exact avg/min/max/count, flagged.
+    s = store.summary(Selector("cpu", "usage_user", ["a"]), start, end, now_ns=now + 2 * D)
+    vals = [v for _, v in rows]
+    assert s.approximate
+    assert s.count == len(vals)
+    assert s.avg == pytest.approx(sum(vals) / len(vals), rel=1e-9)
+    assert (s.min, s.max) == (min(vals), max(vals))
+
+
+def test_rollup_rate_uses_max(store: TimeSeriesStore, clock: FakeClock) -> None:
+    now = clock.now_ns
+    t0 = now - 3 * H
+    store.write([pt("a", t0 + i * 10 * NS, {"c": float(20 * i)}, m="net") for i in range(720)])
+    store.rollup(now)
+    got = series(store, "a", "c", t0 + H, t0 + 2 * H, 300, Aggregate.RATE, now, m="net")
+    assert [v for _, v in got] == [2.0] * 12
+
+
+def range_snapshot(store: TimeSeriesStore, now: int) -> object:
+    return [
+        (d.tier, d.key, d.points)
+        for step in (300, 3600)
+        for d in store.query_range(
+            RangeQuery(Selector("cpu", "usage_user"), now - 4 * H, now, step, Aggregate.MEAN),
+            now_ns=now,
+        )
+    ]
+
+
+def test_rollup_twice_changes_nothing(store: TimeSeriesStore, clock: FakeClock) -> None:
+    now = clock.now_ns
+    write_rows(store, "a", gauge(now - 3 * H, now - H), cpu="cpu0")
+    first = store.rollup(now)
+    before = range_snapshot(store, now)
+    second = store.rollup(now)
+    assert all(n == 0 for n in second.windows.values()), second
+    assert set(second.windows) == set(first.windows) == {"5m", "1h", "1d"}
+    assert range_snapshot(store, now) == before
+
+
+def test_rollup_catches_up_after_downtime(store: TimeSeriesStore, clock: FakeClock) -> None:
+    now = clock.now_ns
+    rows = gauge(now - 4 * H, now, seed=9)
+    write_rows(store, "a", rows, cpu="cpu0")
+    store.rollup(now - 2 * H)
+    report = store.rollup(now)  # two hours of downtime: many windows in one run
+    assert report.windows["5m"] == 24
+    assert report.windows["1h"] == 2
+    start, end = now - 4 * H, now - 5 * MIN
+    got = series(store, "a", "usage_user", start, end, 300, Aggregate.MEAN, now, cpu="cpu0")
+    approx_points(got, rollup_reference(rows, start, end, 300 * NS, Aggregate.MEAN))
+    got = series(store, "a", "usage_user", start, now - H, 3600, Aggregate.MAX, now, cpu="cpu0")
+    approx_points(got, rollup_reference(rows, start, now - H, H, Aggregate.MAX))
+
+
+@pytest.mark.parametrize("via", ["write", "awrite_batch"])
+def test_backfilled_late_data_recomputes_windows(
+    store: TimeSeriesStore, clock: FakeClock, via: str
+) -> None:
+    now = clock.now_ns
+    gap = now - 2 * H + 10 * MIN  # a 5m window with no data at first
+    rows = [r for r in gauge(now - 3 * H, now - H, seed=4) if not gap <= r[0] < gap + 5 * MIN]
+    write_rows(store, "a", rows, cpu="cpu0")
+    store.rollup(now)
+    late = [(gap + 30 * NS, 500.0), (gap + 90 * NS, 700.0), (now - 3 * H + 5 * NS, -50.0)]
+    # The clock says these windows are closed.
+    if via == "write":
+        write_rows(store, "a", late, cpu="cpu0")
+    else:
+        batch = PointBatch.of([pt("a", t, {"usage_user": v}, cpu="cpu0") for t, v in late])
+        assert awrite(store, batch) == len(late)
+    clock.now_ns = now + 5 * MIN
+    report = store.rollup(now)
+    assert report.windows["5m"] == 2
+    allrows = sorted(rows + late)
+    start, end = now - 3 * H, now - H
+    for agg in (Aggregate.MEAN, Aggregate.MAX, Aggregate.MIN, Aggregate.COUNT):
+        got = series(store, "a", "usage_user", start, end, 300, agg, now, cpu="cpu0")
+        approx_points(got, rollup_reference(allrows, start, end, 300 * NS, agg))
+        got = series(store, "a", "usage_user", start, end, 3600, agg, now, cpu="cpu0")
+        approx_points(got, rollup_reference(allrows, start, end, H, agg))
+    assert all(n == 0 for n in store.rollup(now).windows.values())
