@@ -112,6 +112,27 @@ def test_aggregate_many_matches_aggregate(store: TimeSeriesStore, clock: FakeClo
             assert len(got[agg]) == hosts, agg
 
 
+def test_latest_many_skips_an_empty_scope_anywhere(store: TimeSeriesStore, clock: FakeClock) -> None:
+    """A selector that selects no host asks nothing, wherever it stands among the others."""
+    now = clock.now_ns
+    store.write(
+        [
+            pt("h1", now - MIN, {"usage_idle": 7.0}, cpu="cpu-total"),
+            pt("h1", now - MIN, {"free": 5.0}, m="disk", path="/"),
+        ]
+    )
+    nobody = Selector("cpu", "usage_idle", hosts=[])
+    for selectors in (
+        [nobody, Selector("disk", "free")],
+        [Selector("disk", "free"), nobody, Selector("cpu", "usage_idle")],
+    ):
+        got = store.latest_many(selectors, since_ns=now - H)
+        want = {("disk", "free", 5.0)} | (
+            {("cpu", "usage_idle", 7.0)} if len(selectors) == 3 else set()
+        )
+        assert {(s.key.measurement, s.key.field, s.value) for s in got} == want
+
+
 def test_latest_many_many_hosts_and_hostile_tags(store: TimeSeriesStore, clock: FakeClock) -> None:
     """Every host's latest value in one call; tag values are matched and returned verbatim."""
     now = clock.now_ns

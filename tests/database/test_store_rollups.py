@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
 
 from fleetmon_db.timeseries import (
@@ -11,9 +15,14 @@ from fleetmon_db.timeseries import (
     PointBatch,
     RangeQuery,
     Selector,
+    StoreUnavailable,
     TimeSeriesStore,
     pick_tier,
 )
+from fleetmon_db.timeseries.influx import InfluxStore
+from fleetmon_db.timeseries.influx.rollup import InfluxRollupBackend
+from fleetmon_db.timeseries.rollup import DirtyClaim, RollupBackend, RollupStep
+from fleetmon_db.timeseries.tiers import Tier
 from tests.support.clock import FakeClock
 from tests.database.helpers import (
     MIN,
@@ -165,3 +174,130 @@ def test_backfilled_late_data_recomputes_windows(
         got = series(store, "a", "usage_user", start, end, 3600, agg, now, cpu="cpu0")
         approx_points(got, rollup_reference(allrows, start, end, H, agg))
     assert all(n == 0 for n in store.rollup(now).windows.values())
+
+
+# -- a failing rollup range is retried, its windows kept ---------------------------------------
+
+
+class FailingRolls:
+    """A store's own rollup backend whose `roll` raises once, on its `fail_at`-th call (what
+    a store that drops the connection mid-run does to the scheduler)."""
+
+    def __init__(self, inner: RollupBackend[Any], fail_at: int) -> None:
+        self.inner = inner
+        self.fail_at = fail_at
+        self.rolls = 0
+
+    @contextmanager
+    def step(self) -> Iterator[RollupStep[Any]]:
+        with self.inner.step() as step:
+            yield _FailingStep(step, self)
+
+
+class _FailingStep:
+    def __init__(self, step: RollupStep[Any], owner: FailingRolls) -> None:
+        self._step, self._owner = step, owner
+
+    def watermarks(self) -> dict[str, int]:
+        return self._step.watermarks()
+
+    def set_watermark(self, tier: str, end_ns: int) -> None:
+        self._step.set_watermark(tier, end_ns)
+
+    def claim_dirty(self, tier: str) -> DirtyClaim:
+        return self._step.claim_dirty(tier)
+
+    def mark_dirty(self, tier: str, windows: Collection[int]) -> None:
+        self._step.mark_dirty(tier, windows)
+
+    def sources(self, src: Tier) -> Any:
+        return self._step.sources(src)
+
+    def roll(self, src: Tier, dst: Tier, start_ns: int, end_ns: int, sources: Any) -> None:
+        self._owner.rolls += 1
+        if self._owner.rolls == self._owner.fail_at:
+            raise StoreUnavailable("connection lost (injected)")
+        self._step.roll(src, dst, start_ns, end_ns, sources)
+
+
+def test_failed_catch_up_chunk_is_rolled_up_by_the_next_run(
+    store: TimeSeriesStore, clock: FakeClock
+) -> None:
+    now = clock.now_ns
+    rows = gauge(now - 4 * H, now, seed=13)
+    clock.now_ns = now - 4 * H  # written before any of their windows closed: none is dirty
+    write_rows(store, "a", rows, cpu="cpu0")
+    clock.now_ns = now
+    store.rollup(now - 2 * H)  # 5m watermark: now - 2h - 5min
+    real = store.rollups.backend
+    # 24 closed 5m windows to catch up, 20 per chunk: the second chunk (4 windows) fails.
+    failing = store.rollups.backend = FailingRolls(real, fail_at=2)
+    with pytest.raises(StoreUnavailable, match="injected"):
+        store.rollup(now)
+    assert failing.rolls == 2
+    store.rollups.backend = real
+    report = store.rollup(now)
+    assert report.windows["5m"] == 4  # the failed chunk's windows, no more, no fewer
+    assert report.windows["1h"] == 2
+    start, end = now - 4 * H, now - 5 * MIN
+    for agg in (Aggregate.MEAN, Aggregate.COUNT):
+        got = series(store, "a", "usage_user", start, end, 300, agg, now, cpu="cpu0")
+        approx_points(got, rollup_reference(rows, start, end, 300 * NS, agg))
+        got = series(store, "a", "usage_user", start, now - H, 3600, agg, now, cpu="cpu0")
+        approx_points(got, rollup_reference(rows, start, now - H, H, agg))
+
+
+def test_failed_recompute_of_dirty_windows_keeps_them_dirty(
+    store: TimeSeriesStore, clock: FakeClock
+) -> None:
+    now = clock.now_ns
+    gap = now - 2 * H + 10 * MIN
+    rows = [r for r in gauge(now - 3 * H, now - H, seed=8) if not gap <= r[0] < gap + 5 * MIN]
+    write_rows(store, "a", rows, cpu="cpu0")
+    store.rollup(now)
+    late = [(gap + 30 * NS, 900.0), (now - 3 * H + 5 * NS, -90.0)]
+    write_rows(store, "a", late, cpu="cpu0")  # marks two closed 5m windows dirty
+    real = store.rollups.backend
+    store.rollups.backend = FailingRolls(real, fail_at=1)
+    with pytest.raises(StoreUnavailable, match="injected"):
+        store.rollup(now)
+    store.rollups.backend = real
+    assert store.rollup(now).windows["5m"] == 2  # still claimable: recomputed now
+    allrows = sorted(rows + late)
+    start, end = now - 3 * H, now - H
+    for step, width in ((300, 300 * NS), (3600, H)):
+        got = series(store, "a", "usage_user", start, end, step, Aggregate.MIN, now, cpu="cpu0")
+        approx_points(got, rollup_reference(allrows, start, end, width, Aggregate.MIN))
+    assert all(n == 0 for n in store.rollup(now).windows.values())
+
+
+@pytest.mark.parametrize("store", ["influxdb"], indirect=True)
+def test_influx_raced_mark_is_recomputed_up_the_cascade(
+    store: TimeSeriesStore, clock: FakeClock
+) -> None:
+    """A dirty mark that becomes visible after a run claimed past its generation (its write
+    raced with the claim) is rechecked by the next run, and so are the coarser windows."""
+    assert isinstance(store, InfluxStore)
+    now = clock.now_ns
+    gap = now - 2 * H + 10 * MIN
+    rows = [r for r in gauge(now - 3 * H, now - H, seed=2) if not gap <= r[0] < gap + 5 * MIN]
+    write_rows(store, "a", rows, cpu="cpu0")
+    write_rows(store, "a", [(now - 3 * H + NS, 1.0)], cpu="cpu0")  # late: a mark to claim
+    store.rollup(now)
+    backend = store.rollups.backend
+    assert isinstance(backend, InfluxRollupBackend)
+    _, gen = backend.read_state()["5m"]
+    assert gen > 0
+    # The late points as a racing writer leaves them: its mark stamped before the last claim.
+    late = [(gap + 30 * NS, 900.0), (gap + 40 * NS, 950.0)]
+    store.lines.write_batch(
+        PointBatch.of([pt("a", t, {"usage_user": v}, cpu="cpu0") for t, v in late]), "raw"
+    )
+    store.lines.post(f"_fleetmon_dirty,tier=5m gen={gen - NS}i {gap}\n".encode(), "1d")
+    report = store.rollup(now)
+    assert report.windows["5m"] == 0  # a recheck is silent
+    allrows = sorted([*rows, (now - 3 * H + NS, 1.0), *late])
+    start, end = now - 3 * H, now - H
+    for step, width in ((300, 300 * NS), (3600, H)):
+        got = series(store, "a", "usage_user", start, end, step, Aggregate.MAX, now, cpu="cpu0")
+        approx_points(got, rollup_reference(allrows, start, end, width, Aggregate.MAX))
