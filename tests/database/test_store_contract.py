@@ -24,8 +24,8 @@ from fleetmon_db.timeseries.influx import InfluxStore
 from fleetmon_db.timeseries.influx.client import Result
 from fleetmon_db.timeseries.sql import SqlStore
 from fleetmon_db.timeseries.tiers import Tier
-from tests.database.conftest import Clock
 from tests.database.helpers import MIN, H, gauge, pt, write_rows
+from tests.support.clock import FakeClock
 from tests.support.servers import free_port
 
 # -- declared capabilities ------------------------------------------------------------------------
@@ -68,7 +68,7 @@ class _CountingExecutor(ThreadPoolExecutor):
 
 
 def test_async_writer_sends_from_the_loop_or_a_thread_as_declared(
-    store: TimeSeriesStore, clock: Clock
+    store: TimeSeriesStore, clock: FakeClock
 ) -> None:
     """native_async_writes: the writer works on the event loop itself; otherwise the store's
     blocking write runs in a worker thread. Either way what it wrote is stored."""
@@ -93,7 +93,7 @@ def test_async_writer_sends_from_the_loop_or_a_thread_as_declared(
 
 
 def test_combined_aggregates_as_declared(
-    store: TimeSeriesStore, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    store: TimeSeriesStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """combined_aggregates: several aggregates in one query; otherwise aggregate_many is the
     contract's default, one aggregate() per aggregate."""
@@ -122,7 +122,7 @@ def test_combined_aggregates_as_declared(
     assert len(asked) == (1 if store.capabilities.combined_aggregates else len(aggs))
 
 
-def test_server_retention_as_declared(store: TimeSeriesStore, clock: Clock) -> None:
+def test_server_retention_as_declared(store: TimeSeriesStore, clock: FakeClock) -> None:
     """server_retention: the server expires data by itself (InfluxDB refuses points older
     than the RP keeps, without failing the write); otherwise data stays until
     enforce_retention."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from fleetmon_db.timeseries import NS, Aggregate, RangeQuery, Selector, SeriesKey, TimeSeriesStore
-from tests.support.clock import FakeClock
 from tests.database.helpers import (
     EVIL,
     MIN,
@@ -19,12 +18,15 @@ from tests.database.helpers import (
     series,
     write_rows,
 )
+from tests.support.clock import FakeClock
 
 # -- range queries, aggregates, summaries ------------------------------------------------------
 
 
 @pytest.mark.parametrize("agg", [a for a in Aggregate if a is not Aggregate.RATE])
-def test_query_range_each_aggregate(store: TimeSeriesStore, clock: FakeClock, agg: Aggregate) -> None:
+def test_query_range_each_aggregate(
+    store: TimeSeriesStore, clock: FakeClock, agg: Aggregate
+) -> None:
     now = clock.now_ns
     rows = gauge(now - 2 * H, now - H + 7 * MIN, every_s=10)
     write_rows(store, "a", rows, cpu="cpu0")
@@ -112,7 +114,9 @@ def test_aggregate_many_matches_aggregate(store: TimeSeriesStore, clock: FakeClo
             assert len(got[agg]) == hosts, agg
 
 
-def test_latest_many_skips_an_empty_scope_anywhere(store: TimeSeriesStore, clock: FakeClock) -> None:
+def test_latest_many_skips_an_empty_scope_anywhere(
+    store: TimeSeriesStore, clock: FakeClock
+) -> None:
     """A selector that selects no host asks nothing, wherever it stands among the others."""
     now = clock.now_ns
     store.write(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fleetmon_db.timeseries import Aggregate, RangeQuery, Selector, TimeSeriesStore
-from tests.support.clock import FakeClock
 from tests.database.helpers import MIN, D, H, gauge, pt, write_rows
+from tests.support.clock import FakeClock
 
 
 def test_enforce_retention_raw(store: TimeSeriesStore, clock: FakeClock) -> None:

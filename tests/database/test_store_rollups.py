@@ -23,7 +23,6 @@ from fleetmon_db.timeseries.influx import InfluxStore
 from fleetmon_db.timeseries.influx.rollup import InfluxRollupBackend
 from fleetmon_db.timeseries.rollup import DirtyClaim, RollupBackend, RollupStep
 from fleetmon_db.timeseries.tiers import Tier
-from tests.support.clock import FakeClock
 from tests.database.helpers import (
     MIN,
     D,
@@ -36,6 +35,7 @@ from tests.database.helpers import (
     series,
     write_rows,
 )
+from tests.support.clock import FakeClock
 
 # -- tiers and rollups --------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ import random
 import pytest
 
 from fleetmon_db.timeseries import NS, Selector, TimeSeriesStore
-from tests.support.clock import FakeClock
 from tests.database.helpers import MIN, D, H, gauge, reference_percentile, write_rows
+from tests.support.clock import FakeClock
 
 
 def test_summary_exact(store: TimeSeriesStore, clock: FakeClock) -> None:

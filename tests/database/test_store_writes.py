@@ -14,8 +14,8 @@ from fleetmon_db.timeseries import (
     SeriesKey,
     TimeSeriesStore,
 )
-from tests.support.clock import FakeClock
 from tests.database.helpers import EVIL, MIN, H, awrite, gauge, pt
+from tests.support.clock import FakeClock
 
 
 def test_write_and_latest(store: TimeSeriesStore, clock: FakeClock) -> None:
