@@ -58,7 +58,7 @@ def test_cpu_usage_comes_from_deltas_between_calls() -> None:
             [_times(40, 20, 140), _times(50, 0, 150)],  # +30 user +10 sys +60 idle; +50/+50
         ]
     )
-    c = cpu.create(Context(psutil=ps), {"percpu": True, "totalcpu": True})
+    c = cpu.create(Context(psutil=ps), cpu.CpuOptions(percpu=True, totalcpu=True))
     first = c.collect(1.0)  # since boot
     assert {p.tags["cpu"] for p in first} == {"cpu-total", "cpu0", "cpu1"}
     points = {p.tags["cpu"]: p.fields for p in c.collect(2.0)}
@@ -80,7 +80,7 @@ def test_cpu_usage_comes_from_deltas_between_calls() -> None:
 
 def test_cpu_unchanged_counters_yield_no_point() -> None:
     ps = FakeCpuPsutil([[_times(1, 1, 1)]])
-    c = cpu.create(Context(psutil=ps), {"percpu": True, "totalcpu": False})
+    c = cpu.create(Context(psutil=ps), cpu.CpuOptions(percpu=True, totalcpu=False))
     c.collect(1.0)
     assert c.collect(2.0) == []
 
@@ -100,7 +100,7 @@ def test_disk_excludes_pseudo_and_duplicate_filesystems() -> None:
         Part("/dev/vdb", "/data", "xfs", "ro"),
     ]
     ps = SimpleNamespace(disk_partitions=lambda all: parts)
-    c = disk.create(Context(psutil=ps, statvfs=_statvfs), {"ignore_fs": disk.DEFAULT_IGNORE_FS})
+    c = disk.create(Context(psutil=ps, statvfs=_statvfs), disk.DiskOptions())
     points = c.collect(5.0)
     assert [p.tags["path"] for p in points] == ["/", "/data"]
     root = points[0]
@@ -117,7 +117,7 @@ def test_disk_excludes_pseudo_and_duplicate_filesystems() -> None:
     assert points[1].tags["mode"] == "ro"
     dup = disk.create(
         Context(psutil=ps, statvfs=_statvfs),
-        {"include_duplicates": True, "ignore_fs": ["tmpfs", "proc"]},
+        disk.DiskOptions(include_duplicates=True, ignore_fs=["tmpfs", "proc"]),
     )
     assert len(dup.collect(5.0)) == 3
 
@@ -125,7 +125,7 @@ def test_disk_excludes_pseudo_and_duplicate_filesystems() -> None:
 def test_net_leaves_out_loopback_by_default() -> None:
     counters = {"lo": NetIO(1, 2, 3, 4, 0, 0, 0, 0), "eth0": NetIO(10, 20, 30, 40, 1, 2, 3, 4)}
     ps = SimpleNamespace(net_io_counters=lambda pernic: counters)
-    points = net.create(Context(psutil=ps), {"ignore_interfaces": ["lo"]}).collect(1.0)
+    points = net.create(Context(psutil=ps), net.NetOptions()).collect(1.0)
     assert len(points) == 1
     assert points[0].tags == {"interface": "eth0"}
     assert points[0].fields == {
@@ -199,7 +199,7 @@ def test_processes_counts_states_and_threads(tmp_path: Path) -> None:
         ],
     )
     (tmp_path / "self").mkdir()  # non-numeric entries are ignored
-    point = processes.create(Context(proc_root=str(tmp_path)), {}).collect(1.0)[0]
+    point = processes.SPEC.create(Context(proc_root=str(tmp_path))).collect(1.0)[0]
     assert point.measurement == "processes"
     f = point.fields
     assert (f["sleeping"], f["running"], f["zombies"], f["blocked"], f["idle"]) == (1, 1, 1, 1, 1)
@@ -215,7 +215,7 @@ def test_procstat_top_by_cpu_and_memory_with_deltas(tmp_path: Path) -> None:
     mem = SimpleNamespace(virtual_memory=lambda: SimpleNamespace(total=4096 * 10000))
     clock = FakeClock(100 * NS)
     ctx = Context(psutil=mem, proc_root=str(tmp_path), monotonic=clock.seconds)
-    c = procstat.create(ctx, {"top_n": 2, "cmdline_max": 20})
+    c = procstat.create(ctx, procstat.ProcstatOptions(top_n=2, cmdline_max=20))
     c.collect(2000.0)
     # pid 3 burns 2 s of CPU over the next 10 s; pid 7 burns 1 s.
     procs[2] = (3, "p3", "R", 2 * tick, 1, 0, 300)
@@ -245,7 +245,7 @@ def test_netstat_counts_tcp_states_from_proc_net(tmp_path: Path) -> None:
     (net_dir / "tcp6").write_text(header + "   0: 0:1 0:0 01 0:0\n")
     (net_dir / "udp").write_text(header + "   0: 0:35 0:0 07 0:0\n")
     (net_dir / "udp6").write_text(header)
-    f = netstat.create(Context(proc_root=str(tmp_path)), {}).collect(1.0)[0].fields
+    f = netstat.SPEC.create(Context(proc_root=str(tmp_path))).collect(1.0)[0].fields
     assert (f["tcp_listen"], f["tcp_established"], f["tcp_time_wait"]) == (2, 2, 1)
     assert (f["tcp_close_wait"], f["udp_socket"], f["tcp_syn_sent"]) == (1, 1, 0)
 
@@ -255,7 +255,7 @@ def test_every_collector_runs_on_this_host(spec: Any) -> None:
     from fleetmon_agent.stats import AgentStats
 
     ctx = Context(agent_stats=AgentStats())
-    c = spec.factory(ctx, spec.options)
+    c = spec.create(ctx)
     c.collect(time.time())
     time.sleep(0.05)  # let the CPU counters tick: collectors themselves never sleep
     points = c.collect(time.time() + 1)
@@ -272,9 +272,9 @@ def test_every_collector_runs_on_this_host(spec: Any) -> None:
 def test_host_measurements_use_telegraf_names() -> None:
     ctx = Context()
     names = {s.name: s for s in REGISTRY}
-    mem_fields = names["mem"].factory(ctx, {}).collect(1.0)[0].fields
+    mem_fields = names["mem"].create(ctx).collect(1.0)[0].fields
     assert {"total", "available", "used", "free", "used_percent", "buffers", "cached"} <= set(
         mem_fields
     )
-    sys_fields = names["system"].factory(ctx, {}).collect(1.0)[0].fields
+    sys_fields = names["system"].create(ctx).collect(1.0)[0].fields
     assert set(sys_fields) == {"load1", "load5", "load15", "n_cpus", "n_users", "uptime"}

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from fleetmon_agent.collectors.net import NetOptions
+from fleetmon_agent.collectors.procstat import ProcstatOptions
 from fleetmon_agent.config import ConfigError, build, load
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "collector" / "agent.example.yaml"
@@ -65,8 +67,11 @@ def test_yaml_substitution_and_env_overrides(tmp_path: Path) -> None:
     assert c.spool["dir"] == "/srv/spool"
     assert c.spool["max_bytes"] == 1024**3
     assert c.collectors["cpu"].interval == 2.0
-    assert c.collectors["procstat"].options["top_n"] == 3
-    assert c.collectors["net"].options["ignore_interfaces"] == ["lo", "docker*"]
+    top, nets = c.collectors["procstat"], c.collectors["net"]
+    assert isinstance(top, ProcstatOptions)
+    assert isinstance(nets, NetOptions)
+    assert top.top_n == 3
+    assert nets.ignore_interfaces == ["lo", "docker*"]
     assert c.state_file == "/srv/state.json"
 
 

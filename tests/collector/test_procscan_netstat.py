@@ -162,7 +162,7 @@ def test_fast_scan_agrees_with_psutil_on_this_host(
 
 
 def test_processes_totals_match_psutil_on_this_host() -> None:
-    fields = processes.create(Context(), {}).collect(1.0)[0].fields
+    fields = processes.SPEC.create(Context()).collect(1.0)[0].fields
     total = len(psutil.pids())
     assert abs(int(fields["total"]) - total) <= max(5, total // 20)
     assert int(fields["total_threads"]) >= int(fields["total"])
@@ -213,7 +213,7 @@ def test_netlink_and_proc_net_agree_on_this_host() -> None:
             assert via_netlink == via_proc
             assert via_netlink.get(10, 0) >= 1  # our listener
             assert via_netlink.get(1, 0) >= 2  # both ends of our connection
-            fields = netstat.create(Context(), {}).collect(1.0)[0].fields
+            fields = netstat.SPEC.create(Context()).collect(1.0)[0].fields
             assert int(fields["tcp_listen"]) >= 1
             assert int(fields["tcp_established"]) >= 2
 
@@ -232,7 +232,9 @@ def test_netstat_falls_back_to_proc_net_when_netlink_fails(tmp_path: Path) -> No
         calls.append(1)
         raise PermissionError(1, "Operation not permitted")
 
-    c = netstat.NetstatCollector(Context(proc_root=str(tmp_path)), {}, tcp_states=refused)
+    c = netstat.NetstatCollector(
+        Context(proc_root=str(tmp_path)), netstat.NetstatOptions(), tcp_states=refused
+    )
     for _ in range(2):
         f = c.collect(1.0)[0].fields
         assert (f["tcp_listen"], f["tcp_established"], f["tcp_none"]) == (1, 1, 1)
@@ -241,7 +243,7 @@ def test_netstat_falls_back_to_proc_net_when_netlink_fails(tmp_path: Path) -> No
 
 def test_netstat_on_a_fixture_root_never_asks_the_kernel(tmp_path: Path) -> None:
     (tmp_path / "net").mkdir()
-    c = netstat.create(Context(proc_root=str(tmp_path)), {})
+    c = netstat.SPEC.create(Context(proc_root=str(tmp_path)))
     assert c.collect(1.0)[0].fields["tcp_listen"] == 0
 
 
@@ -252,7 +254,7 @@ def test_zombie_is_counted_by_processes(procs: list[subprocess.Popen[bytes]]) ->
     while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    assert int(processes.create(Context(), {}).collect(1.0)[0].fields["zombies"]) >= 1
+    assert int(processes.SPEC.create(Context()).collect(1.0)[0].fields["zombies"]) >= 1
 
 
 def test_procstat_reports_the_exact_resident_size_from_statm(tmp_path: Path) -> None:
@@ -264,7 +266,10 @@ def test_procstat_reports_the_exact_resident_size_from_statm(tmp_path: Path) -> 
     (tmp_path / "5" / "statm").write_text("5000 300 20 1 0 200 0\n")
     mem = SimpleNamespace(virtual_memory=lambda: SimpleNamespace(total=4096 * 10000))
     ctx = Context(psutil=mem, proc_root=str(tmp_path))
-    points = {p.fields["pid"]: p.fields for p in procstat.create(ctx, {"top_n": 2}).collect(9.0)}
+    points = {
+        p.fields["pid"]: p.fields
+        for p in procstat.create(ctx, procstat.ProcstatOptions(top_n=2)).collect(9.0)
+    }
     page = os.sysconf("SC_PAGE_SIZE")
     assert points[5]["memory_rss"] == 300 * page  # statm, not stat's 7 pages
     assert points[6]["memory_rss"] == 7 * page  # no statm (process gone): stat's figure

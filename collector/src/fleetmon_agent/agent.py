@@ -52,10 +52,10 @@ def _every(scheduler: schedule.Scheduler, seconds: float) -> schedule.Job:
 def build_collectors(config: Config, ctx: Context) -> list[Running]:
     """Instantiate every enabled collector, in registry order."""
     out: list[Running] = []
-    for name, cc in config.collectors.items():
-        if cc.enabled:
+    for name, options in config.collectors.items():
+        if options.enabled:
             spec = BY_NAME[name]
-            out.append(Running(name, cc.interval, spec.factory(ctx, cc.options), spec.heavy))
+            out.append(Running(name, options.interval, spec.create(ctx, options), spec.heavy))
     return out
 
 

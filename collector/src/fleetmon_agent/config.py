@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from fleetmon_agent.collectors import BY_NAME, REGISTRY
+from fleetmon_agent.collectors import BY_NAME, REGISTRY, CollectorOptions
 
 DEFAULT_PATH = "/etc/fleetmon/agent.yaml"
 ENV_PREFIX = "FLEETMON_"
@@ -183,33 +183,6 @@ SCHEMA: dict[str, dict[str, tuple[Any, Parser]]] = {
     },
 }
 
-_COLLECTOR_COMMON: dict[str, tuple[Any, Parser]] = {
-    "enabled": (True, _bool),
-    "interval": (5.0, _duration(1, 86400)),
-}
-_OPTION_PARSERS: dict[str, Parser] = {
-    "percpu": _bool,
-    "totalcpu": _bool,
-    "include_duplicates": _bool,
-    "top_n": _int(1, 100),
-    "cmdline_max": _int(0, 4096),
-}
-
-
-class CollectorConfig:
-    """One collector's settings."""
-
-    __slots__ = ("enabled", "interval", "name", "options")
-
-    def __init__(self, name: str, enabled: bool, interval: float, options: dict[str, Any]) -> None:
-        self.name, self.enabled, self.interval, self.options = name, enabled, interval, options
-
-    def __repr__(self) -> str:
-        return (
-            f"CollectorConfig({self.name!r}, enabled={self.enabled!r}, "
-            f"interval={self.interval!r}, options={self.options!r})"
-        )
-
 
 class Config:
     """The validated configuration (sections as plain dicts, collectors typed)."""
@@ -222,7 +195,7 @@ class Config:
         limits: dict[str, Any],
         exporter: dict[str, Any],
         log: dict[str, Any],
-        collectors: dict[str, CollectorConfig],
+        collectors: dict[str, CollectorOptions],
         source: str = "<defaults>",
     ) -> None:
         self.server, self.spool, self.batch = server, spool, batch
@@ -325,7 +298,8 @@ def _validate_section(
     return out
 
 
-def _validate_collectors(given: Any, errors: list[str]) -> dict[str, CollectorConfig]:
+def _validate_collectors(given: Any, errors: list[str]) -> dict[str, CollectorOptions]:
+    """Each collector's options, parsed by the collector's own declaration."""
     if given is None:
         given = {}
     if not isinstance(given, dict):
@@ -334,22 +308,10 @@ def _validate_collectors(given: Any, errors: list[str]) -> dict[str, CollectorCo
     for name in given:
         if name not in BY_NAME:
             errors.append(f"collectors.{name}: unknown collector (known: {', '.join(BY_NAME)})")
-    out: dict[str, CollectorConfig] = {}
-    for spec in REGISTRY:
-        entry = given.get(spec.name) or {}
-        if not isinstance(entry, dict):
-            errors.append(f"collectors.{spec.name} = {entry!r}: must be a mapping")
-            entry = {}
-        schema: dict[str, tuple[Any, Parser]] = {
-            "enabled": _COLLECTOR_COMMON["enabled"],
-            "interval": (spec.interval, _COLLECTOR_COMMON["interval"][1]),
-        }
-        for opt, default in spec.options.items():
-            schema[opt] = (default, _OPTION_PARSERS.get(opt, _str_list))
-        values = _validate_section(f"collectors.{spec.name}", entry, schema, errors)
-        enabled, interval = values.pop("enabled"), values.pop("interval")
-        out[spec.name] = CollectorConfig(spec.name, enabled, interval, values)
-    return out
+    return {
+        spec.name: spec.options.parse(given.get(spec.name), f"collectors.{spec.name}", errors)
+        for spec in REGISTRY
+    }
 
 
 def build(raw: dict[str, Any] | None, env: Mapping[str, str], source: str) -> Config:

@@ -8,9 +8,12 @@ FieldValue = Union[float, int, str, bool]
 
 
 class Point:
-    """One measurement at one time: Telegraf-style measurement, tags and fields."""
+    """One measurement at one time: Telegraf-style measurement, tags and fields.
 
-    __slots__ = ("fields", "measurement", "tags", "time")
+    `extra` holds values only pull mode serves (e.g. cumulative CPU seconds, a filesystem's
+    full device path); it is filled only when the exporter is on and never sent."""
+
+    __slots__ = ("extra", "fields", "measurement", "tags", "time")
 
     def __init__(
         self,
@@ -18,11 +21,13 @@ class Point:
         time: float,
         tags: dict[str, str],
         fields: dict[str, FieldValue],
+        extra: dict[str, FieldValue] | None = None,
     ) -> None:
         self.measurement = measurement
         self.time = time
         self.tags = tags
         self.fields = fields
+        self.extra = extra
 
     def to_wire(self) -> dict[str, object]:
         """The point as the wire contract's JSON object."""

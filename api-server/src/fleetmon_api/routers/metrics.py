@@ -11,18 +11,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from fleetmon_api import services
-from fleetmon_api.catalog import (
-    CATEGORY_MEASUREMENTS,
-    LOOPBACK_INTERFACES,
-    Category,
-    is_counter,
-)
+from fleetmon_api.catalog import CATEGORY_MEASUREMENTS, LOOPBACK_INTERFACES, Category
 from fleetmon_api.deps import DbSession, State, ViewerUser
 from fleetmon_api.errors import ApiError
 from fleetmon_api.responses import JSON
 from fleetmon_api.state import AppState
 from fleetmon_api.timeparse import check_range, parse_duration, parse_instant
 from fleetmon_db.metric import split_metric
+from fleetmon_db.metric_schema import is_counter
 from fleetmon_db.models import Host
 from fleetmon_db.timeseries import NS, Aggregate, RangeQuery, Sample, Selector, SeriesKey
 

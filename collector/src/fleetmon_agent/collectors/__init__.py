@@ -1,6 +1,13 @@
-"""The collectors, registered in one explicit list (never discovered from the file system)."""
+"""The collectors, registered in one explicit list (never discovered from the file system).
+
+Each collector module declares itself (`SPEC`): its options, its measurements with their
+tags and fields, and its factory. `measurements()` is the whole schema table built from
+this list; the server imports it (counters, field types) through fleetmon_db.metric_schema.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fleetmon_agent.collectors import (
     agent,
@@ -16,34 +23,49 @@ from fleetmon_agent.collectors import (
     swap,
     system,
 )
-from fleetmon_agent.collectors.base import Collector, CollectorSpec, Context
+from fleetmon_agent.collectors.base import (
+    Collector,
+    CollectorOptions,
+    CollectorSpec,
+    Context,
+)
+from fleetmon_agent.schema import Measurement
 
-REGISTRY: list[CollectorSpec] = [
-    CollectorSpec("cpu", 5.0, cpu.create, {"percpu": True, "totalcpu": True}),
-    CollectorSpec("system", 5.0, system.create),
-    CollectorSpec("mem", 5.0, mem.create),
-    CollectorSpec("swap", 5.0, swap.create),
-    CollectorSpec(
-        "disk",
-        30.0,
-        disk.create,
-        {"ignore_fs": disk.DEFAULT_IGNORE_FS, "mount_points": [], "include_duplicates": False},
-    ),
-    CollectorSpec(
-        "diskio",
-        5.0,
-        diskio.create,
-        {"devices": [], "ignore_devices": diskio.DEFAULT_IGNORE_DEVICES},
-    ),
-    CollectorSpec("net", 5.0, net.create, {"interfaces": [], "ignore_interfaces": ["lo"]}),
-    # /proc/net/tcp walks the whole socket hash table (~10 ms here): every 30 s is plenty.
-    CollectorSpec("netstat", 30.0, netstat.create),
-    CollectorSpec("processes", 15.0, processes.create, heavy=True),
-    CollectorSpec("procstat", 15.0, procstat.create, {"top_n": 5, "cmdline_max": 200}, heavy=True),
-    CollectorSpec("sensors", 30.0, sensors.create),
-    CollectorSpec("agent", 15.0, agent.create),
+REGISTRY: list[CollectorSpec[Any]] = [
+    cpu.SPEC,
+    system.SPEC,
+    mem.SPEC,
+    swap.SPEC,
+    disk.SPEC,
+    diskio.SPEC,
+    net.SPEC,
+    netstat.SPEC,
+    processes.SPEC,
+    procstat.SPEC,
+    sensors.SPEC,
+    agent.SPEC,
 ]
 
-BY_NAME: dict[str, CollectorSpec] = {spec.name: spec for spec in REGISTRY}
+BY_NAME: dict[str, CollectorSpec[Any]] = {spec.name: spec for spec in REGISTRY}
 
-__all__ = ["BY_NAME", "REGISTRY", "Collector", "CollectorSpec", "Context"]
+
+def measurements() -> dict[str, Measurement]:
+    """Every measurement the agent emits, by name, in registry order."""
+    out: dict[str, Measurement] = {}
+    for spec in REGISTRY:
+        for m in spec.measurements:
+            if m.name in out:
+                raise ValueError(f"measurement {m.name} is declared by two collectors")
+            out[m.name] = m
+    return out
+
+
+__all__ = [
+    "BY_NAME",
+    "REGISTRY",
+    "Collector",
+    "CollectorOptions",
+    "CollectorSpec",
+    "Context",
+    "measurements",
+]

@@ -6,15 +6,53 @@ import os
 from typing import Any
 
 from fleetmon_agent import __version__
-from fleetmon_agent.collectors.base import Context, Options
+from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.points import FieldValue, Point
+from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement, Tag
 from fleetmon_agent.stats import AgentStats
+
+
+class AgentOptions(CollectorOptions):
+    """`collectors.agent`."""
+
+    interval = every(15.0)
+
+
+MEASUREMENT = Measurement(
+    "fleetmon_agent",
+    "The agent's own health: one point overall (tag version), one per collector",
+    (
+        Tag("version", "agent version (the overall point)"),
+        Tag("collector", "collector name (the per-collector points)"),
+    ),
+    (
+        Field("spool_files", int, GAUGE, "batches", "batches waiting in the spool"),
+        Field("spool_bytes", int, GAUGE, "bytes", "size of the spool"),
+        Field("dropped_points", int, COUNTER, "points", "points dropped (spool bounds, errors)"),
+        Field("send_errors", int, COUNTER, "requests", "requests that failed"),
+        Field("batches_sent", int, COUNTER, "requests", "requests the server accepted"),
+        Field("points_sent", int, COUNTER, "points", "points the server accepted"),
+        Field("batches_quarantined", int, COUNTER, "batches", "batches refused for good"),
+        Field("last_send_latency_ms", float, GAUGE, "milliseconds", "last request's duration"),
+        Field("rss_bytes", int, GAUGE, "bytes", "the agent's resident memory"),
+        Field("cpu_seconds", float, COUNTER, "seconds", "the agent's CPU time (user + system)"),
+        Field("collectors_disabled", int, GAUGE, "collectors", "disabled by the self-limits"),
+        Field("collect_ms_last", float, GAUGE, "milliseconds", "latest run's duration"),
+        Field("collect_ms_p99", float, GAUGE, "milliseconds", "p99 run duration (last 1024)"),
+        Field("collect_ms_max", float, GAUGE, "milliseconds", "slowest run (last 1024)"),
+        Field("collect_cpu_ms_p99", float, GAUGE, "milliseconds", "p99 CPU time of a run"),
+        Field("collect_cpu_seconds", float, COUNTER, "seconds", "CPU time of all runs"),
+        Field("samples", int, GAUGE, "runs", "runs in the latency window"),
+        Field("errors", int, COUNTER, "runs", "runs that failed"),
+        Field("points", int, COUNTER, "points", "points collected"),
+    ),
+)
 
 
 class AgentCollector:
     """One overall point plus one point per collector with its latency figures."""
 
-    def __init__(self, ctx: Context, options: Options) -> None:
+    def __init__(self, ctx: Context, options: AgentOptions) -> None:
         self.ctx = ctx
         self._proc: Any = None
 
@@ -56,6 +94,12 @@ class AgentCollector:
         return points
 
 
-def create(ctx: Context, options: Options) -> AgentCollector:
+def create(ctx: Context, options: AgentOptions) -> AgentCollector:
     """Build the collector."""
     return AgentCollector(ctx, options)
+
+
+SPEC = CollectorSpec(
+    "agent", "the agent's own health (measurement fleetmon_agent)", AgentOptions, create,
+    (MEASUREMENT,),
+)  # fmt: skip

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetmon_agent.collectors.base import Context, Options
+from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
+from fleetmon_agent.options import Boolean, Option
 from fleetmon_agent.points import FieldValue, Point
+from fleetmon_agent.schema import GAUGE, Field, Measurement, Tag
 
 # psutil field -> Telegraf field. guest is already counted inside user on Linux.
 FIELDS = (
@@ -21,6 +23,39 @@ FIELDS = (
     ("guest_nice", "usage_guest_nice"),
 )
 _NOT_IN_TOTAL = ("guest", "guest_nice")
+
+
+class CpuOptions(CollectorOptions):
+    """`collectors.cpu`."""
+
+    interval = every(5.0)
+    percpu = Option(True, Boolean(), "one point per core (tag cpu=cpu0, cpu1, ...)")
+    totalcpu = Option(True, Boolean(), "one point for all cores together (tag cpu=cpu-total)")
+
+
+def _usage(state: str, help: str) -> Field:
+    return Field(f"usage_{state}", float, GAUGE, "percent", help)
+
+
+MEASUREMENT = Measurement(
+    "cpu",
+    "CPU time by state, in percent of the time since the previous sample",
+    (Tag("cpu", "cpu0, cpu1, ... or cpu-total"),),
+    (
+        _usage("user", "running user-space code (guests included)"),
+        _usage("system", "running kernel code"),
+        _usage("idle", "idle, no I/O outstanding"),
+        _usage("iowait", "idle with I/O outstanding"),
+        _usage("steal", "taken by the hypervisor for other guests"),
+        _usage("nice", "running niced user-space code"),
+        _usage("irq", "servicing hardware interrupts"),
+        _usage("softirq", "servicing software interrupts"),
+        _usage("guest", "running a guest's virtual CPU"),
+        _usage("guest_nice", "running a niced guest's virtual CPU"),
+        _usage("active", "everything but idle (Telegraf's report_active)"),
+    ),
+    source="telegraf inputs.cpu",
+)
 
 
 def _as_dict(times: Any) -> dict[str, float]:
@@ -45,10 +80,10 @@ def usage(prev: dict[str, float], cur: dict[str, float]) -> dict[str, FieldValue
 class CpuCollector:
     """Total and per-core CPU usage; the first sample covers the time since boot."""
 
-    def __init__(self, ctx: Context, options: Options) -> None:
+    def __init__(self, ctx: Context, options: CpuOptions) -> None:
         self.ctx = ctx
-        self.percpu = bool(options.get("percpu", True))
-        self.totalcpu = bool(options.get("totalcpu", True))
+        self.percpu = options.percpu
+        self.totalcpu = options.totalcpu
         self._prev: dict[str, dict[str, float]] = {}
 
     def _samples(self) -> list[tuple[str, dict[str, float]]]:
@@ -72,6 +107,9 @@ class CpuCollector:
         return points
 
 
-def create(ctx: Context, options: Options) -> CpuCollector:
+def create(ctx: Context, options: CpuOptions) -> CpuCollector:
     """Build the collector."""
     return CpuCollector(ctx, options)
+
+
+SPEC = CollectorSpec("cpu", "CPU usage per core and in total", CpuOptions, create, (MEASUREMENT,))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 
-from fleetmon_agent.collectors.base import Context, Options
+from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
+from fleetmon_agent.options import Boolean, Option, TextList
 from fleetmon_agent.points import Point
+from fleetmon_agent.schema import GAUGE, Field, Measurement, Tag
 
 # Telegraf's default ignore_fs plus the kernel's pseudo filesystems.
 DEFAULT_IGNORE_FS = [
@@ -40,14 +42,45 @@ DEFAULT_IGNORE_FS = [
 ]
 
 
+class DiskOptions(CollectorOptions):
+    """`collectors.disk`."""
+
+    interval = every(30.0)
+    ignore_fs = Option(DEFAULT_IGNORE_FS, TextList(), "filesystem types left out")
+    mount_points = Option([], TextList(), "glob patterns; empty: all")
+    include_duplicates = Option(False, Boolean(), "bind mounts of an already seen device")
+
+
+MEASUREMENT = Measurement(
+    "disk",
+    "Filesystem space and inodes per mount",
+    (
+        Tag("path", "mount point"),
+        Tag("device", "device, without /dev/"),
+        Tag("fstype", "filesystem type"),
+        Tag("mode", "rw or ro"),
+    ),
+    (
+        Field("total", int, GAUGE, "bytes", "size"),
+        Field("free", int, GAUGE, "bytes", "space available to unprivileged users"),
+        Field("used", int, GAUGE, "bytes", "space in use"),
+        Field("used_percent", float, GAUGE, "percent", "used / (used + free)"),
+        Field("inodes_total", int, GAUGE, "inodes", "inodes"),
+        Field("inodes_free", int, GAUGE, "inodes", "free inodes"),
+        Field("inodes_used", int, GAUGE, "inodes", "inodes in use"),
+    ),
+    source="telegraf inputs.disk",
+)
+
+
 class DiskCollector:
     """Telegraf's `disk` measurement, one point per real mount."""
 
-    def __init__(self, ctx: Context, options: Options) -> None:
+    def __init__(self, ctx: Context, options: DiskOptions) -> None:
         self.ctx = ctx
-        self.ignore_fs: set[str] = set(options.get("ignore_fs", DEFAULT_IGNORE_FS))
-        self.mount_points: list[str] = list(options.get("mount_points", []))
-        self.include_duplicates = bool(options.get("include_duplicates", False))
+        self.ignore_fs: set[str] = set(options.ignore_fs)
+        self.mount_points: list[str] = list(options.mount_points)
+        self.include_duplicates = options.include_duplicates
 
     def collect(self, now: float) -> list[Point]:
         """One point per mount that passes the filters."""
@@ -93,6 +126,9 @@ class DiskCollector:
         return points
 
 
-def create(ctx: Context, options: Options) -> DiskCollector:
+def create(ctx: Context, options: DiskOptions) -> DiskCollector:
     """Build the collector."""
     return DiskCollector(ctx, options)
+
+
+SPEC = CollectorSpec("disk", "filesystem usage per mount", DiskOptions, create, (MEASUREMENT,))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 
-from fleetmon_agent.collectors.base import Context, Options
+from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
+from fleetmon_agent.options import Option, TextList
 from fleetmon_agent.points import Point
+from fleetmon_agent.schema import COUNTER, Field, Measurement, Tag
 
 _FIELDS = (
     ("bytes_sent", "bytes_sent"),
@@ -19,13 +21,39 @@ _FIELDS = (
 )
 
 
+class NetOptions(CollectorOptions):
+    """`collectors.net`."""
+
+    interval = every(5.0)
+    interfaces = Option([], TextList(), "glob patterns; empty: all but ignore_interfaces")
+    ignore_interfaces = Option(["lo"], TextList(), "glob patterns left out")
+
+
+MEASUREMENT = Measurement(
+    "net",
+    "Network interface counters",
+    (Tag("interface", "interface name"),),
+    (
+        Field("bytes_sent", int, COUNTER, "bytes", "bytes sent"),
+        Field("bytes_recv", int, COUNTER, "bytes", "bytes received"),
+        Field("packets_sent", int, COUNTER, "packets", "packets sent"),
+        Field("packets_recv", int, COUNTER, "packets", "packets received"),
+        Field("err_in", int, COUNTER, "packets", "receive errors"),
+        Field("err_out", int, COUNTER, "packets", "transmit errors"),
+        Field("drop_in", int, COUNTER, "packets", "received packets dropped"),
+        Field("drop_out", int, COUNTER, "packets", "transmitted packets dropped"),
+    ),
+    source="telegraf inputs.net",
+)
+
+
 class NetCollector:
     """Telegraf's `net` measurement."""
 
-    def __init__(self, ctx: Context, options: Options) -> None:
+    def __init__(self, ctx: Context, options: NetOptions) -> None:
         self.ctx = ctx
-        self.interfaces: list[str] = list(options.get("interfaces", []))
-        self.ignore: list[str] = list(options.get("ignore_interfaces", ["lo"]))
+        self.interfaces: list[str] = list(options.interfaces)
+        self.ignore: list[str] = list(options.ignore_interfaces)
 
     def _wanted(self, name: str) -> bool:
         if self.interfaces:
@@ -47,6 +75,9 @@ class NetCollector:
         ]
 
 
-def create(ctx: Context, options: Options) -> NetCollector:
+def create(ctx: Context, options: NetOptions) -> NetCollector:
     """Build the collector."""
     return NetCollector(ctx, options)
+
+
+SPEC = CollectorSpec("net", "network interface traffic", NetOptions, create, (MEASUREMENT,))

@@ -8,8 +8,9 @@ import socket
 import struct
 from typing import Callable
 
-from fleetmon_agent.collectors.base import Context, Options
+from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.points import FieldValue, Point
+from fleetmon_agent.schema import GAUGE, Field, Measurement
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,34 @@ _REQUEST = struct.Struct("=BBBB48sII").pack(0, 0, 0, 0, b"", 0x1FFE, 0)
 _STATE_OFFSET = _NLMSG.size + 1  # inet_diag_msg: family, state, ...
 
 StateCounter = Callable[[], dict[int, int]]
+
+
+class NetstatOptions(CollectorOptions):
+    """`collectors.netstat`."""
+
+    # Reading the kernel's socket tables walks its whole hash table: every 30 s is plenty.
+    interval = every(30.0)
+
+
+def _sockets(name: str, help: str) -> Field:
+    return Field(name, int, GAUGE, "sockets", help)
+
+
+MEASUREMENT = Measurement(
+    "netstat",
+    "TCP connections by state, UDP sockets",
+    (),
+    (
+        *(_sockets(name, f"TCP sockets in state {name[4:].upper()}") for name in (
+            "tcp_established", "tcp_syn_sent", "tcp_syn_recv", "tcp_fin_wait1",
+            "tcp_fin_wait2", "tcp_time_wait", "tcp_close", "tcp_close_wait", "tcp_last_ack",
+            "tcp_listen", "tcp_closing",
+        )),
+        _sockets("tcp_none", "TCP sockets in a state not listed here"),
+        _sockets("udp_socket", "UDP sockets"),
+    ),
+    source="telegraf inputs.netstat",
+)  # fmt: skip
 
 
 def parse_diag(data: bytes | memoryview, counts: dict[int, int]) -> bool:
@@ -123,7 +152,7 @@ class NetstatCollector:
     """Telegraf's `netstat` measurement, without walking every process's descriptors."""
 
     def __init__(
-        self, ctx: Context, options: Options, tcp_states: StateCounter | None = None
+        self, ctx: Context, options: NetstatOptions, tcp_states: StateCounter | None = None
     ) -> None:
         self.ctx = ctx
         # netlink speaks for this host's kernel: only when /proc is the real one.
@@ -164,6 +193,9 @@ class NetstatCollector:
         return [Point("netstat", now, {}, fields)]
 
 
-def create(ctx: Context, options: Options) -> NetstatCollector:
+def create(ctx: Context, options: NetstatOptions) -> NetstatCollector:
     """Build the collector."""
     return NetstatCollector(ctx, options)
+
+
+SPEC = CollectorSpec("netstat", "TCP connections by state", NetstatOptions, create, (MEASUREMENT,))

@@ -5,8 +5,38 @@ from __future__ import annotations
 import os
 
 from fleetmon_agent.collectors import procscan
-from fleetmon_agent.collectors.base import Context, Options
+from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
+from fleetmon_agent.options import Integer, Option
 from fleetmon_agent.points import FieldValue, Point
+from fleetmon_agent.schema import GAUGE, INFO, Field, Measurement, Tag
+
+
+class ProcstatOptions(CollectorOptions):
+    """`collectors.procstat`."""
+
+    interval = every(15.0)
+    top_n = Option(5, Integer(1, 100), "top N by CPU plus top N by memory")
+    cmdline_max = Option(200, Integer(0, 4096), "characters kept of each command line")
+
+
+MEASUREMENT = Measurement(
+    "procstat",
+    "The top processes by CPU and by memory",
+    (
+        Tag("process_name", "the process's name (comm)"),
+        Tag("pid", "process id"),
+        Tag("user", "owner's user name"),
+    ),
+    (
+        Field("pid", int, GAUGE, "", "process id"),
+        Field("cpu_percent", float, GAUGE, "percent", "CPU since the previous run, of one core"),
+        Field("memory_rss", int, GAUGE, "bytes", "resident memory"),
+        Field("memory_percent", float, GAUGE, "percent", "memory_rss / physical memory"),
+        Field("num_threads", int, GAUGE, "threads", "threads"),
+        Field("cmdline", str, INFO, "", "command line, truncated to cmdline_max"),
+    ),
+    source="telegraf inputs.procstat",
+)
 
 
 def _user_of(proc_root: str, pid: int, cache: dict[int, str]) -> str:
@@ -48,10 +78,10 @@ def _cmdline_of(proc_root: str, pid: int, limit: int) -> str:
 class ProcstatCollector:
     """Top processes as Telegraf `procstat`-style points; CPU from deltas between calls."""
 
-    def __init__(self, ctx: Context, options: Options) -> None:
+    def __init__(self, ctx: Context, options: ProcstatOptions) -> None:
         self.ctx = ctx
-        self.top_n = int(options.get("top_n", 5))
-        self.cmdline_max = int(options.get("cmdline_max", 200))
+        self.top_n = options.top_n
+        self.cmdline_max = options.cmdline_max
         self._prev: dict[tuple[int, float], float] = {}
         self._prev_time: float | None = None
         self._users: dict[int, str] = {}
@@ -105,6 +135,11 @@ class ProcstatCollector:
         return points
 
 
-def create(ctx: Context, options: Options) -> ProcstatCollector:
+def create(ctx: Context, options: ProcstatOptions) -> ProcstatCollector:
     """Build the collector."""
     return ProcstatCollector(ctx, options)
+
+
+SPEC = CollectorSpec(
+    "procstat", "top processes", ProcstatOptions, create, (MEASUREMENT,), heavy=True
+)
