@@ -149,8 +149,10 @@ def main(argv: list[str]) -> int:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        # Only the agent's settings: it refuses FLEETMON_* variables that set nothing
+        # (FLEETMON_BENCH_AGENT_SECONDS is this script's).
         env = dict(
-            os.environ,
+            {k: v for k, v in os.environ.items() if not k.startswith("FLEETMON_")},
             FLEETMON_SERVER_URL=sink.url,
             FLEETMON_SERVER_API_KEY="bench-key",
             FLEETMON_SPOOL_DIR=str(tmp / "spool"),

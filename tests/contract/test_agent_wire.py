@@ -69,8 +69,8 @@ def test_agent_request_sizes_fit_the_server_limits() -> None:
     """A replay request the agent may build at its defaults is within the server's defaults."""
     agent = load(None, env={"FLEETMON_SERVER_URL": "http://127.0.0.1:1"})
     server = Settings()
-    assert agent.batch["max_request_points"] <= server.max_points
-    assert agent.batch["max_points"] <= server.max_points
+    assert agent.batch.max_request_points <= server.max_points
+    assert agent.batch.max_points <= server.max_points
     # A realistic point serialises to ~150 bytes; the gzip'd body must stay under the cap and
     # the decompressed one under the decompression cap.
     point = {
@@ -80,7 +80,7 @@ def test_agent_request_sizes_fit_the_server_limits() -> None:
         "fields": {"cpu_percent": 12.5, "memory_rss": 123456789, "cmdline": "x" * 200},
     }
     body = json.dumps(
-        {"batch_id": "b", "points": [point] * agent.batch["max_request_points"]}
+        {"batch_id": "b", "points": [point] * agent.batch.max_request_points}
     ).encode()
     assert len(body) <= server.max_decompressed_bytes
     assert len(gzip.compress(body)) <= server.max_body_bytes

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from fleetmon_db.timeseries import NS, Aggregate, RangeQuery, Selector, open_store
+from tests.support.agent import agent_env
 from tests.support.servers import free_port, stop_process, wait_http
 
 BIN = Path(sys.executable).parent
@@ -71,8 +72,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 def _agent_env(tmp_path: Path, server: Server) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
+    return agent_env(
         FLEETMON_SERVER_URL=server.url,
         FLEETMON_SPOOL_DIR=str(tmp_path / "agent" / "spool"),
         FLEETMON_BATCH_FLUSH_INTERVAL="1s",
@@ -81,7 +81,6 @@ def _agent_env(tmp_path: Path, server: Server) -> dict[str, str]:
         FLEETMON_COLLECTORS_CPU_INTERVAL="1s",
         FLEETMON_COLLECTORS_MEM_INTERVAL="1s",
     )
-    return env
 
 
 def _spool_files(tmp_path: Path) -> int:

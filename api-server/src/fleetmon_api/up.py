@@ -151,7 +151,10 @@ def _start_children(
         agent_dir = data / "agent"
         agent_dir.mkdir(exist_ok=True)
         state_file = agent_dir / "state.json"
-        env = base_env | {
+        # The agent refuses FLEETMON_* variables that are not its settings: the server's
+        # (FLEETMON_DATA_DIR, FLEETMON_SECRET_KEY, ...) stay out of its environment.
+        agent_base = {k: v for k, v in base_env.items() if not k.startswith("FLEETMON_")}
+        env = agent_base | {
             "FLEETMON_SERVER_URL": url,
             "FLEETMON_SPOOL_DIR": str(agent_dir / "spool"),
             "FLEETMON_SERVER_STATE_FILE": str(state_file),

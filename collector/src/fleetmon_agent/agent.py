@@ -78,7 +78,7 @@ class Agent:
         self.ctx.ps()  # import psutil now, not inside the first timed collection
         self.clock = clock
         self.spool = spool or FileSpool(
-            config.spool["dir"], config.spool["max_bytes"], config.spool["max_age"]
+            config.spool.dir, config.spool.max_bytes, config.spool.max_age
         )
         self.stats.spool_probe = self.spool.stats
         self.collectors = (
@@ -93,19 +93,19 @@ class Agent:
         self._exporter: Any = None
         self.exit_code = 0
         server = config.server
-        verify: Any = server["ca_bundle"] or True
-        if server["insecure"]:
+        verify: Any = server.ca_bundle or True
+        if server.insecure:
             verify = False
-        self.sender = Sender(server["url"], api_key, server["timeout"], verify, self.stats)
+        self.sender = Sender(server.url, api_key, server.timeout, verify, self.stats)
         self.delivery = Delivery(
             self.spool,
             self.sender,
             self.stop_event,
             self.wake,
-            max_request_points=config.batch["max_request_points"],
-            fresh_share=config.batch["fresh_share"],
-            retry_initial=server["retry_initial"],
-            retry_max=server["retry_max"],
+            max_request_points=config.batch.max_request_points,
+            fresh_share=config.batch.fresh_share,
+            retry_initial=server.retry_initial,
+            retry_max=server.retry_max,
         )
         self._sender_thread: threading.Thread | None = None
         self._groups: dict[float, list[Running]] = {}
@@ -142,7 +142,7 @@ class Agent:
                 self.latest.update(points)
             with self._lock:
                 self._pending.extend(p.to_wire() for p in points)
-                full = len(self._pending) >= self.config.batch["max_points"]
+                full = len(self._pending) >= self.config.batch.max_points
             if full:
                 self.flush()
         return points
@@ -174,7 +174,7 @@ class Agent:
         """Run every collector of one interval, then flush if the flush shares that interval."""
         for running in list(self._groups.get(interval, ())):
             self.run_collector(running)
-        if interval == self.config.batch["flush_interval"]:
+        if interval == self.config.batch.flush_interval:
             self.flush()  # right after the collectors: their points leave in this wake-up
 
     def disable_next(self) -> str | None:
@@ -187,7 +187,7 @@ class Agent:
         group = self._groups.get(victim.interval, [])
         if victim in group:
             group.remove(victim)
-        if not group and victim.interval != self.config.batch["flush_interval"]:
+        if not group and victim.interval != self.config.batch.flush_interval:
             self.scheduler.cancel_job(victim.job)
         victim.job = None
         self.stats.disabled.append(victim.name)
@@ -201,12 +201,12 @@ class Agent:
         # run in one wake-up of the main loop instead of drifting apart into one each.
         for running in self.collectors:
             self._groups.setdefault(running.interval, []).append(running)
-        self._groups.setdefault(self.config.batch["flush_interval"], [])
+        self._groups.setdefault(self.config.batch.flush_interval, [])
         for interval, group in self._groups.items():
             job = _every(self.scheduler, interval).do(self.run_due, interval)
             for running in group:
                 running.job = job
-        if self.config.exporter["enabled"]:
+        if self.config.exporter.enabled:
             from fleetmon_agent.exporter import LatestValues
 
             self.latest = LatestValues()
@@ -219,7 +219,7 @@ class Agent:
             from fleetmon_agent.exporter import serve
 
             self._exporter = serve(
-                self.latest, self.config.exporter["address"], self.config.exporter["port"]
+                self.latest, self.config.exporter.address, self.config.exporter.port
             )
         self._sender_thread = threading.Thread(target=self.delivery.run, name="sender", daemon=True)
         self._sender_thread.start()
@@ -230,9 +230,9 @@ class Agent:
 
         lim = self.config.limits
         limits = SelfLimits(
-            lim["cpu_percent"], lim["rss_mb"], lim["action"], self.disable_next, self.request_stop
+            lim.cpu_percent, lim.rss_mb, lim.action, self.disable_next, self.request_stop
         )
-        _every(self.scheduler, lim["check_interval"]).do(limits.check)
+        _every(self.scheduler, lim.check_interval).do(limits.check)
 
     def request_stop(self, *_args: object) -> None:
         """Ask the main loop to stop (signal handlers and self-limits call this)."""

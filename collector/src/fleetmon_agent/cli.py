@@ -1,4 +1,4 @@
-"""`fleetmon-agent run|once|enroll|check-config|spool`."""
+"""`fleetmon-agent run|once|enroll|check-config|spool|example-config`."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ def _setup_logging(level: str) -> None:
 
 
 def _api_key(config: Config) -> str:
-    if config.server["api_key"]:
-        return str(config.server["api_key"])
+    if config.server.api_key:
+        return config.server.api_key
     from fleetmon_agent.state import read_state
 
     try:
@@ -36,9 +36,9 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
     """Validate and summarise the configuration (never printing the key)."""
     enabled = [f"{n}/{c.interval:g}s" for n, c in config.collectors.items() if c.enabled]
     print(f"config OK ({config.source})")
-    print(f"server.url: {config.server['url'] or '(not set)'}")
+    print(f"server.url: {config.server.url or '(not set)'}")
     print(f"api key: {'set' if _api_key(config) else 'NOT SET (run fleetmon-agent enroll)'}")
-    print(f"spool.dir: {config.spool['dir']}")
+    print(f"spool.dir: {config.spool.dir}")
     print(f"collectors: {', '.join(enabled)}")
     return 0
 
@@ -70,7 +70,7 @@ def cmd_spool(config: Config, args: argparse.Namespace) -> int:
     """Print the spool's status as JSON (read-only)."""
     from fleetmon_agent.spool.files import spool_status
 
-    print(json.dumps(spool_status(config.spool["dir"]), indent=2))
+    print(json.dumps(spool_status(config.spool.dir), indent=2))
     return 0
 
 
@@ -85,12 +85,12 @@ def cmd_enroll(config: Config, args: argparse.Namespace) -> int:
             print(f"--label {item!r}: expected key=value", file=sys.stderr)
             return 2
         labels[key] = value
-    server = args.server or config.server["url"]
+    server = args.server or config.server.url
     if not server:
         print("enroll: --server (or server.url) is required", file=sys.stderr)
         return 2
-    verify: object = config.server["ca_bundle"] or True
-    if config.server["insecure"]:
+    verify: object = config.server.ca_bundle or True
+    if config.server.insecure:
         verify = False
     try:
         host = enroll(server, args.token, config.state_file, args.name, labels, verify=verify)
@@ -108,11 +108,11 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
     from fleetmon_agent.lean import import_requests
 
     # Before anything else imports it (see lean.py): plain HTTP needs no TLS at all.
-    import_requests(tls=not str(config.server["url"]).lower().startswith("http://"))
+    import_requests(tls=not config.server.url.lower().startswith("http://"))
     from fleetmon_agent.agent import Agent
     from fleetmon_agent.spool import SpoolError
 
-    if not config.server["url"]:
+    if not config.server.url:
         print(
             "config error: server.url = '': must be set (or FLEETMON_SERVER_URL)", file=sys.stderr
         )
@@ -133,8 +133,8 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
     log.info(
         "fleetmon-agent %s sending to %s, spool %s",
         __version__,
-        config.server["url"],
-        config.spool["dir"],
+        config.server.url,
+        config.spool.dir,
     )
     return agent.run()
 
@@ -162,6 +162,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("once", help="print one batch as JSON; send nothing")
     sub.add_parser("check-config", help="validate the configuration")
     sub.add_parser("spool", help="show the spool's status")
+    sub.add_parser("example-config", help="print the documented default configuration")
     e = sub.add_parser("enroll", help="obtain this host's API key with an enrollment token")
     e.add_argument("--server", help="server URL (default: server.url)")
     e.add_argument("--token", required=True, help="enrollment token")
@@ -173,13 +174,18 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = parser().parse_args(argv)
+    if args.command == "example-config":  # needs no (valid) configuration
+        from fleetmon_agent.example import example_yaml
+
+        sys.stdout.write(example_yaml())
+        return 0
     try:
         config = load(args.config)
     except ConfigError as exc:
         for line in exc.errors:
             print(f"config error: {line}", file=sys.stderr)
         return 2
-    _setup_logging(config.log["level"])
+    _setup_logging(config.log.level)
     return COMMANDS[args.command](config, args)
 
 

@@ -1,4 +1,11 @@
-"""Agent configuration: YAML file, `${VAR}` substitution, FLEETMON_* overrides, validation."""
+"""Agent configuration: YAML file, `${VAR}` substitution, FLEETMON_* overrides, validation.
+
+One `Options` class per YAML section declares its keys (type, default, doc); collectors
+declare their own options in their modules. Environment variables override the file as
+FLEETMON_<SECTION>_<KEY> (FLEETMON_COLLECTORS_<NAME>_<KEY> for collectors); a FLEETMON_*
+variable that names no setting is an error that names the closest one, so a typo never
+silently leaves a default in place.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +13,26 @@ import copy
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any
 
 from fleetmon_agent.collectors import BY_NAME, REGISTRY, CollectorOptions
+from fleetmon_agent.options import (
+    Boolean,
+    Choice,
+    Duration,
+    Integer,
+    Number,
+    Option,
+    Options,
+    Size,
+    Text,
+    Url,
+)
 
 DEFAULT_PATH = "/etc/fleetmon/agent.yaml"
 ENV_PREFIX = "FLEETMON_"
+CONFIG_ENV = "FLEETMON_AGENT_CONFIG"  # the config file's path, when -c is not given
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.I)
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.I)
-_SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
-_DURATION_UNITS = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 class ConfigError(ValueError):
@@ -27,174 +43,94 @@ class ConfigError(ValueError):
         self.errors = errors
 
 
-# --- value parsers: each returns the parsed value or raises ValueError(<what is allowed>) ---
+class ServerConfig(Options):
+    """Where the agent sends, with which key, and how it retries."""
 
-Parser = Callable[[Any], Any]
-
-
-def _num(lo: float, hi: float, what: str = "a number") -> Parser:
-    def parse(v: Any) -> float:
-        if isinstance(v, bool):
-            raise ValueError(f"must be {what} between {lo:g} and {hi:g}")
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"must be {what} between {lo:g} and {hi:g}") from None
-        if not lo <= f <= hi:
-            raise ValueError(f"must be {what} between {lo:g} and {hi:g}")
-        return f
-
-    return parse
+    url = Option("", Url(), "the fleetmon API (no default)", example="https://fleetmon.example.com")
+    api_key = Option("", Text(), "empty: the key `fleetmon-agent enroll` stored", secret=True)
+    state_file = Option("", Text(), "empty: state.json next to spool.dir")
+    ca_bundle = Option("", Text(), "PEM file to verify the server with (default: system CAs)")
+    insecure = Option(False, Boolean(), "true disables TLS verification: only for tests")
+    timeout = Option(10.0, Duration(0.1, 300), "per request")
+    retry_initial = Option(1.0, Duration(0.01, 600), "first backoff step (exponential, jitter)")
+    retry_max = Option(60.0, Duration(0.01, 3600), "backoff ceiling (Retry-After wins)")
 
 
-def _int(lo: int, hi: int) -> Parser:
-    def parse(v: Any) -> int:
-        msg = f"must be an integer between {lo} and {hi}"
-        if isinstance(v, bool):
-            raise ValueError(msg)
-        try:
-            i = int(str(v).strip())
-        except ValueError:
-            raise ValueError(msg) from None
-        if not lo <= i <= hi:
-            raise ValueError(msg)
-        return i
+class SpoolConfig(Options):
+    """Batches waiting to be sent, on disk."""
 
-    return parse
+    dir = Option(
+        "/var/lib/fleetmon-agent/spool", Text(), "must be writable: else the agent won't start"
+    )
+    max_bytes = Option(100 * 10**6, Size(10**4, 10**12), "oldest batches dropped (and counted)")
+    max_age = Option(86400.0, Duration(60, 30 * 86400), "... or beyond this age")
 
 
-def _duration(lo: float, hi: float) -> Parser:
-    msg = f"must be a duration between {lo:g}s and {hi:g}s (e.g. 5, 30s, 15m, 24h)"
+class BatchConfig(Options):
+    """How points are grouped into requests."""
 
-    def parse(v: Any) -> float:
-        if isinstance(v, bool):
-            raise ValueError(msg)
-        m = _DURATION.match(str(v))
-        if not m:
-            raise ValueError(msg)
-        f = float(m.group(1)) * _DURATION_UNITS[(m.group(2) or "").lower()]
-        if not lo <= f <= hi:
-            raise ValueError(msg)
-        return f
-
-    return parse
+    max_points = Option(5000, Integer(1, 1_000_000), "flush the in-memory batch at this many")
+    flush_interval = Option(5.0, Duration(0.1, 3600), "... or this often")
+    max_request_points = Option(
+        20000, Integer(1, 1_000_000), "replay merges spooled batches up to this"
+    )
+    fresh_share = Option(
+        0.5, Number(0.0, 1.0, "a fraction"), "share of replay requests with fresh data"
+    )
 
 
-def _size(lo: int, hi: int) -> Parser:
-    msg = f"must be a size between {lo} and {hi} bytes (e.g. 1048576, 100MB, 1GiB)"
+class LimitsConfig(Options):
+    """The agent watches its own CPU and memory."""
 
-    def parse(v: Any) -> int:
-        if isinstance(v, bool):
-            raise ValueError(msg)
-        m = _SIZE.match(str(v))
-        if not m:
-            raise ValueError(msg)
-        unit = (m.group(2) or "").lower()
-        mult = _SIZE_UNITS[unit[:1]] if unit else 1
-        if "i" in unit:
-            mult = 1024 ** "bkmgt".index(unit[0])
-        n = int(float(m.group(1)) * mult)
-        if not lo <= n <= hi:
-            raise ValueError(msg)
-        return n
-
-    return parse
+    cpu_percent = Option(
+        2.0, Number(0.01, 400, "a percentage of one core"), "of one core, per check_interval"
+    )
+    rss_mb = Option(50.0, Number(5, 100000, "a number of megabytes"), "resident memory")
+    check_interval = Option(60.0, Duration(1, 3600), "how often the limits are checked")
+    action = Option(
+        "log",
+        Choice("log", "disable_collectors", "stop"),
+        "log | disable_collectors (process scans first) | stop",
+    )
 
 
-def _bool(v: Any) -> bool:
-    if isinstance(v, bool):
-        return v
-    s = str(v).strip().lower()
-    if s in ("true", "yes", "on", "1"):
-        return True
-    if s in ("false", "no", "off", "0"):
-        return False
-    raise ValueError("must be true or false")
+class ExporterConfig(Options):
+    """Optional pull mode: Prometheus text at /metrics."""
+
+    enabled = Option(False, Boolean(), "serve /metrics")
+    address = Option("127.0.0.1", Text(), "0.0.0.0 to let a remote Prometheus scrape")
+    port = Option(9100, Integer(0, 65535), "TCP port")
 
 
-def _str(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, (dict, list)):
-        raise ValueError("must be a string")
-    return str(v)
+class LogConfig(Options):
+    """What the agent writes to stderr (the journal)."""
+
+    level = Option("info", Choice("debug", "info", "warning", "error"), "the least severe shown")
 
 
-def _url(v: Any) -> str:
-    s = _str(v).rstrip("/")
-    if s and not re.match(r"^https?://[^/\s]+", s):
-        raise ValueError("must be an http:// or https:// URL")
-    return s
-
-
-def _choice(*choices: str) -> Parser:
-    def parse(v: Any) -> str:
-        s = _str(v).strip().lower()
-        if s not in choices:
-            raise ValueError(f"must be one of: {', '.join(choices)}")
-        return s
-
-    return parse
-
-
-def _str_list(v: Any) -> list[str]:
-    if isinstance(v, str):  # from the environment: comma-separated
-        return [s.strip() for s in v.split(",") if s.strip()]
-    if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-        raise ValueError("must be a list of strings")
-    return list(v)
-
-
-SCHEMA: dict[str, dict[str, tuple[Any, Parser]]] = {
-    "server": {
-        "url": ("", _url),
-        "api_key": ("", _str),
-        "state_file": ("", _str),
-        "ca_bundle": ("", _str),
-        "insecure": (False, _bool),
-        "timeout": (10.0, _duration(0.1, 300)),
-        "retry_initial": (1.0, _duration(0.01, 600)),
-        "retry_max": (60.0, _duration(0.01, 3600)),
-    },
-    "spool": {
-        "dir": ("/var/lib/fleetmon-agent/spool", _str),
-        "max_bytes": (100 * 10**6, _size(10**4, 10**12)),
-        "max_age": (86400.0, _duration(60, 30 * 86400)),
-    },
-    "batch": {
-        "max_points": (5000, _int(1, 1_000_000)),
-        "flush_interval": (5.0, _duration(0.1, 3600)),
-        "max_request_points": (20000, _int(1, 1_000_000)),
-        "fresh_share": (0.5, _num(0.0, 1.0, "a fraction")),
-    },
-    "limits": {
-        "cpu_percent": (2.0, _num(0.01, 400, "a percentage of one core")),
-        "rss_mb": (50.0, _num(5, 100000, "a number of megabytes")),
-        "check_interval": (60.0, _duration(1, 3600)),
-        "action": ("log", _choice("log", "disable_collectors", "stop")),
-    },
-    "exporter": {
-        "enabled": (False, _bool),
-        "address": ("127.0.0.1", _str),
-        "port": (9100, _int(0, 65535)),
-    },
-    "log": {
-        "level": ("info", _choice("debug", "info", "warning", "error")),
-    },
+SECTIONS: dict[str, type[Options]] = {
+    "server": ServerConfig,
+    "spool": SpoolConfig,
+    "batch": BatchConfig,
+    "limits": LimitsConfig,
+    "exporter": ExporterConfig,
+    "log": LogConfig,
 }
 
 
 class Config:
-    """The validated configuration (sections as plain dicts, collectors typed)."""
+    """The validated configuration: one typed object per section, one per collector."""
+
+    __slots__ = ("batch", "collectors", "exporter", "limits", "log", "server", "source", "spool")
 
     def __init__(
         self,
-        server: dict[str, Any],
-        spool: dict[str, Any],
-        batch: dict[str, Any],
-        limits: dict[str, Any],
-        exporter: dict[str, Any],
-        log: dict[str, Any],
+        server: ServerConfig,
+        spool: SpoolConfig,
+        batch: BatchConfig,
+        limits: LimitsConfig,
+        exporter: ExporterConfig,
+        log: LogConfig,
         collectors: dict[str, CollectorOptions],
         source: str = "<defaults>",
     ) -> None:
@@ -206,18 +142,36 @@ class Config:
     @property
     def state_file(self) -> str:
         """Where the enrolled API key lives: next to the spool unless configured."""
-        configured = str(self.server["state_file"])
-        if configured:
-            return configured
-        return os.path.join(os.path.dirname(os.path.abspath(self.spool["dir"])), "state.json")
+        if self.server.state_file:
+            return self.server.state_file
+        return os.path.join(os.path.dirname(os.path.abspath(self.spool.dir)), "state.json")
 
 
-def substitute(text: str, env: Mapping[str, str]) -> str:
-    """Replace `${VAR}` and `${VAR:-default}`; an unset variable without default is an error."""
+def env_settings() -> dict[str, tuple[str, ...]]:
+    """Every FLEETMON_* variable that sets something, and the path of what it sets."""
+    names: dict[str, tuple[str, ...]] = {}
+    for section, cls in SECTIONS.items():
+        for key in cls.declared():
+            names[f"{ENV_PREFIX}{section}_{key}".upper()] = (section, key)
+    for spec in REGISTRY:
+        for key in spec.options.declared():
+            names[f"{ENV_PREFIX}COLLECTORS_{spec.name}_{key}".upper()] = (
+                "collectors",
+                spec.name,
+                key,
+            )
+    return names
+
+
+def substitute(text: str, env: Mapping[str, str], used: set[str] | None = None) -> str:
+    """Replace `${VAR}` and `${VAR:-default}`; an unset variable without default is an error.
+    The names referenced are added to `used`."""
     missing: list[str] = []
 
     def repl(m: re.Match[str]) -> str:
         name, default = m.group(1), m.group(2)
+        if used is not None:
+            used.add(name)
         if name in env:
             return env[name]
         if default is not None:
@@ -233,69 +187,49 @@ def substitute(text: str, env: Mapping[str, str]) -> str:
     return out
 
 
-def _substitute_tree(node: Any, env: Mapping[str, str]) -> Any:
+def _substitute_tree(node: Any, env: Mapping[str, str], used: set[str]) -> Any:
     # After parsing, so comments are left alone and a value can never inject YAML structure.
     if isinstance(node, str):
-        return substitute(node, env)
+        return substitute(node, env, used)
     if isinstance(node, list):
-        return [_substitute_tree(v, env) for v in node]
+        return [_substitute_tree(v, env, used) for v in node]
     if isinstance(node, dict):
-        return {k: _substitute_tree(v, env) for k, v in node.items()}
+        return {k: _substitute_tree(v, env, used) for k, v in node.items()}
     return node
 
 
-def _env_overrides(raw: dict[str, Any], env: Mapping[str, str], errors: list[str]) -> None:
-    """Apply FLEETMON_<SECTION>_<KEY>; other components' FLEETMON_* variables are not ours."""
+def _closest(name: str, known: list[str]) -> str:
+    import difflib  # only on the error path
+
+    return (difflib.get_close_matches(name, known, n=1, cutoff=0.0) or [""])[0]
+
+
+def _env_overrides(
+    raw: dict[str, Any], env: Mapping[str, str], referenced: set[str], errors: list[str]
+) -> None:
+    """Apply FLEETMON_<SECTION>_<KEY>; refuse FLEETMON_* variables that set nothing."""
+    settings = env_settings()
     for var in sorted(env):
         if not var.startswith(ENV_PREFIX):
             continue
-        rest = var[len(ENV_PREFIX) :].lower()
-        section, _, key = rest.partition("_")
-        if section == "collectors":
-            name = next(
-                (n for n in sorted(BY_NAME, key=len, reverse=True) if key.startswith(n + "_")),
-                None,
-            )
-            if name is None:
-                errors.append(f"{var}: no collector named in it (known: {', '.join(BY_NAME)})")
-                continue
-            opt = key[len(name) + 1 :]
-            coll = raw.setdefault("collectors", {})
-            if not isinstance(coll, dict):
-                continue
-            entry = coll.setdefault(name, {})
-            if isinstance(entry, dict):
-                entry[opt] = env[var]
-        elif section in SCHEMA and key in SCHEMA[section]:
-            sec = raw.setdefault(section, {})
-            if isinstance(sec, dict):
-                sec[key] = env[var]
-
-
-def _validate_section(
-    section: str,
-    given: Any,
-    schema: Mapping[str, tuple[Any, Parser]],
-    errors: list[str],
-) -> dict[str, Any]:
-    out = {k: copy.deepcopy(default) for k, (default, _) in schema.items()}
-    if given is None:
-        return out
-    if not isinstance(given, dict):
-        errors.append(f"{section} = {given!r}: must be a mapping")
-        return out
-    for key, value in given.items():
-        if key not in schema:
-            errors.append(
-                f"{section}.{key} = {value!r}: unknown key (allowed: {', '.join(schema)})"
-            )
+        path = settings.get(var)
+        if path is None:
+            if var != CONFIG_ENV and var not in referenced:
+                known = [*settings, CONFIG_ENV]
+                errors.append(
+                    f"{var}: not a setting of the agent (did you mean {_closest(var, known)}?)"
+                )
             continue
-        try:
-            out[key] = schema[key][1](value)
-        except ValueError as exc:
-            shown = "***" if key == "api_key" else repr(value)
-            errors.append(f"{section}.{key} = {shown}: {exc}")
-    return out
+        node: Any = raw
+        for step in path[:-1]:
+            if not isinstance(node, dict):
+                break
+            child = node.setdefault(step, {})
+            if child is None:  # `cpu:` with nothing under it
+                child = node[step] = {}
+            node = child
+        if isinstance(node, dict):
+            node[path[-1]] = env[var]
 
 
 def _validate_collectors(given: Any, errors: list[str]) -> dict[str, CollectorOptions]:
@@ -314,24 +248,39 @@ def _validate_collectors(given: Any, errors: list[str]) -> dict[str, CollectorOp
     }
 
 
-def build(raw: dict[str, Any] | None, env: Mapping[str, str], source: str) -> Config:
-    """Validate a parsed YAML document plus environment overrides into a Config."""
+def build(
+    raw: dict[str, Any] | None,
+    env: Mapping[str, str],
+    source: str,
+    referenced: set[str] | frozenset[str] = frozenset(),
+) -> Config:
+    """Validate a parsed YAML document plus environment overrides into a Config.
+    `referenced`: variables the file uses as ${VAR} (they are not settings, yet not unknown)."""
     errors: list[str] = []
     doc: dict[str, Any] = copy.deepcopy(raw) if raw else {}
-    _env_overrides(doc, env, errors)
+    _env_overrides(doc, env, set(referenced), errors)
+    allowed = [*SECTIONS, "collectors"]
     for key in doc:
-        if key not in SCHEMA and key != "collectors":
-            errors.append(f"{key}: unknown section (allowed: {', '.join([*SCHEMA, 'collectors'])})")
-    sections = {s: _validate_section(s, doc.get(s), SCHEMA[s], errors) for s in SCHEMA}
-    collectors = _validate_collectors(doc.get("collectors"), errors)
-    if sections["server"]["retry_max"] < sections["server"]["retry_initial"]:
+        if key not in allowed:
+            errors.append(f"{key}: unknown section (allowed: {', '.join(allowed)})")
+    config = Config(
+        server=ServerConfig.parse(doc.get("server"), "server", errors),
+        spool=SpoolConfig.parse(doc.get("spool"), "spool", errors),
+        batch=BatchConfig.parse(doc.get("batch"), "batch", errors),
+        limits=LimitsConfig.parse(doc.get("limits"), "limits", errors),
+        exporter=ExporterConfig.parse(doc.get("exporter"), "exporter", errors),
+        log=LogConfig.parse(doc.get("log"), "log", errors),
+        collectors=_validate_collectors(doc.get("collectors"), errors),
+        source=source,
+    )
+    if config.server.retry_max < config.server.retry_initial:
         errors.append(
-            f"server.retry_max = {sections['server']['retry_max']!r}: "
+            f"server.retry_max = {config.server.retry_max!r}: "
             "must not be below server.retry_initial"
         )
     if errors:
         raise ConfigError(errors)
-    return Config(collectors=collectors, source=source, **sections)
+    return config
 
 
 def load(path: str | None, env: Mapping[str, str] | None = None) -> Config:
@@ -339,7 +288,8 @@ def load(path: str | None, env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     source = "<defaults>"
-    chosen = path or env.get("FLEETMON_AGENT_CONFIG") or DEFAULT_PATH
+    referenced: set[str] = set()
+    chosen = path or env.get(CONFIG_ENV) or DEFAULT_PATH
     if path or os.path.exists(chosen):
         try:
             with open(chosen) as f:
@@ -349,11 +299,11 @@ def load(path: str | None, env: Mapping[str, str] | None = None) -> Config:
         import yaml  # only when there is a file: environment-only setups never load it
 
         try:
-            parsed = _substitute_tree(yaml.safe_load(text), env)
+            parsed = _substitute_tree(yaml.safe_load(text), env, referenced)
         except yaml.YAMLError as exc:
             raise ConfigError([f"{chosen}: not valid YAML: {exc}"]) from None
         if parsed is not None and not isinstance(parsed, dict):
             raise ConfigError([f"{chosen}: the top level must be a mapping of sections"])
         raw = parsed or {}
         source = chosen
-    return build(raw, env, source)
+    return build(raw, env, source, referenced)
