@@ -80,7 +80,7 @@ HOST_PANELS: list[Panel] = [
         "Memory",
         [
             (f, series("mem", f'mean("{f}") AS "{f}"'))
-            for f in ("used", "cached", "buffers", "available")
+            for f in ("used", "cached", "buffered", "available")
         ],
         unit="bytes",
     ),
@@ -144,8 +144,8 @@ HOST_PANELS: list[Panel] = [
         [
             (
                 "top",
-                'SELECT last("cpu_percent") AS "cpu %", last("memory_rss") AS "rss", '
-                'last("memory_percent") AS "mem %" FROM "procstat" '
+                'SELECT last("cpu_usage") AS "cpu %", last("memory_rss") AS "rss", '
+                'last("memory_usage") AS "mem %" FROM "procstat" '
                 f"WHERE {HOST_FILTER} AND $timeFilter "
                 'GROUP BY "host", "process_name", "pid"',
             )

@@ -75,7 +75,7 @@ def test_threshold_for_scope_template_and_one_query_per_rule(
                 "procstat",
                 to_ns(now),
                 {"process_name": "burn", "pid": "9"},
-                {"cpu_percent": 99.0, "memory_percent": 1.5},
+                {"cpu_usage": 99.0, "memory_usage": 1.5},
             )
         ]
     )

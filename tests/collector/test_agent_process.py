@@ -25,6 +25,7 @@ FAST = {
         "system",
         "mem",
         "swap",
+        "kernel",
         "disk",
         "diskio",
         "net",

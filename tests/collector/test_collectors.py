@@ -113,7 +113,9 @@ def test_disk_excludes_pseudo_and_duplicate_filesystems() -> None:
         "inodes_total": 100,
         "inodes_free": 60,
         "inodes_used": 40,
+        "inodes_used_percent": 40.0,
     }
+    assert root.extra is None  # filled only for pull mode
     assert points[1].tags["mode"] == "ro"
     dup = disk.create(
         Context(psutil=ps, statvfs=_statvfs),
@@ -122,13 +124,20 @@ def test_disk_excludes_pseudo_and_duplicate_filesystems() -> None:
     assert len(dup.collect(5.0)) == 3
 
 
-def test_net_leaves_out_loopback_by_default() -> None:
-    counters = {"lo": NetIO(1, 2, 3, 4, 0, 0, 0, 0), "eth0": NetIO(10, 20, 30, 40, 1, 2, 3, 4)}
+def test_net_leaves_out_loopback_by_default(tmp_path: Path) -> None:
+    counters = {
+        "lo": NetIO(1, 2, 3, 4, 0, 0, 0, 0),
+        "eth0": NetIO(10, 20, 30, 40, 1, 2, 3, 4),
+        "br0": NetIO(0, 0, 0, 0, 0, 0, 0, 0),
+    }
     ps = SimpleNamespace(net_io_counters=lambda pernic: counters)
-    points = net.create(Context(psutil=ps), net.NetOptions()).collect(1.0)
-    assert len(points) == 1
-    assert points[0].tags == {"interface": "eth0"}
-    assert points[0].fields == {
+    (tmp_path / "class" / "net" / "eth0").mkdir(parents=True)
+    (tmp_path / "class" / "net" / "eth0" / "speed").write_text("10000\n")
+    ctx = Context(psutil=ps, sys_root=str(tmp_path))
+    points = net.create(ctx, net.NetOptions()).collect(1.0)
+    assert [p.tags for p in points] == [{"interface": "br0"}, {"interface": "eth0"}]
+    assert points[0].fields["speed"] == -1  # no speed file: Telegraf's -1
+    assert points[1].fields == {
         "bytes_sent": 10,
         "bytes_recv": 20,
         "packets_sent": 30,
@@ -137,6 +146,7 @@ def test_net_leaves_out_loopback_by_default() -> None:
         "err_out": 2,
         "drop_in": 3,
         "drop_out": 4,
+        "speed": 10000,
     }
 
 
@@ -225,12 +235,15 @@ def test_procstat_top_by_cpu_and_memory_with_deltas(tmp_path: Path) -> None:
     points = c.collect(2010.0)
     by_pid = {p.fields["pid"]: p for p in points}
     assert set(by_pid) == {3, 7, 10, 9}  # top 2 by CPU + top 2 by memory
-    assert by_pid[3].fields["cpu_percent"] == 20.0
-    assert by_pid[7].fields["cpu_percent"] == 10.0
+    assert by_pid[3].fields["cpu_usage"] == 20.0
+    assert by_pid[7].fields["cpu_usage"] == 10.0
+    assert by_pid[3].fields["cpu_time_user"] == 2.0
+    assert by_pid[3].fields["cpu_time_system"] == 0.0
     assert by_pid[10].fields["memory_rss"] == 1000 * os.sysconf("SC_PAGE_SIZE")
     assert by_pid[10].tags == {"process_name": "p10", "pid": "10", "user": "root"}
     assert by_pid[3].fields["cmdline"] == "p3 --flag xxxxxxxxxx"  # truncated to 20
-    assert 0 < float(by_pid[10].fields["memory_percent"]) < 100
+    assert 0 < float(by_pid[10].fields["memory_usage"]) < 100
+    assert by_pid[10].fields["created_at"] == 1000 * 10**9  # boot + 0 ticks, in ns
 
 
 def test_netstat_counts_tcp_states_from_proc_net(tmp_path: Path) -> None:
@@ -273,8 +286,144 @@ def test_host_measurements_use_telegraf_names() -> None:
     ctx = Context()
     names = {s.name: s for s in REGISTRY}
     mem_fields = names["mem"].create(ctx).collect(1.0)[0].fields
-    assert {"total", "available", "used", "free", "used_percent", "buffers", "cached"} <= set(
+    assert {"total", "available", "used", "free", "used_percent", "buffered", "cached"} <= set(
         mem_fields
     )
     sys_fields = names["system"].create(ctx).collect(1.0)[0].fields
-    assert set(sys_fields) == {"load1", "load5", "load15", "n_cpus", "n_users", "uptime"}
+    assert set(sys_fields) == {
+        "load1",
+        "load5",
+        "load15",
+        "n_cpus",
+        "n_physical_cpus",
+        "n_users",
+        "n_unique_users",
+        "uptime",
+        "uptime_format",
+    }
+
+
+def test_cpu_takes_guest_time_out_of_user_and_reports_seconds_when_asked() -> None:
+    full = namedtuple("full", "user nice system idle iowait irq softirq steal guest guest_nice")
+    samples = [
+        [full(10.0, 2.0, 5.0, 80.0, 1.0, 0.0, 0.0, 0.0, 4.0, 1.0)],
+        [full(30.0, 4.0, 10.0, 120.0, 1.0, 0.0, 0.0, 5.0, 14.0, 2.0)],
+    ]
+
+    class PerCpu:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def cpu_times(self, percpu: bool = False) -> Any:
+            self.calls += 1
+            return samples[min(self.calls - 1, 1)]
+
+    c = cpu.create(Context(psutil=PerCpu()), cpu.CpuOptions(totalcpu=False, collect_cpu_time=True))
+    first = c.collect(1.0)[0].fields
+    assert first["time_user"] == 10.0  # as /proc/stat says: guest included
+    assert first["time_guest"] == 4.0
+    assert first["time_active"] == 10.0 + 2.0 + 5.0 + 1.0  # all states but idle, once
+    f = c.collect(2.0)[0].fields
+    # deltas: user 20 (10 of it guest), nice 2 (1 guest_nice), system 5, idle 40, steal 5
+    assert f["usage_user"] == pytest.approx(100 * 10 / 72, abs=1e-3)  # Telegraf: user - guest
+    assert f["usage_nice"] == pytest.approx(100 * 1 / 72, abs=1e-3)
+    assert f["usage_guest"] == pytest.approx(100 * 10 / 72, abs=1e-3)
+    assert f["usage_active"] == pytest.approx(100 * 32 / 72, abs=1e-3)
+    plain = cpu.create(Context(psutil=PerCpu()), cpu.CpuOptions(totalcpu=False))
+    assert not any(k.startswith("time_") for k in plain.collect(1.0)[0].fields)
+
+
+MEMINFO = """MemTotal:       16000000 kB
+MemFree:         2000000 kB
+MemAvailable:    9000000 kB
+Buffers:          300000 kB
+Cached:          6000000 kB
+SwapCached:            0 kB
+Active:          7000000 kB
+Inactive:        5000000 kB
+Shmem:            400000 kB
+Slab:             900000 kB
+SReclaimable:     700000 kB
+SUnreclaim:       200000 kB
+HugePages_Total:      16
+HugePages_Free:        8
+Hugepagesize:       2048 kB
+"""
+
+
+def test_mem_reads_meminfo_like_telegraf(tmp_path: Path) -> None:
+    from fleetmon_agent.collectors import mem
+
+    (tmp_path / "meminfo").write_text(MEMINFO)
+    f = mem.SPEC.create(Context(proc_root=str(tmp_path))).collect(1.0)[0].fields
+    k = 1024
+    assert f["total"] == 16000000 * k
+    assert f["available"] == 9000000 * k
+    assert f["used"] == 7000000 * k  # total - available (gopsutil)
+    assert f["cached"] == 6700000 * k  # Cached + SReclaimable (gopsutil)
+    assert f["buffered"] == 300000 * k
+    assert f["shared"] == 400000 * k
+    assert (f["huge_pages_total"], f["huge_pages_free"]) == (16, 8)  # pages, not bytes
+    assert f["huge_page_size"] == 2048 * k
+    assert f["vmalloc_total"] == 0  # absent from this file: 0, as Telegraf
+    assert f["used_percent"] == 43.75
+    assert f["available_percent"] == 56.25
+
+
+DISKSTATS = """ 253       0 vda 100 10 2000 50 200 20 4000 80 1 120 300 0 0 0 0
+   7       0 loop0 5 0 10 0 0 0 0 0 0 0 0 0 0 0 0
+"""
+
+
+def test_diskio_reads_diskstats_with_telegrafs_names(tmp_path: Path) -> None:
+    from fleetmon_agent.collectors import diskio
+
+    (tmp_path / "diskstats").write_text(DISKSTATS)
+    clock = FakeClock(10 * NS)
+    c = diskio.SPEC.create(Context(proc_root=str(tmp_path), monotonic=clock.seconds))
+    (first,) = c.collect(1.0)
+    assert first.tags == {"name": "vda"}  # loop* left out by default
+    assert first.fields == {
+        "reads": 100,
+        "merged_reads": 10,
+        "read_bytes": 2000 * 512,
+        "read_time": 50,
+        "writes": 200,
+        "merged_writes": 20,
+        "write_bytes": 4000 * 512,
+        "write_time": 80,
+        "iops_in_progress": 1,
+        "io_time": 120,
+        "weighted_io_time": 300,
+    }
+    (tmp_path / "diskstats").write_text(
+        " 253       0 vda 110 10 2100 70 240 20 4400 120 0 620 900 0 0 0 0\n"
+    )
+    clock.advance(1.0)
+    (second,) = c.collect(2.0)
+    # Telegraf: await = (drt + dwt) / (dr + dw), svctm = dio / (dr + dw), util = dio / dt
+    assert second.fields["io_await"] == 60 / 50
+    assert second.fields["io_svctm"] == 500 / 50
+    assert second.fields["io_util"] == 50.0
+
+
+def test_kernel_reads_proc_stat_and_entropy(tmp_path: Path) -> None:
+    from fleetmon_agent.collectors import kernel
+
+    (tmp_path / "stat").write_text(
+        "cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 1 2 3 4 5 6 7 8 9 10\nintr 12345 0 1 2\n"
+        "ctxt 678\nbtime 1700000000\nprocesses 910\nprocs_running 3\nprocs_blocked 1\n"
+    )
+    (tmp_path / "sys" / "kernel" / "random").mkdir(parents=True)
+    (tmp_path / "sys" / "kernel" / "random" / "entropy_avail").write_text("256\n")
+    (point,) = kernel.SPEC.create(Context(proc_root=str(tmp_path))).collect(1.0)
+    assert point.fields == {
+        "interrupts": 12345,
+        "context_switches": 678,
+        "boot_time": 1700000000,
+        "processes_forked": 910,
+        "entropy_avail": 256,
+    }
+    assert point.extra is None
+    (exposed,) = kernel.SPEC.create(Context(proc_root=str(tmp_path), expose=True)).collect(1.0)
+    assert exposed.extra == {"procs_running": 3, "procs_blocked": 1}

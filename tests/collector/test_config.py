@@ -125,8 +125,8 @@ def test_exact_error_messages() -> None:
         "(e.g. 1048576, 100MB, 1GiB)",
         "spool.colour = 'red': unknown key (allowed: dir, max_bytes, max_age)",
         "limits.action = 'explode': must be one of: log, disable_collectors, stop",
-        "collectors.gpu: unknown collector (known: cpu, system, mem, swap, disk, diskio, net, "
-        "netstat, processes, procstat, sensors, agent)",
+        "collectors.gpu: unknown collector (known: cpu, system, mem, swap, kernel, disk, diskio, "
+        "net, netstat, processes, procstat, sensors, agent)",
         "collectors.cpu.interval = 0.5: must be a duration between 1s and 86400s "
         "(e.g. 5, 30s, 15m, 24h)",
     ]

@@ -32,7 +32,7 @@ def stat_line(pid: int, name: str, state: str = "S", ticks: int = 0, threads: in
 )
 def test_parse_stat_takes_the_name_up_to_the_last_parenthesis(name: str) -> None:
     p = parse_stat(42, stat_line(42, name, "R", 150, 3), 100.0, 4096, 1000.0)
-    assert p == Proc(42, name, "R", 1.5, 3, 1005.0, 7 * 4096)
+    assert p == Proc(42, name, "R", 1.5, 3, 1005.0, 7 * 4096, 1.5)
 
 
 def test_parse_stat_reads_zombies_and_refuses_damaged_lines() -> None:

@@ -77,7 +77,7 @@ def test_agent_request_sizes_fit_the_server_limits() -> None:
         "measurement": "procstat",
         "time": 1795447498.25,
         "tags": {"process_name": "postgres", "pid": "12345", "user": "postgres"},
-        "fields": {"cpu_percent": 12.5, "memory_rss": 123456789, "cmdline": "x" * 200},
+        "fields": {"cpu_usage": 12.5, "memory_rss": 123456789, "cmdline": "x" * 200},
     }
     body = json.dumps(
         {"batch_id": "b", "points": [point] * agent.batch.max_request_points}

@@ -137,9 +137,9 @@ def _points(host_index: int, now: float) -> list[dict[str, Any]]:
                 "tags": {"process_name": name, "pid": str(100 + rank), "user": "svc"},
                 "fields": {
                     "pid": 100 + rank,
-                    "cpu_percent": cpu,
+                    "cpu_usage": cpu,
                     "memory_rss": int(rss),
-                    "memory_percent": round(100 * rss / (16 * 2**30), 3),
+                    "memory_usage": round(100 * rss / (16 * 2**30), 3),
                     "cmdline": f"/usr/bin/{name} --config /etc/{name}.conf",
                 },
             }

@@ -18,14 +18,14 @@ def top_processes(
 ) -> dict[str, list[dict[str, Any]]]:
     """The host's busiest processes by CPU and by memory, from its latest `procstat` points."""
     selectors = [
-        Selector("procstat", "cpu_percent", hosts=[host]),
-        Selector("procstat", "memory_percent", hosts=[host]),
+        Selector("procstat", "cpu_usage", hosts=[host]),
+        Selector("procstat", "memory_usage", hosts=[host]),
     ]
     try:
         samples = store.latest_many(selectors, to_ns(now - timedelta(minutes=2)))
     except StoreError:
         return {"cpu": [], "memory": []}
-    by_field: dict[str, list[dict[str, Any]]] = {"cpu_percent": [], "memory_percent": []}
+    by_field: dict[str, list[dict[str, Any]]] = {"cpu_usage": [], "memory_usage": []}
     for s in samples:
         if s.key.field in by_field and isinstance(s.value, int | float):
             tags = s.key.tag_dict
@@ -40,7 +40,7 @@ def top_processes(
     def top(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return sorted(rows, key=lambda r: r["value"], reverse=True)[:TOP_N]
 
-    return {"cpu": top(by_field["cpu_percent"]), "memory": top(by_field["memory_percent"])}
+    return {"cpu": top(by_field["cpu_usage"]), "memory": top(by_field["memory_usage"])}
 
 
 def build(

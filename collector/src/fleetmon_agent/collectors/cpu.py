@@ -7,22 +7,25 @@ from typing import Any
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.options import Boolean, Option
 from fleetmon_agent.points import FieldValue, Point
-from fleetmon_agent.schema import GAUGE, Field, Measurement, Tag
+from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement, Tag
 
-# psutil field -> Telegraf field. guest is already counted inside user on Linux.
-FIELDS = (
-    ("user", "usage_user"),
-    ("system", "usage_system"),
-    ("idle", "usage_idle"),
-    ("iowait", "usage_iowait"),
-    ("steal", "usage_steal"),
-    ("nice", "usage_nice"),
-    ("irq", "usage_irq"),
-    ("softirq", "usage_softirq"),
-    ("guest", "usage_guest"),
-    ("guest_nice", "usage_guest_nice"),
-)
-_NOT_IN_TOTAL = ("guest", "guest_nice")
+# The CPU states, as psutil (and /proc/stat) name them. On Linux user and nice include the
+# time spent running guests (guest, guest_nice); total time counts it once.
+STATES = ("user", "system", "idle", "iowait", "steal", "nice", "irq", "softirq")
+GUEST = ("guest", "guest_nice")
+_HELP = {
+    "user": "running user-space code",
+    "system": "running kernel code",
+    "idle": "idle, no I/O outstanding",
+    "iowait": "idle with I/O outstanding",
+    "steal": "taken by the hypervisor for other guests",
+    "nice": "running niced user-space code",
+    "irq": "servicing hardware interrupts",
+    "softirq": "servicing software interrupts",
+    "guest": "running a guest's virtual CPU",
+    "guest_nice": "running a niced guest's virtual CPU",
+    "active": "everything but idle",
+}
 
 
 class CpuOptions(CollectorOptions):
@@ -31,49 +34,53 @@ class CpuOptions(CollectorOptions):
     interval = every(5.0)
     percpu = Option(True, Boolean(), "one point per core (tag cpu=cpu0, cpu1, ...)")
     totalcpu = Option(True, Boolean(), "one point for all cores together (tag cpu=cpu-total)")
-
-
-def _usage(state: str, help: str) -> Field:
-    return Field(f"usage_{state}", float, GAUGE, "percent", help)
+    collect_cpu_time = Option(False, Boolean(), "also the cumulative seconds (time_* fields)")
 
 
 MEASUREMENT = Measurement(
     "cpu",
-    "CPU time by state, in percent of the time since the previous sample",
+    "CPU time by state: percent since the previous sample, and (optionally) seconds since boot",
     (Tag("cpu", "cpu0, cpu1, ... or cpu-total"),),
     (
-        _usage("user", "running user-space code (guests included)"),
-        _usage("system", "running kernel code"),
-        _usage("idle", "idle, no I/O outstanding"),
-        _usage("iowait", "idle with I/O outstanding"),
-        _usage("steal", "taken by the hypervisor for other guests"),
-        _usage("nice", "running niced user-space code"),
-        _usage("irq", "servicing hardware interrupts"),
-        _usage("softirq", "servicing software interrupts"),
-        _usage("guest", "running a guest's virtual CPU"),
-        _usage("guest_nice", "running a niced guest's virtual CPU"),
-        _usage("active", "everything but idle (Telegraf's report_active)"),
+        *(
+            Field(f"usage_{s}", float, GAUGE, "percent", _HELP[s])
+            for s in (*STATES, *GUEST, "active")
+        ),
+        *(
+            Field(f"time_{s}", float, COUNTER, "seconds", _HELP[s], when="collect_cpu_time")
+            for s in (*STATES, *GUEST, "active")
+        ),
     ),
     source="telegraf inputs.cpu",
 )
 
 
 def _as_dict(times: Any) -> dict[str, float]:
-    return {name: float(getattr(times, name, 0.0)) for name, _ in FIELDS}
+    return {name: float(getattr(times, name, 0.0)) for name in (*STATES, *GUEST)}
 
 
 def usage(prev: dict[str, float], cur: dict[str, float]) -> dict[str, FieldValue]:
-    """Percentages of each CPU state between two cumulative samples."""
+    """Percentages of each CPU state between two cumulative samples (Telegraf's arithmetic:
+    guest time is taken out of user and nice, where the kernel counts it too)."""
     delta = {k: max(cur[k] - prev.get(k, 0.0), 0.0) for k in cur}
-    total = sum(v for k, v in delta.items() if k not in _NOT_IN_TOTAL)
+    total = sum(delta[k] for k in STATES)
     if total <= 0:
         return {}
+    delta["user"] = max(delta["user"] - delta["guest"], 0.0)
+    delta["nice"] = max(delta["nice"] - delta["guest_nice"], 0.0)
     fields: dict[str, FieldValue] = {
-        out: round(100.0 * delta[name] / total, 3) for name, out in FIELDS
+        f"usage_{k}": round(100.0 * delta[k] / total, 3) for k in (*STATES, *GUEST)
     }
-    # Telegraf's report_active field: one number for "how busy", which alert rules and people
-    # read more naturally than idle < 20.
+    # Telegraf's report_active: one number for "how busy", which alert rules and people
+    # read more naturally than idle < 20. Always on here.
     fields["usage_active"] = round(100.0 * (total - delta["idle"]) / total, 3)
+    return fields
+
+
+def times(cur: dict[str, float]) -> dict[str, FieldValue]:
+    """Telegraf's time_* fields: cumulative seconds per state (time_active: all but idle)."""
+    fields: dict[str, FieldValue] = {f"time_{k}": round(v, 2) for k, v in cur.items()}
+    fields["time_active"] = round(sum(cur[k] for k in STATES if k != "idle"), 2)
     return fields
 
 
@@ -84,6 +91,7 @@ class CpuCollector:
         self.ctx = ctx
         self.percpu = options.percpu
         self.totalcpu = options.totalcpu
+        self.cpu_time = options.collect_cpu_time
         self._prev: dict[str, dict[str, float]] = {}
 
     def _samples(self) -> list[tuple[str, dict[str, float]]]:
@@ -102,8 +110,13 @@ class CpuCollector:
             prev: dict[str, float] | None = self._prev.get(cpu)
             fields = usage(prev or {}, cur)
             self._prev[cpu] = cur
+            extra: dict[str, FieldValue] | None = None
+            if self.cpu_time:
+                fields.update(times(cur))
+            elif self.ctx.expose:  # pull mode serves the seconds (node_cpu_seconds_total)
+                extra = times(cur)
             if fields:
-                points.append(Point("cpu", now, {"cpu": cpu}, fields))
+                points.append(Point("cpu", now, {"cpu": cpu}, fields, extra))
         return points
 
 

@@ -6,7 +6,7 @@ import fnmatch
 
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.options import Boolean, Option, TextList
-from fleetmon_agent.points import Point
+from fleetmon_agent.points import FieldValue, Point
 from fleetmon_agent.schema import GAUGE, Field, Measurement, Tag
 
 # Telegraf's default ignore_fs plus the kernel's pseudo filesystems.
@@ -56,7 +56,7 @@ MEASUREMENT = Measurement(
     "Filesystem space and inodes per mount",
     (
         Tag("path", "mount point"),
-        Tag("device", "device, without /dev/"),
+        Tag("device", "device with /dev/ left out (sda1, mapper/vg-root); else the fs type"),
         Tag("fstype", "filesystem type"),
         Tag("mode", "rw or ro"),
     ),
@@ -68,6 +68,7 @@ MEASUREMENT = Measurement(
         Field("inodes_total", int, GAUGE, "inodes", "inodes"),
         Field("inodes_free", int, GAUGE, "inodes", "free inodes"),
         Field("inodes_used", int, GAUGE, "inodes", "inodes in use"),
+        Field("inodes_used_percent", float, GAUGE, "percent", "inodes_used / inodes_total"),
     ),
     source="telegraf inputs.disk",
 )
@@ -107,22 +108,31 @@ class DiskCollector:
             free = st.f_bavail * st.f_frsize
             used = (st.f_blocks - st.f_bfree) * st.f_frsize
             denom = used + free
+            device = part.device if part.device not in ("", "none") else part.fstype
             tags = {
                 "path": part.mountpoint,
-                "device": part.device.rsplit("/", 1)[-1],
+                "device": device.replace("/dev/", ""),  # as Telegraf does
                 "fstype": part.fstype,
                 "mode": "ro" if "ro" in part.opts.split(",") else "rw",
             }
-            fields = {
+            inodes_used = int(st.f_files - st.f_ffree)
+            fields: dict[str, FieldValue] = {
                 "total": int(total),
                 "free": int(free),
                 "used": int(used),
                 "used_percent": round(100.0 * used / denom, 3) if denom else 0.0,
                 "inodes_total": int(st.f_files),
                 "inodes_free": int(st.f_ffree),
-                "inodes_used": int(st.f_files - st.f_ffree),
+                "inodes_used": inodes_used,
+                "inodes_used_percent": (
+                    round(100.0 * inodes_used / st.f_files, 3) if st.f_files else 0.0
+                ),
             }
-            points.append(Point("disk", now, tags, fields))
+            # Pull mode's labels are node_exporter's: the device as mounted (/dev/sda1).
+            extra: dict[str, FieldValue] | None = (
+                {"device": part.device} if self.ctx.expose else None
+            )
+            points.append(Point("disk", now, tags, fields, extra))
         return points
 
 

@@ -1,12 +1,75 @@
-"""`mem`: virtual memory, Telegraf field names."""
+"""`mem`: physical memory, Telegraf's fields (on Linux from /proc/meminfo, as Telegraf does)."""
 
 from __future__ import annotations
+
+import os
 
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.points import FieldValue, Point
 from fleetmon_agent.schema import GAUGE, Field, Measurement
 
-_OPTIONAL = ("buffers", "cached", "active", "inactive", "shared", "slab", "wired")
+# Telegraf field <- /proc/meminfo key, in bytes (meminfo says kB) unless noted in _COUNTS.
+MEMINFO = {
+    "total": "MemTotal",
+    "free": "MemFree",
+    "buffered": "Buffers",
+    "active": "Active",
+    "inactive": "Inactive",
+    "shared": "Shmem",
+    "slab": "Slab",
+    "sreclaimable": "SReclaimable",
+    "sunreclaim": "SUnreclaim",
+    "commit_limit": "CommitLimit",
+    "committed_as": "Committed_AS",
+    "dirty": "Dirty",
+    "write_back": "Writeback",
+    "write_back_tmp": "WritebackTmp",
+    "mapped": "Mapped",
+    "page_tables": "PageTables",
+    "swap_cached": "SwapCached",
+    "swap_total": "SwapTotal",
+    "swap_free": "SwapFree",
+    "high_total": "HighTotal",
+    "high_free": "HighFree",
+    "low_total": "LowTotal",
+    "low_free": "LowFree",
+    "vmalloc_total": "VmallocTotal",
+    "vmalloc_used": "VmallocUsed",
+    "vmalloc_chunk": "VmallocChunk",
+    "huge_pages_total": "HugePages_Total",
+    "huge_pages_free": "HugePages_Free",
+    "huge_page_size": "Hugepagesize",
+}
+_COUNTS = {"HugePages_Total", "HugePages_Free"}  # pages, not kB
+_HELP = {
+    "total": "physical memory",
+    "free": "memory not used for anything",
+    "buffered": "block device buffers",
+    "active": "memory used recently",
+    "inactive": "memory not used recently (reclaimed first)",
+    "shared": "shared memory, tmpfs included",
+    "slab": "kernel data structures",
+    "sreclaimable": "kernel data structures that can be reclaimed",
+    "sunreclaim": "kernel data structures that cannot be reclaimed",
+    "commit_limit": "the most that can be allocated under strict overcommit",
+    "committed_as": "memory allocated (committed) by all processes",
+    "dirty": "waiting to be written to disk",
+    "write_back": "being written to disk",
+    "write_back_tmp": "being written back by FUSE",
+    "mapped": "files mapped into memory",
+    "page_tables": "page tables",
+    "swap_cached": "swapped out, and back in, still in swap",
+    "swap_total": "swap space",
+    "swap_free": "swap space not in use",
+    "high_total": "high memory (32-bit kernels)",
+    "high_free": "free high memory (32-bit kernels)",
+    "low_total": "low memory (32-bit kernels)",
+    "low_free": "free low memory (32-bit kernels)",
+    "vmalloc_total": "vmalloc address space",
+    "vmalloc_used": "vmalloc address space in use",
+    "vmalloc_chunk": "largest free block of vmalloc space",
+    "huge_page_size": "size of a huge page",
+}
 
 
 class MemOptions(CollectorOptions):
@@ -15,31 +78,60 @@ class MemOptions(CollectorOptions):
     interval = every(5.0)
 
 
-def _bytes(name: str, help: str) -> Field:
-    return Field(name, int, GAUGE, "bytes", help)
-
-
 MEASUREMENT = Measurement(
     "mem",
-    "Physical memory",
+    "Physical memory (Telegraf's fields; on Linux from /proc/meminfo)",
     (),
     (
-        _bytes("total", "physical memory"),
-        _bytes("available", "memory available for new work without swapping"),
-        _bytes("used", "memory in use"),
-        _bytes("free", "memory not used at all"),
+        Field("total", int, GAUGE, "bytes", _HELP["total"]),
+        Field("available", int, GAUGE, "bytes", "available for new work without swapping"),
+        Field("used", int, GAUGE, "bytes", "total - available"),
+        Field("free", int, GAUGE, "bytes", _HELP["free"]),
         Field("used_percent", float, GAUGE, "percent", "used / total"),
         Field("available_percent", float, GAUGE, "percent", "available / total"),
-        _bytes("buffers", "block device buffers"),
-        _bytes("cached", "page cache"),
-        _bytes("active", "recently used memory"),
-        _bytes("inactive", "memory not recently used"),
-        _bytes("shared", "shared memory (tmpfs included)"),
-        _bytes("slab", "kernel data structures"),
-        _bytes("wired", "memory that cannot be paged out (BSD, macOS)"),
+        Field("cached", int, GAUGE, "bytes", "page cache plus reclaimable slab (Telegraf's)"),
+        *(
+            Field(name, int, GAUGE, "bytes", _HELP[name])
+            for name in MEMINFO
+            if name not in ("total", "free", "huge_pages_total", "huge_pages_free")
+        ),
+        Field("huge_pages_total", int, GAUGE, "pages", "huge pages"),
+        Field("huge_pages_free", int, GAUGE, "pages", "huge pages not in use"),
+        Field("wired", int, GAUGE, "bytes", "memory that cannot be paged out (BSD, macOS)"),
     ),
     source="telegraf inputs.mem",
 )
+
+
+def parse_meminfo(text: str) -> dict[str, int]:
+    """/proc/meminfo as {key: bytes} (page counts stay counts)."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        key, sep, rest = line.partition(":")
+        parts = rest.split()
+        if sep and parts:
+            try:
+                n = int(parts[0])
+            except ValueError:
+                continue
+            out[key] = n * 1024 if len(parts) > 1 and parts[1] == "kB" else n
+    return out
+
+
+def telegraf_fields(info: dict[str, int]) -> dict[str, FieldValue]:
+    """Telegraf's `mem` fields from /proc/meminfo, computed as gopsutil does (cached
+    includes reclaimable slab; used = total - available)."""
+    fields: dict[str, FieldValue] = {name: info.get(key, 0) for name, key in MEMINFO.items()}
+    total = info.get("MemTotal", 0)
+    cached = info.get("Cached", 0) + info.get("SReclaimable", 0)
+    available = info.get("MemAvailable", cached + info.get("MemFree", 0))  # before 3.14
+    used = total - available
+    fields["cached"] = cached
+    fields["available"] = available
+    fields["used"] = used
+    fields["used_percent"] = round(100.0 * used / total, 3) if total else 0.0
+    fields["available_percent"] = round(100.0 * available / total, 3) if total else 0.0
+    return fields
 
 
 class MemCollector:
@@ -47,23 +139,37 @@ class MemCollector:
 
     def __init__(self, ctx: Context, options: MemOptions) -> None:
         self.ctx = ctx
+        self.path = os.path.join(ctx.proc_root, "meminfo")
 
     def collect(self, now: float) -> list[Point]:
         """One `mem` point."""
+        try:
+            with open(self.path) as f:
+                return [Point("mem", now, {}, telegraf_fields(parse_meminfo(f.read())))]
+        except FileNotFoundError:  # not Linux
+            return [Point("mem", now, {}, self._from_psutil())]
+
+    def _from_psutil(self) -> dict[str, FieldValue]:
         vm = self.ctx.ps().virtual_memory()
         total = int(vm.total)
         fields: dict[str, FieldValue] = {
             "total": total,
             "available": int(vm.available),
-            "used": int(vm.used),
+            "used": int(vm.total - vm.available),
             "free": int(vm.free),
-            "used_percent": round(100.0 * vm.used / total, 3) if total else 0.0,
+            "used_percent": round(100.0 * (vm.total - vm.available) / total, 3) if total else 0.0,
             "available_percent": round(100.0 * vm.available / total, 3) if total else 0.0,
         }
-        for name in _OPTIONAL:
-            if hasattr(vm, name):
-                fields[name] = int(getattr(vm, name))
-        return [Point("mem", now, {}, fields)]
+        for name, attr in (
+            ("active", "active"),
+            ("inactive", "inactive"),
+            ("wired", "wired"),
+            ("buffered", "buffers"),
+            ("cached", "cached"),
+        ):
+            if hasattr(vm, attr):
+                fields[name] = int(getattr(vm, attr))
+        return fields
 
 
 def create(ctx: Context, options: MemOptions) -> MemCollector:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.options import Option, TextList
-from fleetmon_agent.points import Point
-from fleetmon_agent.schema import COUNTER, Field, Measurement, Tag
+from fleetmon_agent.points import FieldValue, Point
+from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement, Tag
 
 _FIELDS = (
     ("bytes_sent", "bytes_sent"),
@@ -42,6 +43,7 @@ MEASUREMENT = Measurement(
         Field("err_out", int, COUNTER, "packets", "transmit errors"),
         Field("drop_in", int, COUNTER, "packets", "received packets dropped"),
         Field("drop_out", int, COUNTER, "packets", "transmitted packets dropped"),
+        Field("speed", int, GAUGE, "Mbit/s", "link speed; -1 where the interface has none"),
     ),
     source="telegraf inputs.net",
 )
@@ -60,19 +62,25 @@ class NetCollector:
             return any(fnmatch.fnmatchcase(name, p) for p in self.interfaces)
         return not any(fnmatch.fnmatchcase(name, p) for p in self.ignore)
 
+    def _speed(self, name: str) -> int:
+        # As Telegraf: /sys/class/net/<if>/speed, -1 when absent or unreadable (EINVAL
+        # for interfaces without a link, such as a bridge with nothing up).
+        try:
+            with open(os.path.join(self.ctx.sys_root, "class", "net", name, "speed"), "rb") as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return -1
+
     def collect(self, now: float) -> list[Point]:
         """One point per interface."""
         counters = self.ctx.ps().net_io_counters(pernic=True) or {}
-        return [
-            Point(
-                "net",
-                now,
-                {"interface": name},
-                {out: int(getattr(c, src)) for src, out in _FIELDS},
-            )
-            for name, c in sorted(counters.items())
-            if self._wanted(name)
-        ]
+        points: list[Point] = []
+        for name, c in sorted(counters.items()):
+            if self._wanted(name):
+                fields: dict[str, FieldValue] = {out: int(getattr(c, src)) for src, out in _FIELDS}
+                fields["speed"] = self._speed(name)
+                points.append(Point("net", now, {"interface": name}, fields))
+        return points
 
 
 def create(ctx: Context, options: NetOptions) -> NetCollector:

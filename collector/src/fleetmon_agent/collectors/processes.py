@@ -18,6 +18,7 @@ STATES = {
     "X": "dead",
     "I": "idle",
     "W": "paging",
+    "P": "parked",
 }
 
 
@@ -44,6 +45,7 @@ MEASUREMENT = Measurement(
         _count("dead", "dead (X)"),
         _count("idle", "idle kernel threads (I)"),
         _count("paging", "paging (W, kernels before 2.6)"),
+        _count("parked", "parked kernel threads (P); only when there are any"),
         _count("unknown", "in a state not listed here"),
         _count("total", "all processes"),
         Field("total_threads", int, GAUGE, "threads", "threads of all processes"),
@@ -62,11 +64,12 @@ class ProcessesCollector:
         """One `processes` point."""
         fields: dict[str, FieldValue] = {name: 0 for name in sorted(set(STATES.values()))}
         fields["unknown"] = 0
+        del fields["parked"]  # Telegraf reports it only when it has seen one
         threads = 0
         procs = procscan.scan(self.ctx)
         for p in procs:
             key = STATES.get(p.state, "unknown")
-            fields[key] = int(fields[key]) + 1
+            fields[key] = int(fields.get(key, 0)) + 1
             threads += p.num_threads
         fields["total"] = len(procs)
         fields["total_threads"] = threads

@@ -21,10 +21,11 @@ class Proc(NamedTuple):
     pid: int
     name: str
     state: str
-    cpu_seconds: float
+    cpu_seconds: float  # user + system
     num_threads: int
     create_time: float
     rss: int
+    cpu_user: float = 0.0  # of which in user mode
 
 
 def parse_stat(pid: int, raw: bytes, tick: float, page: int, boot: float) -> Proc | None:
@@ -44,6 +45,7 @@ def parse_stat(pid: int, raw: bytes, tick: float, page: int, boot: float) -> Pro
             int(rest[17]),
             boot + int(rest[19]) / tick,
             int(rest[21]) * page,
+            int(rest[11]) / tick,
         )
     except ValueError:
         return None
@@ -179,6 +181,7 @@ def scan_psutil(ps: Any) -> list[Proc]:
                 num_threads=i["num_threads"] or 0,
                 create_time=i["create_time"] or 0.0,
                 rss=mem.rss if mem else 0,
+                cpu_user=cpu.user if cpu else 0.0,
             )
         )
     return procs

@@ -8,7 +8,7 @@ from fleetmon_agent.collectors import procscan
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.options import Integer, Option
 from fleetmon_agent.points import FieldValue, Point
-from fleetmon_agent.schema import GAUGE, INFO, Field, Measurement, Tag
+from fleetmon_agent.schema import COUNTER, GAUGE, INFO, Field, Measurement, Tag
 
 
 class ProcstatOptions(CollectorOptions):
@@ -29,10 +29,14 @@ MEASUREMENT = Measurement(
     ),
     (
         Field("pid", int, GAUGE, "", "process id"),
-        Field("cpu_percent", float, GAUGE, "percent", "CPU since the previous run, of one core"),
+        Field("cpu_usage", float, GAUGE, "percent", "CPU since the previous run, of one core"),
+        Field("cpu_time_user", float, COUNTER, "seconds", "CPU time in user mode"),
+        Field("cpu_time_system", float, COUNTER, "seconds", "CPU time in kernel mode"),
         Field("memory_rss", int, GAUGE, "bytes", "resident memory"),
-        Field("memory_percent", float, GAUGE, "percent", "memory_rss / physical memory"),
+        Field("memory_usage", float, GAUGE, "percent", "memory_rss / physical memory"),
         Field("num_threads", int, GAUGE, "threads", "threads"),
+        Field("created_at", int, GAUGE, "nanoseconds", "start time, since the epoch"),
+        # fleetmon's own (Telegraf can only make the command line a tag: a series per value)
         Field("cmdline", str, INFO, "", "command line, truncated to cmdline_max"),
     ),
     source="telegraf inputs.procstat",
@@ -125,10 +129,13 @@ class ProcstatCollector:
             }
             fields: dict[str, FieldValue] = {
                 "pid": p.pid,
-                "cpu_percent": round(cpu[p.pid], 3),
+                "cpu_usage": round(cpu[p.pid], 3),
+                "cpu_time_user": round(p.cpu_user, 2),
+                "cpu_time_system": round(max(p.cpu_seconds - p.cpu_user, 0.0), 2),
                 "memory_rss": rss,
-                "memory_percent": round(100.0 * rss / total, 3),
+                "memory_usage": round(100.0 * rss / total, 3),
                 "num_threads": p.num_threads,
+                "created_at": round(p.create_time * 1000.0) * 1_000_000,  # ticks: ms is exact
                 "cmdline": _cmdline_of(self.ctx.proc_root, p.pid, self.cmdline_max),
             }
             points.append(Point("procstat", now, tags, fields))

@@ -16,14 +16,20 @@ class SensorsOptions(CollectorOptions):
 MEASUREMENT = Measurement(
     "temp",
     "Hardware temperatures",
-    (Tag("sensor", "<chip>_<label>, lower case, spaces as underscores"),),
+    (Tag("sensor", "<chip>_<label> (label lower case, spaces as _), or <chip> unlabelled"),),
     (
         Field("temp", float, GAUGE, "celsius", "current temperature"),
+        # fleetmon's own: Telegraf has no thresholds in its default (v2) format
         Field("high", float, GAUGE, "celsius", "the chip's high threshold, where it has one"),
         Field("critical", float, GAUGE, "celsius", "the chip's critical threshold, where set"),
     ),
     source="telegraf inputs.temp",
 )
+
+
+def sensor_name(chip: str, label: str) -> str:
+    """Telegraf's (v2) sensor tag: the hwmon name, then the label lower case, spaces as _."""
+    return f"{chip}_{label.strip().lower().replace(' ', '_')}" if label.strip() else chip
 
 
 class SensorsCollector:
@@ -39,9 +45,8 @@ class SensorsCollector:
             return []
         points: list[Point] = []
         for chip, entries in sorted((read() or {}).items()):
-            for i, e in enumerate(entries):
-                label = e.label or str(i)
-                sensor = f"{chip}_{label}".replace(" ", "_").lower()
+            for e in entries:
+                sensor = sensor_name(chip, e.label)
                 fields = {"temp": float(e.current)}
                 if e.high:
                     fields["high"] = float(e.high)

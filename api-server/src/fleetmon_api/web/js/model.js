@@ -208,8 +208,9 @@ export async function loadProcesses(host, signal) {
     if (x.time < newest - 5) continue;
     const id = `${x.tags.process_name}\u0000${x.tags.pid}`;
     const p = procs.get(id) || { name: x.tags.process_name || "?", pid: x.tags.pid || null, user: x.tags.user || "", cpu: null, mem: null, rss: null, cmdline: "" };
-    if (x.field === "cpu_percent") p.cpu = asNum(x.value);
-    else if (x.field === "memory_percent") p.mem = asNum(x.value);
+    // cpu_usage/memory_usage (Telegraf's names); older agents sent cpu_percent/memory_percent.
+    if (x.field === "cpu_usage" || x.field === "cpu_percent") p.cpu = asNum(x.value);
+    else if (x.field === "memory_usage" || x.field === "memory_percent") p.mem = asNum(x.value);
     else if (x.field === "memory_rss") p.rss = asNum(x.value);
     else if (x.field === "cmdline") p.cmdline = String(x.value);
     procs.set(id, p);
