@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from fleetmon_agent.agent import Agent, Running
-from fleetmon_agent.exporter import LatestValues, serve
 from fleetmon_agent.limits import SelfLimits
 from fleetmon_agent.points import Point
 from tests.collector.conftest import make_config
@@ -105,29 +102,6 @@ def test_agent_disables_process_collectors_first_and_survives_failures(tmp_path:
         assert agent.stats.disabled == ["procstat", "boom"]
     finally:
         agent.shutdown()
-
-
-def test_exporter_serves_latest_values() -> None:
-    latest = LatestValues()
-    latest.update(
-        [
-            Point("cpu", 1.0, {"cpu": "cpu-total"}, {"usage_idle": 90.5, "note": "x"}),
-            Point("mem", 1.0, {}, {"used": 5}),
-        ]
-    )
-    latest.update([Point("mem", 2.0, {}, {"used": 7})])
-    server = serve(latest, "127.0.0.1", 0)
-    try:
-        port = server.server_address[1]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-        assert 'fleetmon_cpu_usage_idle{cpu="cpu-total"} 90.5' in text
-        assert "fleetmon_mem_used 7.0" in text
-        assert "note" not in text
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert threading.active_count() >= 1
 
 
 def test_unwritable_spool_keeps_points_in_memory_until_it_recovers(tmp_path: Path) -> None:

@@ -75,6 +75,7 @@ class Agent:
         self.stats = AgentStats()
         self.ctx = ctx or Context(agent_stats=self.stats)
         self.ctx.agent_stats = self.stats
+        self.ctx.expose = config.exporter.enabled  # collectors add what only pull mode serves
         self.ctx.ps()  # import psutil now, not inside the first timed collection
         self.clock = clock
         self.spool = spool or FileSpool(
@@ -137,9 +138,9 @@ class Agent:
             failed,
             time.thread_time() - cpu_started,
         )
+        if self.latest is not None and not failed:
+            self.latest.update(running.name, points)
         if points:
-            if self.latest is not None:
-                self.latest.update(points)
             with self._lock:
                 self._pending.extend(p.to_wire() for p in points)
                 full = len(self._pending) >= self.config.batch.max_points
@@ -216,13 +217,29 @@ class Agent:
         # growing the descriptor table, and while a second thread shares the table every
         # growth waits for an RCU grace period (~25 ms in all, here, for 600 processes).
         if self.latest is not None:
-            from fleetmon_agent.exporter import serve
-
-            self._exporter = serve(
-                self.latest, self.config.exporter.address, self.config.exporter.port
-            )
+            self._start_exporter(self.latest)
         self._sender_thread = threading.Thread(target=self.delivery.run, name="sender", daemon=True)
         self._sender_thread.start()
+
+    def _start_exporter(self, latest: LatestValues) -> None:
+        """Serve /metrics; a port already in use costs pull mode only, never push mode."""
+        from fleetmon_agent.exporter import serve
+
+        address, port = self.config.exporter.address, self.config.exporter.port
+        try:
+            self._exporter = serve(latest, address, port)
+        except OSError as exc:
+            log.error(
+                "exporter: cannot listen on %s:%d (%s); pull mode is off, push goes on "
+                "(set exporter.port or FLEETMON_EXPORTER_PORT)",
+                address,
+                port,
+                exc.strerror or exc,
+            )
+            self.latest = None
+            self.ctx.expose = False
+            return
+        log.info("exporter: serving http://%s:%d/metrics", address, port)
 
     def start_limits(self) -> None:
         """Check the self-limits on their own schedule."""
@@ -270,6 +287,7 @@ class Agent:
             self._sender_thread.join(SHUTDOWN_GRACE)
         if self._exporter is not None:
             self._exporter.shutdown()
+            self._exporter.server_close()
         self.spool.close()
 
     def counters(self) -> dict[str, int]:

@@ -95,11 +95,13 @@ class LimitsConfig(Options):
 
 
 class ExporterConfig(Options):
-    """Optional pull mode: Prometheus text at /metrics."""
+    """Optional pull mode: /metrics with node_exporter's metric names."""
 
-    enabled = Option(False, Boolean(), "serve /metrics")
+    enabled = Option(False, Boolean(), "serve /metrics (push goes on as well)")
     address = Option("127.0.0.1", Text(), "0.0.0.0 to let a remote Prometheus scrape")
-    port = Option(9100, Integer(0, 65535), "TCP port")
+    # Not 9100: that is node_exporter's, which may run beside the agent; 9100-9999 are all
+    # taken in Prometheus's list of default exporter ports, so one outside that range.
+    port = Option(19100, Integer(0, 65535), "TCP port (node_exporter's 9100 plus 10000)")
 
 
 class LogConfig(Options):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
-from fleetmon_agent.points import FieldValue
+from fleetmon_agent.points import FieldValue, Point
 
 COUNTER = "counter"  # only grows (until a reboot or a wrap): rates make sense, raw values not
 GAUGE = "gauge"  # a level: the value itself is what matters
@@ -22,12 +22,12 @@ TYPES: dict[type, str] = {float: "float", int: "int", bool: "bool", str: "str"}
 
 # Exposition labels from a point's tags and exporter-only values; None leaves the point out.
 LabelsOf = Callable[[Mapping[str, str], Mapping[str, FieldValue]], Optional[dict[str, str]]]
-Derive = Callable[[Mapping[str, FieldValue]], Optional[float]]
+Derive = Callable[[Point], Optional[float]]
 
 
 class Prom:
     """How one value is served in pull mode: a Prometheus metric, its HELP and TYPE, constant
-    labels, a scale to base units (ms -> s), or a function deriving it from the point's fields."""
+    labels, a scale to base units (ms -> s), or a function deriving it from the whole point."""
 
     __slots__ = ("help", "labels", "name", "scale", "type", "value")
 
@@ -123,8 +123,9 @@ class Measurement:
         if len(self.by_field) != len(fields):
             raise ValueError(f"measurement {name}: a field is declared twice")
         for p in derived:
-            if p.value is None or not p.type:
-                raise ValueError(f"measurement {name}: derived {p.name} needs value and type")
+            if p.value is None:
+                raise ValueError(f"measurement {name}: derived {p.name} needs a value function")
+            p.type = p.type or "gauge"
 
     def counters(self) -> frozenset[str]:
         """The names of the counter fields."""

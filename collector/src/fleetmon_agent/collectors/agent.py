@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from fleetmon_agent import __version__
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.points import FieldValue, Point
-from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement, Tag
+from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement, Prom, Tag
 from fleetmon_agent.stats import AgentStats
 
 
@@ -18,6 +19,16 @@ class AgentOptions(CollectorOptions):
     interval = every(15.0)
 
 
+def _p(name: str, help: str, scale: float = 1.0) -> Prom:
+    return Prom(f"fleetmon_agent_{name}", help, scale=scale)
+
+
+def _labels(tags: Mapping[str, str], extra: Mapping[str, FieldValue]) -> dict[str, str]:
+    # The version goes to fleetmon_agent_build_info, not onto every series.
+    return {"collector": tags["collector"]} if "collector" in tags else {}
+
+
+MS = 0.001
 MEASUREMENT = Measurement(
     "fleetmon_agent",
     "The agent's own health: one point overall (tag version), one per collector",
@@ -26,27 +37,48 @@ MEASUREMENT = Measurement(
         Tag("collector", "collector name (the per-collector points)"),
     ),
     (
-        Field("spool_files", int, GAUGE, "batches", "batches waiting in the spool"),
-        Field("spool_bytes", int, GAUGE, "bytes", "size of the spool"),
-        Field("dropped_points", int, COUNTER, "points", "points dropped (spool bounds, errors)"),
-        Field("send_errors", int, COUNTER, "requests", "requests that failed"),
-        Field("batches_sent", int, COUNTER, "requests", "requests the server accepted"),
-        Field("points_sent", int, COUNTER, "points", "points the server accepted"),
-        Field("batches_quarantined", int, COUNTER, "batches", "batches refused for good"),
-        Field("last_send_latency_ms", float, GAUGE, "milliseconds", "last request's duration"),
-        Field("rss_bytes", int, GAUGE, "bytes", "the agent's resident memory"),
-        Field("cpu_seconds", float, COUNTER, "seconds", "the agent's CPU time (user + system)"),
-        Field("collectors_disabled", int, GAUGE, "collectors", "disabled by the self-limits"),
-        Field("collect_ms_last", float, GAUGE, "milliseconds", "latest run's duration"),
-        Field("collect_ms_p99", float, GAUGE, "milliseconds", "p99 run duration (last 1024)"),
-        Field("collect_ms_max", float, GAUGE, "milliseconds", "slowest run (last 1024)"),
-        Field("collect_cpu_ms_p99", float, GAUGE, "milliseconds", "p99 CPU time of a run"),
-        Field("collect_cpu_seconds", float, COUNTER, "seconds", "CPU time of all runs"),
-        Field("samples", int, GAUGE, "runs", "runs in the latency window"),
-        Field("errors", int, COUNTER, "runs", "runs that failed"),
-        Field("points", int, COUNTER, "points", "points collected"),
+        Field("spool_files", int, GAUGE, "batches", "batches waiting in the spool",
+              prom=_p("spool_files", "Batches waiting in the spool.")),
+        Field("spool_bytes", int, GAUGE, "bytes", "size of the spool",
+              prom=_p("spool_bytes", "Size of the spool in bytes.")),
+        Field("dropped_points", int, COUNTER, "points", "points dropped (spool bounds, errors)",
+              prom=_p("dropped_points_total", "Points dropped (spool bounds, spool errors).")),
+        Field("send_errors", int, COUNTER, "requests", "requests that failed",
+              prom=_p("send_errors_total", "Requests to the server that failed.")),
+        Field("batches_sent", int, COUNTER, "requests", "requests the server accepted",
+              prom=_p("batches_sent_total", "Requests the server accepted.")),
+        Field("points_sent", int, COUNTER, "points", "points the server accepted",
+              prom=_p("points_sent_total", "Points the server accepted.")),
+        Field("batches_quarantined", int, COUNTER, "batches", "batches refused for good",
+              prom=_p("batches_quarantined_total", "Batches the server refused for good.")),
+        Field("last_send_latency_ms", float, GAUGE, "milliseconds", "last request's duration",
+              prom=_p("last_send_duration_seconds", "Duration of the last request.", MS)),
+        Field("rss_bytes", int, GAUGE, "bytes", "the agent's resident memory",
+              prom=_p("resident_memory_bytes", "The agent's resident memory in bytes.")),
+        Field("cpu_seconds", float, COUNTER, "seconds", "the agent's CPU time (user + system)",
+              prom=_p("cpu_seconds_total", "The agent's CPU time (user + system).")),
+        Field("collectors_disabled", int, GAUGE, "collectors", "disabled by the self-limits",
+              prom=_p("collectors_disabled", "Collectors the self-limits disabled.")),
+        Field("collect_ms_last", float, GAUGE, "milliseconds", "latest run's duration",
+              prom=_p("collect_last_duration_seconds", "Duration of the latest run.", MS)),
+        Field("collect_ms_p99", float, GAUGE, "milliseconds", "p99 run duration (last 1024)",
+              prom=_p("collect_p99_duration_seconds", "p99 duration of the last 1024 runs.",
+                      MS)),
+        Field("collect_ms_max", float, GAUGE, "milliseconds", "slowest run (last 1024)",
+              prom=_p("collect_max_duration_seconds", "Slowest of the last 1024 runs.", MS)),
+        Field("collect_cpu_ms_p99", float, GAUGE, "milliseconds", "p99 CPU time of a run",
+              prom=_p("collect_p99_cpu_seconds", "p99 CPU time of the last 1024 runs.", MS)),
+        Field("collect_cpu_seconds", float, COUNTER, "seconds", "CPU time of all runs",
+              prom=_p("collect_cpu_seconds_total", "CPU time of all runs.")),
+        Field("samples", int, GAUGE, "runs", "runs in the latency window",
+              prom=_p("collect_window_runs", "Runs in the latency window (at most 1024).")),
+        Field("errors", int, COUNTER, "runs", "runs that failed",
+              prom=_p("collect_errors_total", "Runs that failed.")),
+        Field("points", int, COUNTER, "points", "points collected",
+              prom=_p("collect_points_total", "Points collected.")),
     ),
-)
+    labels_of=_labels,
+)  # fmt: skip
 
 
 class AgentCollector:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.options import Boolean, Option
 from fleetmon_agent.points import FieldValue, Point
-from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement, Tag
+from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement, Prom, Tag
 
 # The CPU states, as psutil (and /proc/stat) name them. On Linux user and nice include the
 # time spent running guests (guest, guest_nice); total time counts it once.
@@ -37,6 +38,27 @@ class CpuOptions(CollectorOptions):
     collect_cpu_time = Option(False, Boolean(), "also the cumulative seconds (time_* fields)")
 
 
+# node_exporter's names for the cumulative seconds (time_* fields; pull mode serves them
+# whether or not collect_cpu_time sends them).
+_NODE_SECONDS = "Seconds the CPUs spent in each mode."
+_NODE_GUEST = "Seconds the CPUs spent in guests (VMs) for each mode."
+
+
+def _node(state: str) -> Prom | None:
+    if state in STATES:
+        return Prom("node_cpu_seconds_total", _NODE_SECONDS, labels={"mode": state})
+    if state in GUEST:
+        mode = "user" if state == "guest" else "nice"
+        return Prom("node_cpu_guest_seconds_total", _NODE_GUEST, labels={"mode": mode})
+    return None
+
+
+def _node_labels(tags: Mapping[str, str], extra: Mapping[str, FieldValue]) -> dict[str, str] | None:
+    # node_exporter labels cores "0", "1", ... and has no total.
+    cpu = tags.get("cpu", "")
+    return {"cpu": cpu[3:]} if cpu.startswith("cpu") and cpu[3:].isdigit() else None
+
+
 MEASUREMENT = Measurement(
     "cpu",
     "CPU time by state: percent since the previous sample, and (optionally) seconds since boot",
@@ -47,11 +69,20 @@ MEASUREMENT = Measurement(
             for s in (*STATES, *GUEST, "active")
         ),
         *(
-            Field(f"time_{s}", float, COUNTER, "seconds", _HELP[s], when="collect_cpu_time")
+            Field(
+                f"time_{s}",
+                float,
+                COUNTER,
+                "seconds",
+                _HELP[s],
+                when="collect_cpu_time",
+                prom=_node(s),
+            )
             for s in (*STATES, *GUEST, "active")
         ),
     ),
     source="telegraf inputs.cpu",
+    labels_of=_node_labels,
 )
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.options import Boolean, Option, TextList
 from fleetmon_agent.points import FieldValue, Point
-from fleetmon_agent.schema import GAUGE, Field, Measurement, Tag
+from fleetmon_agent.schema import GAUGE, Field, Measurement, Prom, Tag
 
 # Telegraf's default ignore_fs plus the kernel's pseudo filesystems.
 DEFAULT_IGNORE_FS = [
@@ -42,6 +43,25 @@ DEFAULT_IGNORE_FS = [
 ]
 
 
+def _node_labels(tags: Mapping[str, str], extra: Mapping[str, FieldValue]) -> dict[str, str]:
+    # node_exporter's labels: the device as mounted (/dev/sda1), not Telegraf's sda1.
+    return {
+        "device": str(extra.get("device", tags.get("device", ""))),
+        "fstype": tags.get("fstype", ""),
+        "mountpoint": tags.get("path", ""),
+    }
+
+
+def _free_bytes(p: Point) -> float | None:
+    # node_exporter's free counts the blocks reserved for root too: size - used.
+    total, used = p.fields.get("total"), p.fields.get("used")
+    return float(total - used) if isinstance(total, int) and isinstance(used, int) else None
+
+
+def _readonly(p: Point) -> float:
+    return 1.0 if p.tags.get("mode") == "ro" else 0.0
+
+
 class DiskOptions(CollectorOptions):
     """`collectors.disk`."""
 
@@ -61,17 +81,27 @@ MEASUREMENT = Measurement(
         Tag("mode", "rw or ro"),
     ),
     (
-        Field("total", int, GAUGE, "bytes", "size"),
-        Field("free", int, GAUGE, "bytes", "space available to unprivileged users"),
+        Field("total", int, GAUGE, "bytes", "size",
+              prom=Prom("node_filesystem_size_bytes", "Filesystem size in bytes.")),
+        Field("free", int, GAUGE, "bytes", "space available to unprivileged users",
+              prom=Prom("node_filesystem_avail_bytes",
+                        "Filesystem space available to non-root users in bytes.")),
         Field("used", int, GAUGE, "bytes", "space in use"),
         Field("used_percent", float, GAUGE, "percent", "used / (used + free)"),
-        Field("inodes_total", int, GAUGE, "inodes", "inodes"),
-        Field("inodes_free", int, GAUGE, "inodes", "free inodes"),
+        Field("inodes_total", int, GAUGE, "inodes", "inodes",
+              prom=Prom("node_filesystem_files", "Filesystem total file nodes.")),
+        Field("inodes_free", int, GAUGE, "inodes", "free inodes",
+              prom=Prom("node_filesystem_files_free", "Filesystem total free file nodes.")),
         Field("inodes_used", int, GAUGE, "inodes", "inodes in use"),
         Field("inodes_used_percent", float, GAUGE, "percent", "inodes_used / inodes_total"),
     ),
     source="telegraf inputs.disk",
-)
+    labels_of=_node_labels,
+    derived=(
+        Prom("node_filesystem_free_bytes", "Filesystem free space in bytes.", value=_free_bytes),
+        Prom("node_filesystem_readonly", "Filesystem read-only status.", value=_readonly),
+    ),
+)  # fmt: skip
 
 
 class DiskCollector:

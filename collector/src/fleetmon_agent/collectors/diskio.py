@@ -9,7 +9,7 @@ from typing import NamedTuple
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.options import Option, TextList
 from fleetmon_agent.points import FieldValue, Point
-from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement, Tag
+from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement, Prom, Tag
 
 DEFAULT_IGNORE_DEVICES = ["loop*", "ram*"]
 SECTOR = 512  # /proc/diskstats counts 512-byte sectors whatever the device's sector size
@@ -28,24 +28,44 @@ MEASUREMENT = Measurement(
     "Block device I/O counters",
     (Tag("name", "device name (sda, nvme0n1, dm-0, ...)"),),
     (
-        Field("reads", int, COUNTER, "operations", "reads completed"),
-        Field("writes", int, COUNTER, "operations", "writes completed"),
-        Field("read_bytes", int, COUNTER, "bytes", "bytes read"),
-        Field("write_bytes", int, COUNTER, "bytes", "bytes written"),
-        Field("read_time", int, COUNTER, "milliseconds", "time reads spent queued and served"),
-        Field("write_time", int, COUNTER, "milliseconds", "time writes spent queued and served"),
-        Field("io_time", int, COUNTER, "milliseconds", "time with at least one I/O in flight"),
-        Field("weighted_io_time", int, COUNTER, "milliseconds", "io_time weighted by queue"),
-        Field("iops_in_progress", int, GAUGE, "operations", "I/Os issued, not yet completed"),
-        Field("merged_reads", int, COUNTER, "operations", "adjacent reads merged"),
-        Field("merged_writes", int, COUNTER, "operations", "adjacent writes merged"),
+        Field("reads", int, COUNTER, "operations", "reads completed",
+              prom=Prom("node_disk_reads_completed_total",
+                        "The total number of reads completed successfully.")),
+        Field("writes", int, COUNTER, "operations", "writes completed",
+              prom=Prom("node_disk_writes_completed_total",
+                        "The total number of writes completed successfully.")),
+        Field("read_bytes", int, COUNTER, "bytes", "bytes read",
+              prom=Prom("node_disk_read_bytes_total",
+                        "The total number of bytes read successfully.")),
+        Field("write_bytes", int, COUNTER, "bytes", "bytes written",
+              prom=Prom("node_disk_written_bytes_total",
+                        "The total number of bytes written successfully.")),
+        Field("read_time", int, COUNTER, "milliseconds", "time reads spent queued and served",
+              prom=Prom("node_disk_read_time_seconds_total",
+                        "The total number of seconds spent by all reads.", scale=0.001)),
+        Field("write_time", int, COUNTER, "milliseconds", "time writes spent queued and served",
+              prom=Prom("node_disk_write_time_seconds_total",
+                        "This is the total number of seconds spent by all writes.", scale=0.001)),
+        Field("io_time", int, COUNTER, "milliseconds", "time with at least one I/O in flight",
+              prom=Prom("node_disk_io_time_seconds_total", "Total seconds spent doing I/Os.",
+                        scale=0.001)),
+        Field("weighted_io_time", int, COUNTER, "milliseconds", "io_time weighted by queue",
+              prom=Prom("node_disk_io_time_weighted_seconds_total",
+                        "The weighted # of seconds spent doing I/Os.", scale=0.001)),
+        Field("iops_in_progress", int, GAUGE, "operations", "I/Os issued, not yet completed",
+              prom=Prom("node_disk_io_now", "The number of I/Os currently in progress.")),
+        Field("merged_reads", int, COUNTER, "operations", "adjacent reads merged",
+              prom=Prom("node_disk_reads_merged_total", "The total number of reads merged.")),
+        Field("merged_writes", int, COUNTER, "operations", "adjacent writes merged",
+              prom=Prom("node_disk_writes_merged_total", "The number of writes merged.")),
         # From the previous sample (so not in a device's first point), as Telegraf does.
         Field("io_util", float, GAUGE, "percent", "share of the time the device was busy"),
         Field("io_await", float, GAUGE, "milliseconds", "average time per I/O, queue included"),
         Field("io_svctm", float, GAUGE, "milliseconds", "average service time per I/O"),
     ),
     source="telegraf inputs.diskio",
-)
+    labels_of=lambda tags, extra: {"device": tags.get("name", "")},
+)  # fmt: skip
 
 
 class Stats(NamedTuple):

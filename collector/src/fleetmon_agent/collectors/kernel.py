@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.points import FieldValue, Point
-from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement
+from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement, Prom
 
 # /proc/stat line -> Telegraf field (the first number of the line).
 STAT = {
@@ -17,6 +18,14 @@ STAT = {
 }
 # Not Telegraf fields: pull mode serves them as node_procs_running and node_procs_blocked.
 RUNQUEUE = ("procs_running", "procs_blocked")
+
+
+def _runqueue(key: str) -> Callable[[Point], float | None]:
+    def value(p: Point) -> float | None:
+        v = p.extra.get(key) if p.extra else None
+        return float(v) if isinstance(v, int) else None
+
+    return value
 
 
 class KernelOptions(CollectorOptions):
@@ -30,17 +39,28 @@ MEASUREMENT = Measurement(
     "Kernel counters from /proc/stat, and the entropy pool",
     (),
     (
-        Field("boot_time", int, GAUGE, "seconds", "boot time, seconds since the epoch"),
-        Field("context_switches", int, COUNTER, "switches", "context switches since boot"),
-        Field("interrupts", int, COUNTER, "interrupts", "interrupts serviced since boot"),
-        Field("processes_forked", int, COUNTER, "processes", "forks since boot"),
-        Field("entropy_avail", int, GAUGE, "bits", "entropy available to /dev/random"),
+        Field("boot_time", int, GAUGE, "seconds", "boot time, seconds since the epoch",
+              prom=Prom("node_boot_time_seconds", "Node boot time, in unixtime.")),
+        Field("context_switches", int, COUNTER, "switches", "context switches since boot",
+              prom=Prom("node_context_switches_total", "Total number of context switches.")),
+        Field("interrupts", int, COUNTER, "interrupts", "interrupts serviced since boot",
+              prom=Prom("node_intr_total", "Total number of interrupts serviced.")),
+        Field("processes_forked", int, COUNTER, "processes", "forks since boot",
+              prom=Prom("node_forks_total", "Total number of forks.")),
+        Field("entropy_avail", int, GAUGE, "bits", "entropy available to /dev/random",
+              prom=Prom("node_entropy_available_bits", "Bits of available entropy.")),
         # Only where /proc/stat still has a `page` line (kernels before 2.6).
         Field("disk_pages_in", int, COUNTER, "pages", "pages read from disk", when="page"),
         Field("disk_pages_out", int, COUNTER, "pages", "pages written to disk", when="page"),
     ),
     source="telegraf inputs.kernel",
-)
+    derived=(
+        Prom("node_procs_running", "Number of processes in runnable state.",
+             value=_runqueue("procs_running")),
+        Prom("node_procs_blocked", "Number of processes blocked waiting for I/O to complete.",
+             value=_runqueue("procs_blocked")),
+    ),
+)  # fmt: skip
 
 
 class KernelCollector:

@@ -6,7 +6,7 @@ import os
 
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.points import FieldValue, Point
-from fleetmon_agent.schema import GAUGE, Field, Measurement
+from fleetmon_agent.schema import GAUGE, Field, Measurement, Prom
 
 # Telegraf field <- /proc/meminfo key, in bytes (meminfo says kB) unless noted in _COUNTS.
 MEMINFO = {
@@ -72,6 +72,18 @@ _HELP = {
 }
 
 
+def _node(key: str) -> Prom:
+    """node_exporter's meminfo metric for a /proc/meminfo key (HugePages_* are counts),
+    from the file's own line: only keys this kernel has, and Cached without SReclaimable."""
+    name = f"node_memory_{key}" if key in _COUNTS else f"node_memory_{key}_bytes"
+
+    def value(p: Point) -> float | None:
+        v = p.extra.get(key) if p.extra else None
+        return float(v) if isinstance(v, int) else None
+
+    return Prom(name, f"Memory information field {name[len('node_memory_') :]}.", value=value)
+
+
 class MemOptions(CollectorOptions):
     """`collectors.mem`."""
 
@@ -83,23 +95,38 @@ MEASUREMENT = Measurement(
     "Physical memory (Telegraf's fields; on Linux from /proc/meminfo)",
     (),
     (
-        Field("total", int, GAUGE, "bytes", _HELP["total"]),
-        Field("available", int, GAUGE, "bytes", "available for new work without swapping"),
+        Field("total", int, GAUGE, "bytes", _HELP["total"], prom=_node("MemTotal")),
+        Field(
+            "available",
+            int,
+            GAUGE,
+            "bytes",
+            "available for new work without swapping",
+            prom=_node("MemAvailable"),
+        ),
         Field("used", int, GAUGE, "bytes", "total - available"),
-        Field("free", int, GAUGE, "bytes", _HELP["free"]),
+        Field("free", int, GAUGE, "bytes", _HELP["free"], prom=_node("MemFree")),
         Field("used_percent", float, GAUGE, "percent", "used / total"),
         Field("available_percent", float, GAUGE, "percent", "available / total"),
         Field("cached", int, GAUGE, "bytes", "page cache plus reclaimable slab (Telegraf's)"),
         *(
-            Field(name, int, GAUGE, "bytes", _HELP[name])
+            Field(name, int, GAUGE, "bytes", _HELP[name], prom=_node(MEMINFO[name]))
             for name in MEMINFO
             if name not in ("total", "free", "huge_pages_total", "huge_pages_free")
         ),
-        Field("huge_pages_total", int, GAUGE, "pages", "huge pages"),
-        Field("huge_pages_free", int, GAUGE, "pages", "huge pages not in use"),
+        Field("huge_pages_total", int, GAUGE, "pages", "huge pages", prom=_node("HugePages_Total")),
+        Field(
+            "huge_pages_free",
+            int,
+            GAUGE,
+            "pages",
+            "huge pages not in use",
+            prom=_node("HugePages_Free"),
+        ),
         Field("wired", int, GAUGE, "bytes", "memory that cannot be paged out (BSD, macOS)"),
     ),
     source="telegraf inputs.mem",
+    derived=(_node("Cached"),),
 )
 
 
@@ -145,7 +172,10 @@ class MemCollector:
         """One `mem` point."""
         try:
             with open(self.path) as f:
-                return [Point("mem", now, {}, telegraf_fields(parse_meminfo(f.read())))]
+                info = parse_meminfo(f.read())
+            # Pull mode serves the file's own lines (node_memory_<key>_bytes).
+            extra: dict[str, FieldValue] | None = dict(info) if self.ctx.expose else None
+            return [Point("mem", now, {}, telegraf_fields(info), extra)]
         except FileNotFoundError:  # not Linux
             return [Point("mem", now, {}, self._from_psutil())]
 

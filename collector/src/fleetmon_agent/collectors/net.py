@@ -8,7 +8,7 @@ import os
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.options import Option, TextList
 from fleetmon_agent.points import FieldValue, Point
-from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement, Tag
+from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement, Prom, Tag
 
 _FIELDS = (
     ("bytes_sent", "bytes_sent"),
@@ -20,6 +20,10 @@ _FIELDS = (
     ("dropin", "drop_in"),
     ("dropout", "drop_out"),
 )
+
+
+def _node(statistic: str) -> Prom:
+    return Prom(f"node_network_{statistic}_total", f"Network device statistic {statistic}.")
 
 
 class NetOptions(CollectorOptions):
@@ -35,18 +39,25 @@ MEASUREMENT = Measurement(
     "Network interface counters",
     (Tag("interface", "interface name"),),
     (
-        Field("bytes_sent", int, COUNTER, "bytes", "bytes sent"),
-        Field("bytes_recv", int, COUNTER, "bytes", "bytes received"),
-        Field("packets_sent", int, COUNTER, "packets", "packets sent"),
-        Field("packets_recv", int, COUNTER, "packets", "packets received"),
-        Field("err_in", int, COUNTER, "packets", "receive errors"),
-        Field("err_out", int, COUNTER, "packets", "transmit errors"),
-        Field("drop_in", int, COUNTER, "packets", "received packets dropped"),
-        Field("drop_out", int, COUNTER, "packets", "transmitted packets dropped"),
-        Field("speed", int, GAUGE, "Mbit/s", "link speed; -1 where the interface has none"),
+        Field("bytes_sent", int, COUNTER, "bytes", "bytes sent", prom=_node("transmit_bytes")),
+        Field("bytes_recv", int, COUNTER, "bytes", "bytes received", prom=_node("receive_bytes")),
+        Field("packets_sent", int, COUNTER, "packets", "packets sent",
+              prom=_node("transmit_packets")),
+        Field("packets_recv", int, COUNTER, "packets", "packets received",
+              prom=_node("receive_packets")),
+        Field("err_in", int, COUNTER, "packets", "receive errors", prom=_node("receive_errs")),
+        Field("err_out", int, COUNTER, "packets", "transmit errors", prom=_node("transmit_errs")),
+        Field("drop_in", int, COUNTER, "packets", "received packets dropped",
+              prom=_node("receive_drop")),
+        Field("drop_out", int, COUNTER, "packets", "transmitted packets dropped",
+              prom=_node("transmit_drop")),
+        Field("speed", int, GAUGE, "Mbit/s", "link speed; -1 where the interface has none",
+              prom=Prom("node_network_speed_bytes", "Network device property: speed_bytes",
+                        scale=125000.0)),
     ),
     source="telegraf inputs.net",
-)
+    labels_of=lambda tags, extra: {"device": tags.get("interface", "")},
+)  # fmt: skip
 
 
 class NetCollector:

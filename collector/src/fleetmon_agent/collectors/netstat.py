@@ -10,7 +10,7 @@ from typing import Callable
 
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.points import FieldValue, Point
-from fleetmon_agent.schema import GAUGE, Field, Measurement
+from fleetmon_agent.schema import GAUGE, Field, Measurement, Prom
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,13 @@ class NetstatOptions(CollectorOptions):
     interval = every(30.0)
 
 
+def _curr_estab(p: Point) -> float | None:
+    est, close_wait = p.fields.get("tcp_established"), p.fields.get("tcp_close_wait")
+    if isinstance(est, int) and isinstance(close_wait, int):
+        return float(est + close_wait)
+    return None
+
+
 def _sockets(name: str, help: str) -> Field:
     return Field(name, int, GAUGE, "sockets", help)
 
@@ -78,13 +85,22 @@ MEASUREMENT = Measurement(
     (
         *(_sockets(name, f"TCP sockets in state {name[4:].upper()}") for name in (
             "tcp_established", "tcp_syn_sent", "tcp_syn_recv", "tcp_fin_wait1",
-            "tcp_fin_wait2", "tcp_time_wait", "tcp_close", "tcp_close_wait", "tcp_last_ack",
-            "tcp_listen", "tcp_closing",
+            "tcp_fin_wait2",
+        )),
+        Field("tcp_time_wait", int, GAUGE, "sockets", "TCP sockets in state TIME_WAIT",
+              prom=Prom("node_sockstat_TCP_tw", "Number of TCP sockets in state tw.")),
+        *(_sockets(name, f"TCP sockets in state {name[4:].upper()}") for name in (
+            "tcp_close", "tcp_close_wait", "tcp_last_ack", "tcp_listen", "tcp_closing",
         )),
         _sockets("tcp_none", "TCP sockets in a state not listed here"),
         _sockets("udp_socket", "UDP sockets"),
     ),
     source="telegraf inputs.netstat",
+    derived=(
+        # RFC 1213 tcpCurrEstab, as the kernel counts it: ESTABLISHED plus CLOSE_WAIT.
+        Prom("node_netstat_Tcp_CurrEstab", "Statistic TcpCurrEstab.", "untyped",
+             value=_curr_estab),
+    ),
 )  # fmt: skip
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.points import FieldValue, Point
-from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement
+from fleetmon_agent.schema import COUNTER, GAUGE, Field, Measurement, Prom
+
+# psutil (like gopsutil) reports /proc/vmstat's pswpin/pswpout pages times 4096, whatever
+# the page size; node_exporter serves the page counts.
+_PAGE = 4096.0
 
 
 class SwapOptions(CollectorOptions):
@@ -22,11 +26,23 @@ MEASUREMENT = Measurement(
         Field("used", int, GAUGE, "bytes", "swap space in use"),
         Field("free", int, GAUGE, "bytes", "swap space not in use"),
         Field("used_percent", float, GAUGE, "percent", "used / total"),
-        Field("in", int, COUNTER, "bytes", "swapped in since boot"),
-        Field("out", int, COUNTER, "bytes", "swapped out since boot"),
+        Field(
+            "in", int, COUNTER, "bytes", "swapped in since boot",
+            prom=Prom(
+                "node_vmstat_pswpin", "/proc/vmstat information field pswpin.", "untyped",
+                scale=1 / _PAGE,
+            ),
+        ),
+        Field(
+            "out", int, COUNTER, "bytes", "swapped out since boot",
+            prom=Prom(
+                "node_vmstat_pswpout", "/proc/vmstat information field pswpout.", "untyped",
+                scale=1 / _PAGE,
+            ),
+        ),
     ),
     source="telegraf inputs.swap",
-)
+)  # fmt: skip
 
 
 class SwapCollector:

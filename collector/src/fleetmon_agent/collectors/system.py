@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fleetmon_agent.collectors.base import CollectorOptions, CollectorSpec, Context, every
 from fleetmon_agent.points import FieldValue, Point
-from fleetmon_agent.schema import GAUGE, INFO, Field, Measurement
+from fleetmon_agent.schema import GAUGE, INFO, Field, Measurement, Prom
 
 
 class SystemOptions(CollectorOptions):
@@ -18,9 +18,12 @@ MEASUREMENT = Measurement(
     "Load, CPUs, users, uptime",
     (),
     (
-        Field("load1", float, GAUGE, "", "1-minute load average"),
-        Field("load5", float, GAUGE, "", "5-minute load average"),
-        Field("load15", float, GAUGE, "", "15-minute load average"),
+        Field("load1", float, GAUGE, "", "1-minute load average",
+              prom=Prom("node_load1", "1m load average.")),
+        Field("load5", float, GAUGE, "", "5-minute load average",
+              prom=Prom("node_load5", "5m load average.")),
+        Field("load15", float, GAUGE, "", "15-minute load average",
+              prom=Prom("node_load15", "15m load average.")),
         Field("n_cpus", int, GAUGE, "", "logical CPUs"),
         Field("n_physical_cpus", int, GAUGE, "", "physical CPU cores"),
         Field("n_users", int, GAUGE, "", "logged-in user sessions"),
@@ -29,7 +32,7 @@ MEASUREMENT = Measurement(
         Field("uptime_format", str, INFO, "", 'uptime as "3 days, 4:05"'),
     ),
     source="telegraf inputs.system",
-)
+)  # fmt: skip
 
 
 def format_uptime(seconds: int) -> str:
