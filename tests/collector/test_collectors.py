@@ -233,7 +233,7 @@ def test_procstat_top_by_cpu_and_memory_with_deltas(tmp_path: Path) -> None:
     _fake_proc(tmp_path, procs)
     clock.advance(10)
     points = c.collect(2010.0)
-    by_pid = {p.fields["pid"]: p for p in points}
+    by_pid = {int(p.tags["pid"]): p for p in points}
     assert set(by_pid) == {3, 7, 10, 9}  # top 2 by CPU + top 2 by memory
     assert by_pid[3].fields["cpu_usage"] == 20.0
     assert by_pid[7].fields["cpu_usage"] == 10.0

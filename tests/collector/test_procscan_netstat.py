@@ -267,7 +267,7 @@ def test_procstat_reports_the_exact_resident_size_from_statm(tmp_path: Path) -> 
     mem = SimpleNamespace(virtual_memory=lambda: SimpleNamespace(total=4096 * 10000))
     ctx = Context(psutil=mem, proc_root=str(tmp_path))
     points = {
-        p.fields["pid"]: p.fields
+        int(p.tags["pid"]): p.fields
         for p in procstat.create(ctx, procstat.ProcstatOptions(top_n=2)).collect(9.0)
     }
     page = os.sysconf("SC_PAGE_SIZE")

@@ -143,9 +143,10 @@ TABLE: dict[str, dict[str, Any]] = {
         # The agent reports the top processes, a subset of Telegraf's fields: those listed
         # here must be Telegraf's (name and type); AGENT_OMITS lists the rest.
         "source": readme("procstat"),
+        # `pid_tag = true`: the pid becomes a tag and is removed from the fields.
         "tags": {"process_name", "pid", "user"},
         "fields": {
-            "pid": I, "cpu_usage": F, "cpu_time_user": F, "cpu_time_system": F,
+            "cpu_usage": F, "cpu_time_user": F, "cpu_time_system": F,
             "memory_rss": I, "memory_usage": F, "num_threads": I, "created_at": I,
         },
         "conditional": set(),

@@ -136,7 +136,6 @@ def _points(host_index: int, now: float) -> list[dict[str, Any]]:
                 "time": now,
                 "tags": {"process_name": name, "pid": str(100 + rank), "user": "svc"},
                 "fields": {
-                    "pid": 100 + rank,
                     "cpu_usage": cpu,
                     "memory_rss": int(rss),
                     "memory_usage": round(100 * rss / (16 * 2**30), 3),

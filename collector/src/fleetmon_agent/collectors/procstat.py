@@ -24,11 +24,12 @@ MEASUREMENT = Measurement(
     "The top processes by CPU and by memory",
     (
         Tag("process_name", "the process's name (comm)"),
+        # A tag, as Telegraf's `pid_tag = true` makes it, and then not also a field:
+        # InfluxDB 3 refuses a tag and a field of the same name in one measurement.
         Tag("pid", "process id"),
         Tag("user", "owner's user name"),
     ),
     (
-        Field("pid", int, GAUGE, "", "process id"),
         Field("cpu_usage", float, GAUGE, "percent", "CPU since the previous run, of one core"),
         Field("cpu_time_user", float, COUNTER, "seconds", "CPU time in user mode"),
         Field("cpu_time_system", float, COUNTER, "seconds", "CPU time in kernel mode"),
@@ -128,7 +129,6 @@ class ProcstatCollector:
                 "user": _user_of(self.ctx.proc_root, p.pid, self._users),
             }
             fields: dict[str, FieldValue] = {
-                "pid": p.pid,
                 "cpu_usage": round(cpu[p.pid], 3),
                 "cpu_time_user": round(p.cpu_user, 2),
                 "cpu_time_system": round(max(p.cpu_seconds - p.cpu_user, 0.0), 2),
