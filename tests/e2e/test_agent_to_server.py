@@ -15,7 +15,7 @@ import pytest
 
 from fleetmon_db.timeseries import NS, Aggregate, RangeQuery, Selector, open_store
 from tests.support.agent import agent_env
-from tests.support.servers import free_port, stop_process, wait_http
+from tests.support.servers import SERVER_START_S, free_port, stop_process, wait_http
 
 BIN = Path(sys.executable).parent
 HOST = "e2e-host"
@@ -52,7 +52,11 @@ class Server:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
             )
-        wait_http(f"{self.url}/health", timeout=30, proc=self.proc)
+        try:
+            wait_http(f"{self.url}/health", timeout=SERVER_START_S, proc=self.proc)
+        except BaseException:
+            self.stop()  # a server that did not come up must not outlive the test
+            raise
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -77,7 +77,7 @@ def test_from_make_run_to_a_slack_notification(tmp_path: Path, slack: SlackWebho
     with out.open("wb") as sink:
         proc = subprocess.Popen([FLEETMON, "up"], env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        wait_http(f"{url}/health", timeout=30, proc=proc)
+        wait_http(f"{url}/health", proc=proc)
         deadline = time.monotonic() + 20
         while "started local agent" not in out.read_text():
             assert time.monotonic() < deadline, out.read_text()

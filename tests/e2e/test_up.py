@@ -36,7 +36,7 @@ def test_up_serves_health_and_stops_children(tmp_path: Path) -> None:
     with out.open("wb") as sink:
         proc = subprocess.Popen([FLEETMON, "up"], env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        wait_http(f"http://127.0.0.1:{port}/health", timeout=30, proc=proc)
+        wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
         assert time.monotonic() - started < 30
         assert httpx.get(f"http://127.0.0.1:{port}/health").json()["status"] == "ok"
         creds = tmp_path / "data" / "admin-credentials.txt"

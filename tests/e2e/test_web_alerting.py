@@ -145,7 +145,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     receiver = Receiver().start()
     client = httpx.Client(base_url=url, timeout=30)
     try:
-        wait_http(f"{url}/health", timeout=20)
+        wait_http(f"{url}/health")
         s = Site(url, keys, receiver, client)
         s.push_memory()
         # The worker installs the default rules when it starts.

@@ -279,7 +279,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     thread.start()
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_http(f"{url}/health", timeout=20)
+        wait_http(f"{url}/health")
         now = time.time()
         with httpx.Client(base_url=url, timeout=30) as client:
             for index, (name, key) in enumerate(keys.items()):

@@ -21,6 +21,11 @@ PG_ADMIN_DSN = os.environ.get("FLEETMON_TEST_PG", "postgresql://postgres@127.0.0
 REDIS_URL = os.environ.get("FLEETMON_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
+# How long a server process the tests start may take to answer: importing the API alone
+# takes ~2 s on a quiet machine, but several times that when the machine is busy.
+SERVER_START_S = 90.0
+
+
 class ServerMissing(RuntimeError):
     """A server the test needs is not installed or not reachable."""
 
@@ -32,7 +37,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http(
+    url: str, timeout: float = SERVER_START_S, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll `url` until it answers below 500, the process dies, or `timeout` passes."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
