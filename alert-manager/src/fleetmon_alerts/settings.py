@@ -2,16 +2,45 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleetmon_db import embedded
+from fleetmon_db import embedded, envcheck
+
+NAMESPACE = "FLEETMON_ALERTS_"
+# Every variable the worker reads.
+KNOWN = envcheck.SHARED | {
+    f"{NAMESPACE}INTERVAL",
+    f"{NAMESPACE}CHANNEL_TIMEOUT",
+    f"{NAMESPACE}RETRY_BASE",
+}
+# Outside its namespace the worker refuses only near-misses of its own names (the other
+# FLEETMON_* names, the API server's among them, are checked by the programs that read them).
+NEAR_MISS = 0.9
 
 
 class SettingsError(ValueError):
     """A setting has a bad value; the message names the variable and the value."""
+
+
+def _mine(name: str) -> bool:
+    if name.startswith(NAMESPACE):
+        return True
+    if not envcheck.unowned(name):
+        return False
+    return any(difflib.SequenceMatcher(None, name, k).ratio() >= NEAR_MISS for k in KNOWN)
+
+
+def check_names(env: Mapping[str, str]) -> None:
+    """Raise SettingsError naming each FLEETMON_* variable that looks meant for the worker
+    but is not one of its settings (and the closest one that is)."""
+    try:
+        envcheck.check(env, KNOWN, _mine)
+    except envcheck.UnknownVariable as exc:
+        raise SettingsError("; ".join(exc.problems)) from None
 
 
 def _float(env: Mapping[str, str], key: str, default: float, minimum: float) -> float:
@@ -47,6 +76,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read FLEETMON_* variables; embedded SQLite defaults under FLEETMON_DATA_DIR."""
         env = os.environ if env is None else env
+        check_names(env)
         data_dir = Path(env.get("FLEETMON_DATA_DIR") or embedded.DEFAULT_DATA_DIR)
         return cls(
             database_url=env.get("FLEETMON_DATABASE_URL") or embedded.metadata_url(data_dir),

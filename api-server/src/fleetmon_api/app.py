@@ -11,16 +11,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fleetmon_api import errors, jobs
+from fleetmon_api import agentdist, apidocs, errors
 from fleetmon_api.idempotency import BatchLedger, MemoryLedger, RedisLedger
 from fleetmon_api.ingest.fastpath import FastCompiler
 from fleetmon_api.ingest.validate import Limits, Validator
+from fleetmon_api.jobs import RollupJob
 from fleetmon_api.keycache import KeyCache
 from fleetmon_api.presence import Presence
 from fleetmon_api.ratelimit import RateLimiter
 from fleetmon_api.routers import ROUTERS
 from fleetmon_api.security import JWTConfig
 from fleetmon_api.settings import Settings
+from fleetmon_api.settings import load as load_settings
 from fleetmon_api.state import AppState, OverviewPools, every, utc_now
 from fleetmon_api.stores import ensure_schema_soon, open_configured_store
 from fleetmon_api.telemetry import Telemetry
@@ -96,7 +98,7 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
         presence=Presence(sessions, utc_now),
         telemetry=Telemetry(),
         jwt=JWTConfig(
-            key=settings.secret_key,
+            key=settings.signing_key(),
             algorithm=settings.jwt_algorithm,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
@@ -144,8 +146,9 @@ def create_app(
         app.state.fleetmon = state
         ensure_schema_soon(state.store, state.stop, settings.store_retry_after_s)
         _start(state, "presence-flush", settings.presence_flush_s, state.presence.flush)
-        if settings.rollup_interval_s > 0:
-            _start(state, "rollup", settings.rollup_interval_s, lambda: jobs.rollup_once(state))
+        rollups = RollupJob(state) if settings.rollup_interval_s > 0 else None
+        if rollups is not None:
+            _start(state, "rollup", settings.rollup_interval_s, rollups.run_once)
         if freeze_gc:
             tune_gc()
         try:
@@ -155,6 +158,8 @@ def create_app(
             for t in state.threads:
                 t.join(timeout=10)
             state.overview_pools.shutdown()
+            if rollups is not None:
+                rollups.close()
             state.presence.flush()
             close = getattr(state.ledger, "close", None)
             if close is not None:
@@ -168,10 +173,20 @@ def create_app(
         version="1.0.0",
         summary="Fleet server monitoring: ingest, queries, hosts, auth and alerts",
         lifespan=lifespan,
+        docs_url=None,  # apidocs serves /docs from vendored files (FastAPI's uses a CDN)
+        redoc_url=None,
     )
+    apidocs.install(app)
     errors.install(app)
     app.add_middleware(_Timing)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(agentdist.router)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one `fleetmon serve --workers N` process, configured by its environment
+    (which the parent process has already validated)."""
+    return create_app(load_settings(), freeze_gc=True)

@@ -1,46 +1,42 @@
-"""Background jobs of the API process: presence flush and the rollup + retention run."""
+"""Background jobs of the API process: the rollup + retention run, once per deployment.
+
+Every API worker (and replica) starts the job's timer, but only the one holding the
+"rollups" leader lock (fleetmon_db.leader, keyed on the metadata database they share) runs
+it; if that worker dies, another takes over at its next tick.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import logging
 import os
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 from fleetmon_api.state import AppState
+from fleetmon_db.leader import LeaderLock, lock_for
 
 log = logging.getLogger(__name__)
 
-
-@contextlib.contextmanager
-def _host_lock(name: str) -> Iterator[bool]:
-    """A non-blocking per-machine lock, so N workers of one server do not all roll up at once."""
-    path = Path(tempfile.gettempdir()) / f"fleetmon-{name}.lock"
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+LOCK_NAME = "rollups"
 
 
-def rollup_once(state: AppState) -> bool:
-    """Roll up closed windows and enforce retention; False if another worker holds the lock."""
-    lock_name = "rollup-" + hashlib.sha256(state.settings.store_url.encode()).hexdigest()[:16]
-    with _host_lock(lock_name) as mine:
-        if not mine:
+class RollupJob:
+    """Roll up closed windows and enforce retention, in the leading worker only."""
+
+    def __init__(self, state: AppState, lock: LeaderLock | None = None) -> None:
+        self.state = state
+        self.lock = lock or lock_for(state.settings.database_url, LOCK_NAME)
+        self.leading = False
+
+    def run_once(self) -> bool:
+        """One run if this worker leads; False if another worker holds the lock."""
+        if not self.lock.try_acquire():
+            if self.leading:
+                log.warning("lost the rollup leader lock; another worker takes over")
+            self.leading = False
             return False
+        if not self.leading:
+            log.info("this worker (pid %d) runs the rollup and retention job", os.getpid())
+            self.leading = True
+        state = self.state
         now_ns = state.now_ns()
         try:
             report = state.store.rollup(now_ns)
@@ -51,3 +47,7 @@ def rollup_once(state: AppState) -> bool:
         state.telemetry.rollup_runs.labels("ok").inc()
         log.debug("rollup wrote %s", dict(report.windows))
         return True
+
+    def close(self) -> None:
+        """Give the lock up, so another worker leads at once."""
+        self.lock.release()

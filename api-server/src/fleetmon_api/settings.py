@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fleetmon_db import embedded
+from fleetmon_db import embedded, envcheck
 
-# Public on purpose: embedded mode (a laptop, `make run`) may use it; servers must not.
-DEFAULT_SECRET_KEY = "fleetmon-embedded-insecure-secret-key"  # noqa: S105
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class MissingSecretKey(ValueError):
+    """Serving needs a signing key for people's JWTs, and there is no safe default."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "FLEETMON_SECRET_KEY is not set: the API signs logins with it; set it to a random "
+            f"value of at least {MIN_SECRET_KEY_LENGTH} characters, e.g. "
+            "FLEETMON_SECRET_KEY=$(openssl rand -hex 32) (only `fleetmon up`, the embedded "
+            "laptop mode, generates one by itself)"
+        )
 
 
 class Settings(BaseSettings):
@@ -22,9 +34,10 @@ class Settings(BaseSettings):
     data_dir: Path = embedded.DEFAULT_DATA_DIR
     database_url: str = ""
     store_url: str = ""
-    # Embedded mode: SQLite everywhere, defaults allowed. None means "derive from the URLs".
+    # Embedded mode: SQLite everywhere. None means "derive from the URLs".
     embedded: bool | None = None
-    secret_key: str = DEFAULT_SECRET_KEY
+    # Signs people's JWTs. No default: a built-in key would be public (see `signing_key`).
+    secret_key: str | None = Field(default=None, repr=False)
 
     # People: short-lived JWTs, algorithm pinned here (never taken from the token header).
     jwt_algorithm: str = "HS256"
@@ -32,14 +45,23 @@ class Settings(BaseSettings):
     jwt_audience: str = "fleetmon-api"
     jwt_ttl_s: int = Field(default=900, gt=0)
 
-    # Rate limits ("N/period", limits syntax); storage memory:// or redis://.
-    rate_limit_storage_url: str = "memory://"
+    # Rate limits ("N/period", limits syntax); storage memory:// or redis://. Empty: the
+    # Redis of `redis_url` when set (shared by every worker and replica), else in-process.
+    rate_limit_storage_url: str = ""
     rate_limit_key_prefix: str = "fleetmon"
     ingest_rate_limit: str = "100/minute"
     enroll_rate_limit: str = "10/minute"
     login_rate_limit: str = "10/minute"
-    # Redis for shared idempotency keys across workers; empty = in-process cache only.
+    # Redis shared by every worker and replica: batch ids (idempotency) and, unless
+    # rate_limit_storage_url says otherwise, rate-limit counters. Empty: per process.
     redis_url: str = ""
+
+    # HTTP keep-alive: idle connections stay open this long. Well above the agent's flush
+    # interval (5 s), so an agent never sends into a connection the server is closing.
+    keep_alive_s: int = Field(default=75, gt=0)
+    # The agent distribution served at /install.sh and /agent/ (`fleetmon agent-dist`).
+    # Empty: <data_dir>/agent-dist.
+    agent_dist_dir: Path | None = None
 
     # Ingest limits.
     max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
@@ -84,11 +106,31 @@ class Settings(BaseSettings):
             self.embedded = embedded.is_embedded(self.database_url) and embedded.is_embedded(
                 self.store_url
             )
-        if not self.embedded and self.secret_key == DEFAULT_SECRET_KEY:
-            raise ValueError(
-                "secret_key: the built-in default key is only allowed in embedded mode; "
-                "set FLEETMON_SECRET_KEY to a long random value"
-            )
-        if len(self.secret_key) < 32:
-            raise ValueError("secret_key: must be at least 32 characters")
+        if not self.rate_limit_storage_url:
+            self.rate_limit_storage_url = self.redis_url or "memory://"
+        if self.agent_dist_dir is None:
+            self.agent_dist_dir = self.data_dir / "agent-dist"
+        if self.secret_key is not None and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(f"secret_key: must be at least {MIN_SECRET_KEY_LENGTH} characters")
         return self
+
+    def signing_key(self) -> str:
+        """The JWT signing key; MissingSecretKey if none is configured."""
+        if self.secret_key is None:
+            raise MissingSecretKey
+        return self.secret_key
+
+
+def known_variables() -> frozenset[str]:
+    """Every FLEETMON_* variable the API server reads."""
+    fields = {f"{envcheck.PREFIX}{name.upper()}" for name in Settings.model_fields}
+    return frozenset(fields | envcheck.SHARED)
+
+
+def load(**overrides: Any) -> Settings:
+    """Settings from the environment, refusing FLEETMON_* names that no setting reads.
+
+    Raises envcheck.UnknownVariable or pydantic's ValidationError.
+    """
+    envcheck.check(os.environ, known_variables(), envcheck.unowned)
+    return Settings(**overrides)

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from fleetmon_api import services
 from fleetmon_api.app import create_app
+from fleetmon_api.cli import load_settings
 from fleetmon_api.settings import Settings
 from fleetmon_db import embedded
 from fleetmon_db import migrate as db_migrate
@@ -161,11 +162,11 @@ def _start_children(
         }
         if not state_file.exists():
             name = socket.gethostname() or "localhost"
-            argv = [agent, "enroll", "--server", url, "--token", _enroll_token(settings)]
+            argv = [agent, "enroll", "--server", url, "--token-stdin", "--name", name]
             with (logs / "agent.log").open("ab") as out:
                 rc = subprocess.run(
-                    [*argv, "--name", name], env=env, stdout=out, stderr=subprocess.STDOUT,
-                    timeout=60, check=False,
+                    argv, env=env, input=_enroll_token(settings).encode() + b"\n", stdout=out,
+                    stderr=subprocess.STDOUT, timeout=60, check=False,
                 ).returncode  # fmt: skip
             if rc != 0:
                 _say(f"  local agent enrollment failed (see {logs / 'agent.log'})")
@@ -181,19 +182,56 @@ def _raise_stop(signum: int, _frame: FrameType | None) -> None:
     raise _Stop(signum)
 
 
-def run_up(port: int | None = None, host: str = "127.0.0.1") -> int:
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound now: a port in use is found before anything is created."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def run_up(port: int = 8080, host: str = "127.0.0.1") -> int:
     """Run until Ctrl-C or SIGTERM; every child is stopped before returning."""
-    data_dir = Path(os.environ.get("FLEETMON_DATA_DIR") or embedded.DEFAULT_DATA_DIR)
+    try:
+        sock = listen(host, port)
+    except OSError as exc:
+        print(
+            f"fleetmon up: cannot listen on {host}:{port}: {exc.strerror or exc} (is fleetmon "
+            "already running?); choose another port: make run PORT=8081 (or fleetmon up "
+            "--port 8081)",
+            file=sys.stderr,
+        )
+        return 1
+    with sock:
+        return _run(sock, port, host)
+
+
+def _run(sock: socket.socket, port: int, host: str) -> int:
+    data_dir = Path(os.environ.get("FLEETMON_DATA_DIR") or embedded.DEFAULT_DATA_DIR).resolve()
+    overrides: dict[str, object] = {"data_dir": data_dir}
+    settings = load_settings(**overrides)  # unknown or bad settings: refused before creating
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.environ.setdefault("FLEETMON_SECRET_KEY", secret_key(data_dir))
-    settings = Settings(data_dir=data_dir)
-    port = port or int(os.environ.get("FLEETMON_PORT", "8080"))
+    if settings.secret_key is None:
+        # The embedded laptop mode, and only it, makes its own key (kept 0600 in the data dir).
+        overrides["secret_key"] = secret_key(data_dir)
+        settings = load_settings(**overrides)
     db_migrate.upgrade(settings.database_url)
     user, password = admin_credentials(settings)
     url = f"http://{host}:{port}"
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning", ws="none")
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        ws="none",
+        timeout_keep_alive=settings.keep_alive_s,
     )
+    server = uvicorn.Server(config)
     children = Children()
     starter = threading.Thread(
         target=_start_children, args=(server, settings, url, children), daemon=True
@@ -205,6 +243,7 @@ def run_up(port: int | None = None, host: str = "127.0.0.1") -> int:
     _say(f"  web UI:     {url}/")
     _say(f"  API docs:   {url}/docs")
     _say(f"  health:     {url}/health")
+    _say(f"  admin CLI:  FLEETMON_DATA_DIR={data_dir} {_tool('fleetmon') or 'fleetmon'} --help")
     if password:
         _say(f"  admin user: {user}  password: {password}")
         _say(f"  (saved in {data_dir / CREDENTIALS_FILE}, mode 0600)")
@@ -213,7 +252,7 @@ def run_up(port: int | None = None, host: str = "127.0.0.1") -> int:
     _say("Press Ctrl-C to stop.")
     starter.start()
     try:
-        server.run()
+        server.run(sockets=[sock])
     except (KeyboardInterrupt, _Stop):
         pass
     finally:

@@ -70,9 +70,12 @@ class Agent:
         ctx: Context | None = None,
         spool: Spool | None = None,
         clock: Callable[[], float] = time.time,
+        stats: AgentStats | None = None,
     ) -> None:
         self.config = config
-        self.stats = AgentStats()
+        self.api_key = api_key
+        # Counters outlive a reload (SIGHUP): the agent is rebuilt, its history is not.
+        self.stats = stats or AgentStats()
         self.ctx = ctx or Context(agent_stats=self.stats)
         self.ctx.agent_stats = self.stats
         self.ctx.expose = config.exporter.enabled  # collectors add what only pull mode serves
@@ -93,6 +96,8 @@ class Agent:
         self.latest: LatestValues | None = None
         self._exporter: Any = None
         self.exit_code = 0
+        # Set by SIGHUP: run() returns so the caller rebuilds the agent from the re-read config.
+        self.reload_requested = False
         server = config.server
         verify: Any = server.ca_bundle or True
         if server.insecure:
@@ -253,6 +258,14 @@ class Agent:
 
     def request_stop(self, *_args: object) -> None:
         """Ask the main loop to stop (signal handlers and self-limits call this)."""
+        self.reload_requested = False  # a stop wins over a reload asked for before it
+        self.stop_event.set()
+        self.wake.set()
+
+    def request_reload(self, *_args: object) -> None:
+        """SIGHUP: stop like SIGTERM (the batch in memory goes to the spool), then reload."""
+        if not self.stop_event.is_set():
+            self.reload_requested = True
         self.stop_event.set()
         self.wake.set()
 
@@ -261,6 +274,7 @@ class Agent:
         if install_signals:
             signal.signal(signal.SIGTERM, self.request_stop)
             signal.signal(signal.SIGINT, self.request_stop)
+            signal.signal(signal.SIGHUP, self.request_reload)
         self.start_limits()
         # Imported modules and the agent's set-up live for ever: keep the cyclic GC from
         # rescanning them. Before the first collection, or the first full GC pass (~10 ms
@@ -284,7 +298,12 @@ class Agent:
         except OSError as exc:
             log.error("could not spool the last batch: %s", exc)
         if self._sender_thread is not None:
-            self._sender_thread.join(SHUTDOWN_GRACE)
+            # A reload reopens the spool next: let a request in flight finish first (a stop
+            # must be quick; the next start reopens the spool anyway).
+            grace = SHUTDOWN_GRACE + (self.sender.timeout if self.reload_requested else 0.0)
+            self._sender_thread.join(grace)
+            if self._sender_thread.is_alive():
+                log.warning("the sender did not stop within %.0fs", grace)
         if self._exporter is not None:
             self._exporter.shutdown()
             self._exporter.server_close()

@@ -6,19 +6,23 @@ import argparse
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from fleetmon_agent import __version__
 from fleetmon_agent.config import DEFAULT_PATH, Config, ConfigError, load
+
+if TYPE_CHECKING:
+    from fleetmon_agent.agent import Agent
 
 log = logging.getLogger("fleetmon_agent")
 
 
 def _setup_logging(level: str) -> None:
+    value = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=value, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger().setLevel(value)  # a reload may change it
 
 
 def _api_key(config: Config) -> str:
@@ -89,11 +93,18 @@ def cmd_enroll(config: Config, args: argparse.Namespace) -> int:
     if not server:
         print("enroll: --server (or server.url) is required", file=sys.stderr)
         return 2
+    token = args.token
+    if args.token_stdin:
+        # stdin, so the token shows neither in `ps` nor in the shell's history.
+        token = sys.stdin.readline().strip()
+    if not token:
+        print("enroll: pass the token on stdin with --token-stdin (or --token)", file=sys.stderr)
+        return 2
     verify: object = config.server.ca_bundle or True
     if config.server.insecure:
         verify = False
     try:
-        host = enroll(server, args.token, config.state_file, args.name, labels, verify=verify)
+        host = enroll(server, token, config.state_file, args.name, labels, verify=verify)
     except (EnrollError, OSError) as exc:
         print(f"enroll failed: {exc}", file=sys.stderr)
         return 1
@@ -104,7 +115,7 @@ def cmd_enroll(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_run(config: Config, args: argparse.Namespace) -> int:
-    """Run the agent until SIGTERM/SIGINT."""
+    """Run the agent until SIGTERM/SIGINT; SIGHUP re-reads the configuration."""
     from fleetmon_agent.lean import import_requests
 
     # Before anything else imports it (see lean.py): plain HTTP needs no TLS at all.
@@ -136,7 +147,53 @@ def cmd_run(config: Config, args: argparse.Namespace) -> int:
         config.server.url,
         config.spool.dir,
     )
-    return agent.run()
+    while True:
+        rc = agent.run()
+        if not agent.reload_requested:
+            return rc
+        try:
+            fresh = _reloaded(agent, args)
+        except SpoolError as exc:
+            log.error("reload failed: %s", exc)
+            return 2
+        if not _reload_pending(agent):  # SIGTERM while rebuilding: stop after all
+            fresh.spool.close()
+            return rc
+        agent = fresh
+
+
+def _reload_pending(agent: Agent) -> bool:
+    """Whether the agent still wants a reload (a signal handler may have changed it)."""
+    return agent.reload_requested
+
+
+def _reloaded(agent: Agent, args: argparse.Namespace) -> Agent:
+    """SIGHUP: the agent rebuilt from the re-read configuration, with its counters; the spool
+    reopens with its backlog. A configuration that does not load keeps the running one."""
+    from fleetmon_agent.agent import Agent
+    from fleetmon_agent.spool import SpoolError
+
+    config, key = agent.config, agent.api_key
+    try:
+        fresh = load(args.config)
+        fresh_key = _api_key(fresh)
+        if not fresh.server.url or not fresh_key:
+            raise ConfigError(["server.url and an API key must stay set"])
+    except ConfigError as exc:
+        for line in exc.errors:
+            log.error("reload: config error: %s; keeping the running configuration", line)
+    else:
+        config, key = fresh, fresh_key
+        _setup_logging(config.log.level)
+        log.info("reload: configuration re-read from %s", config.source)
+    # The spool (closed by run()) reopens from disk with its backlog, as at a restart.
+    try:
+        return Agent(config, key, stats=agent.stats)
+    except SpoolError as exc:
+        if config is agent.config:
+            raise
+        log.error("reload: %s; keeping the running configuration", exc)
+        return Agent(agent.config, agent.api_key, stats=agent.stats)
 
 
 COMMANDS = {
@@ -165,7 +222,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("example-config", help="print the documented default configuration")
     e = sub.add_parser("enroll", help="obtain this host's API key with an enrollment token")
     e.add_argument("--server", help="server URL (default: server.url)")
-    e.add_argument("--token", required=True, help="enrollment token")
+    token = e.add_mutually_exclusive_group(required=True)
+    token.add_argument("--token-stdin", action="store_true", help="read the token from stdin")
+    token.add_argument("--token", help="enrollment token (visible in `ps`: prefer --token-stdin)")
     e.add_argument("--name", help="host name (default: this machine's hostname)")
     e.add_argument("--label", action="append", metavar="K=V", help="host label (repeatable)")
     return p
