@@ -28,6 +28,7 @@ from fleetmon_db.models import Host, Role
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # What `fleetmon serve` workers are started from (uvicorn imports it in each process).
 WORKER_APP = "fleetmon_api.app:app_from_environment"
+WORKER_START_S = 60
 
 
 class CliError(Exception):
@@ -126,7 +127,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         # Each worker imports the app and reads the same environment; uvicorn restarts a
         # worker that dies. Shared state goes through Redis (see docs/operations.md).
-        uvicorn.run(WORKER_APP, factory=True, workers=args.workers, **options)
+        uvicorn.run(
+            WORKER_APP,
+            factory=True,
+            workers=args.workers,
+            # A worker answers the supervisor's pings once it has imported everything, which
+            # takes seconds on a busy machine: uvicorn's 5 s would kill it in a loop.
+            timeout_worker_healthcheck=WORKER_START_S,
+            **options,
+        )
     return 0
 
 
