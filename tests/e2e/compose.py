@@ -113,7 +113,7 @@ class Network:
         out: list[str] = []
         for i, arg in enumerate(argv):
             prev = argv[i - 1] if i else ""
-            if arg == "0.0.0.0":  # noqa: S104 - the container's address, not ours
+            if arg == "0.0.0.0":
                 arg = "127.0.0.1"
             elif prev == "--port" and (own, int(arg)) in self.ports:
                 arg = str(self.ports[(own, int(arg))])
@@ -210,11 +210,13 @@ def redis_container(command: list[str]) -> Iterator[int]:
     try:
         deadline = time.monotonic() + 20
         while True:
-            with contextlib.suppress(OSError):
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        break
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=1) as s,
+            ):
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    break
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise ServerMissing(f"redis-server did not start: exit {proc.poll()}")
             time.sleep(0.05)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -29,7 +30,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = dict(os.environ, FLEETMON_DATA_DIR=str(data))
-        self.env.pop("FLEETMON_SECRET_KEY", None)
+        self.env["FLEETMON_SECRET_KEY"] = secrets.token_hex(32)
         self.log = data / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

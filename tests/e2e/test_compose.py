@@ -137,7 +137,9 @@ def backing_services(doc: dict[str, Any], root: Path) -> Iterator[compose.Networ
     network = compose.Network()
     with contextlib.ExitStack() as stack:
         try:
-            pg_port = stack.enter_context(compose.postgres_container(services["postgres"]["environment"]))
+            pg_port = stack.enter_context(
+                compose.postgres_container(services["postgres"]["environment"])
+            )
             (root / "influxd").mkdir()
             influx = start_influxd(root / "influxd")
             stack.callback(influx.stop)
@@ -164,7 +166,8 @@ def test_compose_services_start_and_alert_end_to_end(tmp_path: Path, receiver: R
     doc = compose.load(DOTENV)
     services = compose.fleetmon_services(doc)
     order = compose.start_order(services)
-    assert order[0] == "migrate" and set(order) == {"migrate", "api", "alerts"}, order
+    assert order[0] == "migrate", order
+    assert set(order) == {"migrate", "api", "alerts"}, order
     with backing_services(doc, tmp_path) as network:
         stack = Stack(tmp_path, doc, network)
         try:
@@ -198,8 +201,8 @@ def _first_day(stack: Stack, network: compose.Network, receiver: Receiver, root:
     assert login.status_code == 200, login.text
     admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
     rule = f"compose-{secrets.token_hex(3)}"
-    r = httpx.post(f"{api}/api/v1/alerts/channels", headers=admin,
-                   json={"name": "hook", "kind": "webhook", "config": {"url": receiver.url + "/hook"}})  # fmt: skip
+    hook = {"name": "hook", "kind": "webhook", "config": {"url": receiver.url + "/hook"}}
+    r = httpx.post(f"{api}/api/v1/alerts/channels", headers=admin, json=hook)
     assert r.status_code == 201, r.text
     r = httpx.post(f"{api}/api/v1/alerts/rules", headers=admin, json={
         "name": rule, "metric": "mem.used_percent", "aggregate": "avg", "window_s": 60,

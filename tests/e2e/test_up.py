@@ -29,12 +29,14 @@ def _alive(pid: int) -> bool:
 
 def test_up_serves_health_and_stops_children(tmp_path: Path) -> None:
     port = free_port()
-    env = dict(os.environ, FLEETMON_DATA_DIR=str(tmp_path / "data"), FLEETMON_PORT=str(port))
+    env = dict(os.environ, FLEETMON_DATA_DIR=str(tmp_path / "data"))
     env.pop("FLEETMON_SECRET_KEY", None)
     out = tmp_path / "up.out"
     started = time.monotonic()
     with out.open("wb") as sink:
-        proc = subprocess.Popen([FLEETMON, "up"], env=env, stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [FLEETMON, "up", "--port", str(port)], env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
         assert time.monotonic() - started < 30

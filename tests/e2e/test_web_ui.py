@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -262,7 +263,9 @@ def _seed_metadata(db_url: str) -> tuple[str, dict[str, str]]:
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """A real API server (uvicorn, SQLite stores in a temp dir) with seeded hosts and data."""
     data = tmp_path_factory.mktemp("webui")
-    settings = Settings(data_dir=data, rollup_interval_s=0, presence_flush_s=0.2)
+    settings = Settings(
+        data_dir=data, rollup_interval_s=0, presence_flush_s=0.2, secret_key=secrets.token_hex(32)
+    )
     user, keys = _seed_metadata(settings.database_url)
     port = free_port()
     app = create_app(settings)

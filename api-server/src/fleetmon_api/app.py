@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -189,4 +190,8 @@ def create_app(
 def app_from_environment() -> FastAPI:
     """The app of one `fleetmon serve --workers N` process, configured by its environment
     (which the parent process has already validated)."""
+    from fleetmon_api.cli import LOG_FORMAT
+
+    # A spawned worker starts with bare logging; uvicorn configures only its own loggers.
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     return create_app(load_settings(), freeze_gc=True)
