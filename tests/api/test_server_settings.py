@@ -88,9 +88,10 @@ def test_no_api_setting_is_a_near_miss_of_a_worker_setting() -> None:
             assert ratio < NEAR_MISS, (api_name, worker_name)
 
 
-def test_there_is_no_built_in_signing_key() -> None:
+def test_there_is_no_built_in_signing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLEETMON_SECRET_KEY", raising=False)
     with pytest.raises(MissingSecretKey, match="FLEETMON_SECRET_KEY is not set"):
-        Settings(_env_file=None).signing_key()
+        Settings().signing_key()
 
 
 def test_serve_refuses_to_start_without_a_key(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -52,6 +53,15 @@ def test_up_serves_health_and_stops_children(tmp_path: Path) -> None:
         assert password is not None
         assert password.group(1) in text  # printed once for the operator
         assert f"http://127.0.0.1:{port}/docs" in text
+        # The banner's CLI line works as printed, from any directory.
+        cli = re.search(r"admin CLI:  (.+) --help", text)
+        assert cli is not None, text
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("FLEETMON_")}
+        listed = subprocess.run(
+            ["sh", "-c", f"{cli.group(1)} list-hosts"], cwd="/", env=clean, capture_output=True,
+            text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert listed.returncode == 0, listed.stderr
         r = httpx.post(
             f"http://127.0.0.1:{port}/api/v1/auth/token",
             data={"username": "admin", "password": password.group(1)},
@@ -65,3 +75,23 @@ def test_up_serves_health_and_stops_children(tmp_path: Path) -> None:
             assert not _alive(pid), f"child {pid} survived"
     finally:
         stop_process(proc)
+
+
+def test_up_with_its_port_taken_says_so_before_printing_or_creating_anything(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = dict(os.environ, FLEETMON_DATA_DIR=str(tmp_path / "data"))
+        out = subprocess.run(
+            [FLEETMON, "up", "--port", str(port)], env=env, capture_output=True, text=True,
+            timeout=60, check=False,
+        )  # fmt: skip
+    assert out.returncode == 1
+    assert out.stdout == ""
+    assert len(out.stderr.splitlines()) == 1, out.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
+    assert "make run PORT=" in out.stderr
+    assert not (tmp_path / "data").exists()  # no admin password made for nothing
