@@ -5,8 +5,12 @@ PYTHON ?= python3
 # uv may live on PATH or in the user's bin after `pip install --user uv`.
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_ARGS ?=
+# `make run PORT=8081` when 8080 is taken.
+PORT ?= 8080
+# Where `make agent-dist` puts what /install.sh serves (the API's default: data/agent-dist).
+AGENT_DIST ?= data/agent-dist
 
-.PHONY: help uv sync sync-dev run test test-deps lint typecheck pytest bench fmt
+.PHONY: help uv sync sync-dev run agent-dist test test-deps lint typecheck pytest bench fmt
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,8 +24,11 @@ sync: uv
 sync-dev: uv
 	@$(UV) sync --frozen --all-packages --group dev --quiet
 
-run: sync  ## start the whole system embedded (SQLite), print URLs and credentials
-	@$(UV) run --frozen --no-sync fleetmon up
+run: sync  ## start the whole system embedded (SQLite), print URLs and credentials (PORT=8080)
+	@$(UV) run --frozen --no-sync fleetmon up --port $(PORT)
+
+agent-dist: uv  ## build the agent wheels and install script the API serves at /install.sh
+	@PIP="$(UV) tool run --from pip pip" deploy/agent-dist.sh $(AGENT_DIST)
 
 test-deps:  ## install the Debian packages the tests run for real (once), and the UI checkers
 	@scripts/install-test-deps.sh
