@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import jwt
 import pytest
 
@@ -20,7 +19,7 @@ from fleetmon_alerts.settings import Settings as WorkerSettings
 from fleetmon_api.settings import MissingSecretKey, Settings, known_variables, load
 from fleetmon_db import envcheck
 from tests.api.harness import SECRET, running_api
-from tests.support.servers import free_port, stop_process, wait_http
+from tests.support.servers import free_port
 
 BIN = Path(sys.executable).parent
 # The key settings.py shipped until the signing key became mandatory: anyone could read it.
@@ -114,30 +113,6 @@ def test_a_jwt_signed_with_the_old_public_key_is_refused(tmp_path: Path) -> None
             token = jwt.encode(claims, key, algorithm="HS256")
             r = api.client.get("/api/v1/hosts", headers={"Authorization": f"Bearer {token}"})
             assert r.status_code == status, (key == SECRET, r.text)
-
-
-def test_a_jwt_signed_with_the_old_public_key_is_refused_by_fleetmon_up(tmp_path: Path) -> None:
-    """`fleetmon up`, the one mode that makes its own key, makes a random one (0600)."""
-    port = free_port()
-    env = _clean_env(FLEETMON_DATA_DIR=str(tmp_path / "data"))
-    with (tmp_path / "up.log").open("wb") as log:
-        proc = subprocess.Popen([str(BIN / "fleetmon"), "up", "--port", str(port)], env=env,
-                                cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/health", timeout=60, proc=proc)
-        key_file = tmp_path / "data" / "secret.key"
-        assert oct(key_file.stat().st_mode & 0o777) == "0o600"
-        assert len(key_file.read_text().strip()) >= 32
-        forged = jwt.encode(
-            {"sub": "admin", "role": "admin", "iss": "fleetmon", "aud": "fleetmon-api",
-             "iat": int(time.time()), "exp": int(time.time()) + 600},
-            OLD_PUBLIC_KEY, algorithm="HS256",
-        )  # fmt: skip
-        r = httpx.get(f"{url}/api/v1/hosts", headers={"Authorization": f"Bearer {forged}"})
-        assert r.status_code == 401
-    finally:
-        stop_process(proc)
 
 
 def test_cli_from_another_directory_says_what_to_set_in_one_line(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import jwt
 
 from tests.support.servers import free_port, stop_process, wait_http
 
@@ -67,6 +68,21 @@ def test_up_serves_health_and_stops_children(tmp_path: Path) -> None:
             data={"username": "admin", "password": password.group(1)},
         )
         assert r.status_code == 200
+        # The one mode that makes its own signing key makes a random one, kept 0600; a token
+        # signed with the public key older versions shipped is refused.
+        key_file = tmp_path / "data" / "secret.key"
+        assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+        assert len(key_file.read_text().strip()) >= 32
+        now = int(time.time())
+        forged = jwt.encode(
+            {"sub": "admin", "role": "admin", "iss": "fleetmon", "aud": "fleetmon-api",
+             "iat": now, "exp": now + 600},
+            "fleetmon-embedded-insecure-secret-key", algorithm="HS256",
+        )  # fmt: skip
+        hosts = f"http://127.0.0.1:{port}/api/v1/hosts"
+        assert httpx.get(hosts, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+        real = r.json()["access_token"]
+        assert httpx.get(hosts, headers={"Authorization": f"Bearer {real}"}).status_code == 200
         pids = [int(p) for p in re.findall(r"\(pid (\d+)", text)]
         assert len(pids) == 2, text  # alert worker + local agent
         proc.send_signal(signal.SIGTERM)

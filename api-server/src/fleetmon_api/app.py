@@ -95,6 +95,8 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
         store=store,
         limiter=limiter,
         ledger=ledger,
+        # Per process. Every revocation goes through KeyCache.evict_host: the place where a
+        # cross-worker cache would also tell the other workers (today they lag by the TTL).
         keys=KeyCache(settings.key_cache_ttl_s),
         presence=Presence(sessions, utc_now),
         telemetry=Telemetry(),

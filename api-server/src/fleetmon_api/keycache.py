@@ -46,7 +46,11 @@ class KeyCache:
             self._items[key_hash] = (identity, self._clock() + self._ttl)
 
     def evict_host(self, host_id: int) -> None:
-        """Forget every key of a host (revoked, rotated or deleted)."""
+        """Forget every key of a host (revoked, rotated or deleted), in this process only.
+
+        With `serve --workers N` the other workers keep a revoked key for up to `ttl_s`;
+        every revocation calls this, so sharing it (e.g. a Redis message) belongs here.
+        """
         with self._lock:
             for k in [k for k, (ident, _) in self._items.items() if ident.host_id == host_id]:
                 del self._items[k]
