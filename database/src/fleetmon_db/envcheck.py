@@ -36,7 +36,7 @@ FOREIGN: dict[str, tuple[str, ...]] = {
         "FLEETMON_LOG_",
     ),
     "the agent installer (install.sh)": ("FLEETMON_ENROLL_TOKEN",),
-    "the test suite": ("FLEETMON_TEST_",),
+    "the test suite and benchmarks": ("FLEETMON_TEST_", "FLEETMON_BENCH_", "FLEETMON_UI_SHOTS"),
 }
 
 
