@@ -108,6 +108,10 @@ class Network:
                 )
         return value
 
+    def host(self, value: str) -> str:
+        """A bare service name (e.g. PGHOST) as the loopback address."""
+        return "127.0.0.1" if any(value == s for s, _ in self.ports) else value
+
     def command(self, argv: list[str], own: str) -> list[str]:
         """A service's command with its listen address and container port translated."""
         out: list[str] = []
@@ -124,6 +128,26 @@ class Network:
 def fleetmon_services(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The services built from this repository (the fleetmon image)."""
     return {n: s for n, s in doc["services"].items() if "build" in s}
+
+
+def client_jobs(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """One-shot jobs that run a PostgreSQL client against the postgres service (e.g. the
+    grants applied after migrations): psql is installed here as it is in the image."""
+    return {
+        n: s
+        for n, s in doc["services"].items()
+        if str(s.get("image", "")).startswith("postgres:") and s.get("command")
+    }
+
+
+def one_shot(doc: Mapping[str, Any], name: str) -> bool:
+    """True if some service waits for `name` to complete (it is a job, not a server)."""
+    return any(
+        (dep or {}).get("condition") == "service_completed_successfully"
+        for s in doc["services"].values()
+        for n, dep in (s.get("depends_on") or {}).items()
+        if n == name
+    )
 
 
 def start_order(services: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -158,11 +182,46 @@ def _as_postgres(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
 
+def volumes(service: Mapping[str, Any]) -> dict[str, Path]:
+    """A service's bind mounts of this repository: container path -> path here."""
+    out: dict[str, Path] = {}
+    for spec in service.get("volumes") or []:
+        source, _, rest = str(spec).partition(":")
+        if source.startswith("./"):
+            out[rest.split(":")[0]] = ROOT / source[2:]
+        # named volumes (data) start empty, as they do here
+    return out
+
+
+def run_init_scripts(service: Mapping[str, Any], port: int) -> None:
+    """What the postgres image runs on a new database: /docker-entrypoint-initdb.d/*.sh
+    (with the service's environment) and *.sql, in name order, as POSTGRES_USER."""
+    scripts = volumes(service).get("/docker-entrypoint-initdb.d")
+    if scripts is None:
+        return
+    env = dict(service["environment"])
+    env |= {"PATH": os.environ["PATH"], "PGHOST": "127.0.0.1", "PGPORT": str(port),
+            "PGPASSWORD": env["POSTGRES_PASSWORD"]}  # fmt: skip
+    for script in sorted(scripts.iterdir()):
+        if script.suffix == ".sh":
+            argv = ["sh", str(script)]
+        elif script.suffix == ".sql":
+            argv = ["psql", "-v", "ON_ERROR_STOP=1", "--username", env["POSTGRES_USER"],
+                    "--dbname", env["POSTGRES_DB"], "-f", str(script)]  # fmt: skip
+        else:
+            continue
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60,
+                              check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise ComposeError(f"postgres init {script.name} failed: {done.stderr}")
+
+
 @contextlib.contextmanager
-def postgres_container(env: Mapping[str, str]) -> Iterator[int]:
+def postgres_container(service: Mapping[str, Any]) -> Iterator[int]:
     """A private PostgreSQL cluster set up the way the postgres image reads its environment
-    (POSTGRES_USER superuser with POSTGRES_PASSWORD, password auth, POSTGRES_DB); yields
-    its loopback port."""
+    (POSTGRES_USER superuser with POSTGRES_PASSWORD, password auth, POSTGRES_DB, then its
+    init scripts); yields its loopback port."""
+    env = service["environment"]
     bindir = postgres_bin()
     root = Path(tempfile.mkdtemp(prefix="fleetmon-compose-pg-"))
     user, password = env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]
@@ -188,6 +247,7 @@ def postgres_container(env: Mapping[str, str]) -> Iterator[int]:
         dsn = f"postgresql://{user}:{password}@127.0.0.1:{port}/postgres"
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{env["POSTGRES_DB"]}" OWNER "{user}"')
+        run_init_scripts(service, port)
         yield port
     finally:
         subprocess.run(

@@ -20,6 +20,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 import pytest
 import redis
 
@@ -39,6 +40,7 @@ DOTENV = {
     "INFLUX_ADMIN_PASSWORD": secrets.token_urlsafe(12),
     "POSTGRES_PASSWORD": secrets.token_urlsafe(12),
     "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+    "GRAFANA_DB_PASSWORD": secrets.token_urlsafe(12),
 }
 
 
@@ -51,7 +53,7 @@ class Stack:
 
     def __init__(self, root: Path, doc: dict[str, Any], network: compose.Network) -> None:
         self.root, self.doc, self.network = root, doc, network
-        self.services = compose.fleetmon_services(doc)
+        self.services = compose.fleetmon_services(doc) | compose.client_jobs(doc)
         (root / "logs").mkdir(parents=True)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: list[IO[bytes]] = []
@@ -64,12 +66,16 @@ class Stack:
         """The environment a service's container has."""
         env = dict(self.base)
         for key, value in (self.services[name].get("environment") or {}).items():
-            env[key] = self.network.translate(str(value), name)
+            env[key] = self.network.host(self.network.translate(str(value), name))
+        if env.get("PGHOST") == "127.0.0.1" and "PGPORT" not in env:
+            env["PGPORT"] = str(self.network.ports[("postgres", 5432)])
         return env
 
     def argv(self, name: str, command: list[str] | None = None) -> list[str]:
         """A service's command (or one run in its container), resolved on its PATH."""
         argv = self.network.command(command or self.services[name]["command"], name)
+        mounts = compose.volumes(self.services[name])
+        argv = [str(mounts[a]) if a in mounts else a for a in argv]
         found = shutil.which(argv[0], path=self.base["PATH"])
         assert found, f"{name}: {argv[0]} is not a command of the image"
         return [found, *argv[1:]]
@@ -137,9 +143,7 @@ def backing_services(doc: dict[str, Any], root: Path) -> Iterator[compose.Networ
     network = compose.Network()
     with contextlib.ExitStack() as stack:
         try:
-            pg_port = stack.enter_context(
-                compose.postgres_container(services["postgres"]["environment"])
-            )
+            pg_port = stack.enter_context(compose.postgres_container(services["postgres"]))
             (root / "influxd").mkdir()
             influx = start_influxd(root / "influxd")
             stack.callback(influx.stop)
@@ -164,28 +168,34 @@ def receiver() -> Iterator[Receiver]:
 
 def test_compose_services_start_and_alert_end_to_end(tmp_path: Path, receiver: Receiver) -> None:
     doc = compose.load(DOTENV)
-    services = compose.fleetmon_services(doc)
+    services = compose.fleetmon_services(doc) | compose.client_jobs(doc)
     order = compose.start_order(services)
     assert order[0] == "migrate", order
-    assert set(order) == {"migrate", "api", "alerts"}, order
+    assert set(order) == {"migrate", "api", "alerts", "grafana-grants"}, order
     with backing_services(doc, tmp_path) as network:
         stack = Stack(tmp_path, doc, network)
         try:
             for name in order:
-                dependents = [s for s in services.values() if name in (s.get("depends_on") or {})]
-                once = any(
-                    s["depends_on"][name].get("condition") == "service_completed_successfully"
-                    for s in dependents
-                )
-                if once:
+                if compose.one_shot(doc, name):
                     stack.run_to_completion(name)
                 else:
                     stack.start(name)
             for name in stack.procs:
                 stack.wait_healthy(name)
+            _grafana_reads_only_the_alert_tables(network)
             _first_day(stack, network, receiver, tmp_path)
         finally:
             stack.stop()
+
+
+def _grafana_reads_only_the_alert_tables(network: compose.Network) -> None:
+    """The postgres init script made Grafana's role; the grafana-grants job granted it."""
+    port = network.ports[("postgres", 5432)]
+    dsn = f"postgresql://grafana_reader:{DOTENV['GRAFANA_DB_PASSWORD']}@127.0.0.1:{port}/fleetmon"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT count(*) FROM alert_rules").fetchone()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM users")
 
 
 def _first_day(stack: Stack, network: compose.Network, receiver: Receiver, root: Path) -> None:

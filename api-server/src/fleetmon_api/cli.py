@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fleetmon_api import services
 from fleetmon_api.errors import ApiError
-from fleetmon_api.settings import MissingSecretKey, Settings, load
+from fleetmon_api.settings import PORT_VARIABLE, MissingSecretKey, Settings, load
 from fleetmon_db import embedded, envcheck
 from fleetmon_db import migrate as db_migrate
 from fleetmon_db.db import make_engine, make_sessionmaker
@@ -29,6 +29,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # What `fleetmon serve` workers are started from (uvicorn imports it in each process).
 WORKER_APP = "fleetmon_api.app:app_from_environment"
 WORKER_START_S = 60
+DEFAULT_PORT = 8080
 
 
 class CliError(Exception):
@@ -100,6 +101,18 @@ def _warn_per_worker_state(settings: Settings, workers: int) -> None:
         )
 
 
+def listen_port(args: argparse.Namespace) -> int:
+    """--port, else $FLEETMON_PORT, else 8080."""
+    if args.port is not None:
+        return int(args.port)
+    raw = os.environ.get(PORT_VARIABLE, "")
+    if not raw:
+        return DEFAULT_PORT
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise CliError(f"{PORT_VARIABLE}={raw!r} is not a TCP port (1-65535)")
+    return int(raw)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the API under uvicorn, in one process or `--workers` processes."""
     import uvicorn
@@ -116,7 +129,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _warn_per_worker_state(settings, args.workers)
     options = {
         "host": args.host,
-        "port": args.port,
+        "port": listen_port(args),
         "log_level": args.log_level,
         "proxy_headers": args.proxy_headers,
         "timeout_keep_alive": settings.keep_alive_s,
@@ -210,7 +223,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     """Everything embedded: migrate, admin user, API, alert worker, a local agent."""
     from fleetmon_api.up import run_up
 
-    return run_up(port=args.port, host=args.host)
+    return run_up(port=listen_port(args), host=args.host)
 
 
 def cmd_agent_dist(args: argparse.Namespace) -> int:
@@ -231,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the API server")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--port", type=int, default=None, help="default $FLEETMON_PORT or 8080")
     s.add_argument("--log-level", default="info")
     s.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-For")
     s.add_argument(
@@ -241,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("up", help="run the whole system embedded (SQLite) for a laptop")
     u.add_argument("--host", default="127.0.0.1")
-    u.add_argument("--port", type=int, default=8080)
+    u.add_argument("--port", type=int, default=None, help="default $FLEETMON_PORT or 8080")
     u.set_defaults(func=cmd_up)
 
     a = sub.add_parser("agent-dist", help="check the agent distribution served to installers")

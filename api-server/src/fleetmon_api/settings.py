@@ -121,10 +121,14 @@ class Settings(BaseSettings):
         return self.secret_key
 
 
+# Read by the `fleetmon` CLI itself: the default of `serve --port` and `up --port`.
+PORT_VARIABLE = "FLEETMON_PORT"
+
+
 def known_variables() -> frozenset[str]:
-    """Every FLEETMON_* variable the API server reads."""
+    """Every FLEETMON_* variable the API server (and its CLI) reads."""
     fields = {f"{envcheck.PREFIX}{name.upper()}" for name in Settings.model_fields}
-    return frozenset(fields | envcheck.SHARED)
+    return frozenset(fields | envcheck.SHARED | {PORT_VARIABLE})
 
 
 def load(**overrides: Any) -> Settings:

@@ -36,6 +36,7 @@ FOREIGN: dict[str, tuple[str, ...]] = {
         "FLEETMON_LOG_",
     ),
     "the agent installer (install.sh)": ("FLEETMON_ENROLL_TOKEN",),
+    "Grafana's provisioning (dashboard/provisioning)": ("FLEETMON_INFLUX_", "FLEETMON_PG_"),
     "the test suite and benchmarks": ("FLEETMON_TEST_", "FLEETMON_BENCH_", "FLEETMON_UI_SHOTS"),
 }
 
