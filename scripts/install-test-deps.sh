@@ -12,6 +12,8 @@ have /usr/bin/chromium || need+=(chromium)
 have /usr/bin/chromedriver || need+=(chromium-driver)
 have pg_ctlcluster || need+=(postgresql)
 have redis-server || need+=(redis-server)
+# The agent installer test installs into a venv of the system Python, as on a clean server.
+have /usr/bin/python3 || need+=(python3)
 # The web UI's type checker and linter (tests/web, from the npm registry) run on Node.js.
 have node || need+=(nodejs)
 have npm || need+=(npm)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 import threading
@@ -118,7 +119,9 @@ def _seed(db_url: str) -> dict[str, str]:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """API (uvicorn) and `fleetmon-alerts run` on one SQLite data directory."""
     data = tmp_path_factory.mktemp("web-alerting")
-    settings = Settings(data_dir=data, rollup_interval_s=0, presence_flush_s=0.2)
+    settings = Settings(
+        data_dir=data, rollup_interval_s=0, presence_flush_s=0.2, secret_key=secrets.token_hex(32)
+    )
     keys = _seed(settings.database_url)
     port = free_port()
     url = f"http://127.0.0.1:{port}"

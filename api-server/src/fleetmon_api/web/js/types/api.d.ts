@@ -417,6 +417,34 @@ export type ValidationError = {
 
 /** Every operation: path and query parameters, request body, success answer. */
 export interface Paths {
+  "/agent/wheels/": {
+    get: {
+      path: never;
+      query: never;
+      body: never;
+      response: unknown;
+    };
+  };
+  "/agent/wheels/{name}": {
+    get: {
+      path: {
+        name: string;
+      };
+      query: never;
+      body: never;
+      response: unknown;
+    };
+  };
+  "/agent/{name}": {
+    get: {
+      path: {
+        name: string;
+      };
+      query: never;
+      body: never;
+      response: unknown;
+    };
+  };
   "/api/v1/alerts/active": {
     get: {
       path: never;
@@ -787,6 +815,14 @@ export interface Paths {
       query: never;
       body: never;
       response: unknown;
+    };
+  };
+  "/install.sh": {
+    get: {
+      path: never;
+      query: never;
+      body: never;
+      response: null;
     };
   };
   "/metrics": {
