@@ -47,7 +47,10 @@ for py in $PYTHONS; do
     done
 done
 
-cp "$(ls "$WORK"/wheels/pip-*.whl | sort -V | tail -n 1)" "$WORK/pip.whl"
+# The bootstrap pip runs on every target interpreter: the oldest one downloaded is the one
+# resolved for the oldest Python. (In the venv, pip then upgrades itself to the newest that
+# interpreter supports.)
+cp "$(ls "$WORK"/wheels/pip-*.whl | sort -V | head -n 1)" "$WORK/pip.whl"
 cp "$ROOT/collector/packaging/install.sh" "$ROOT/collector/packaging/fleetmon-agent.service" \
     "$ROOT/collector/agent.example.yaml" "$WORK/"
 
