@@ -117,8 +117,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the API under uvicorn, in one process or `--workers` processes."""
     import uvicorn
 
-    from fleetmon_api.app import create_app
-
     settings = load_settings()
     try:
         settings.signing_key()
@@ -136,6 +134,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "ws": "none",
     }
     if args.workers == 1:
+        from fleetmon_api.app import create_app
+
         uvicorn.run(create_app(settings, freeze_gc=True), **options)
     else:
         # Each worker imports the app and reads the same environment; uvicorn restarts a
