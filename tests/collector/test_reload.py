@@ -8,24 +8,14 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from tests.collector.receiver import Receiver
-from tests.collector.test_agent_process import clean_env, start, write_config
+from tests.collector.test_agent_process import ENROLL, clean_env, start, write_config
+from tests.support.receiver import Receiver, wait_until
 
 
-def wait_until(cond: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def refuse_for_now(n: int, body: dict[str, Any]) -> tuple[int, dict[str, str]]:
+def refuse_for_now(n: int, body: Any) -> tuple[int, dict[str, str]]:
     """A server that keeps asking to retry: the agent's backlog grows in its spool."""
     return 503, {"Retry-After": "0"}
 
@@ -33,20 +23,20 @@ def refuse_for_now(n: int, body: dict[str, Any]) -> tuple[int, dict[str, str]]:
 def test_sighup_reloads_the_config_and_keeps_the_backlog(
     tmp_path: Path, procs: list[subprocess.Popen[bytes]]
 ) -> None:
-    old, new = Receiver(policy=refuse_for_now).start(), Receiver().start()
+    old, new = Receiver(responder=refuse_for_now).start(), Receiver(status=202).start()
     try:
         config = write_config(tmp_path, old.url)
         agent = start(config, "run")
         procs.append(agent)
         assert wait_until(lambda: len(old.requests) >= 3, timeout=20)
-        refused = {p["time"] for r in old.requests for p in r.points}
+        refused = {p["time"] for r in old.received() for p in r.json()["points"]}
         doc = json.loads(config.read_text())
         doc["server"]["url"] = new.url
         config.write_text(json.dumps(doc))
 
         agent.send_signal(signal.SIGHUP)
         # Everything the old server refused reaches the new one: the spool outlived the reload.
-        assert wait_until(lambda: refused <= {p["time"] for p in new_points(new)}, timeout=20)
+        assert wait_until(lambda: refused <= {p["time"] for p in new.accepted_points()}, timeout=20)
         assert agent.poll() is None, "SIGHUP stopped the agent"
         seen = len(new.requests)
         assert wait_until(lambda: len(new.requests) > seen, timeout=10)  # and it goes on
@@ -58,10 +48,6 @@ def test_sighup_reloads_the_config_and_keeps_the_backlog(
     finally:
         old.stop()
         new.stop()
-
-
-def new_points(receiver: Receiver) -> list[dict[str, Any]]:
-    return [p for points in list(receiver.accepted.values()) for p in points]
 
 
 def test_sighup_with_a_broken_config_keeps_the_running_one(
@@ -83,7 +69,7 @@ def test_sighup_with_a_broken_config_keeps_the_running_one(
 
 
 def test_enroll_reads_the_token_from_stdin(tmp_path: Path, receiver: Receiver) -> None:
-    receiver.enroll_response = {"host_id": 3, "host": "web-2", "api_key": "key-2"}
+    receiver.fixed[ENROLL] = (201, {"host_id": 3, "host": "web-2", "api_key": "key-2"})
     config = write_config(tmp_path, receiver.url, api_key=None)
     out = subprocess.run(
         [sys.executable, "-m", "fleetmon_agent", "-c", str(config), "enroll", "--token-stdin",
@@ -92,4 +78,6 @@ def test_enroll_reads_the_token_from_stdin(tmp_path: Path, receiver: Receiver) -
         check=False,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert receiver.enroll_requests == [{"token": "tok-from-stdin", "name": "web-2", "labels": {}}]
+    assert [r.json() for r in receiver.received(ENROLL)] == [
+        {"token": "tok-from-stdin", "name": "web-2", "labels": {}}
+    ]

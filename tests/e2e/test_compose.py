@@ -27,9 +27,9 @@ import redis
 from fleetmon_alerts.settings import KNOWN as WORKER_VARIABLES
 from fleetmon_api.settings import known_variables
 from fleetmon_db.timeseries.tiers import DEFAULT_TIERS
-from tests.alerts.receiver import Receiver
 from tests.conftest import server_missing
 from tests.e2e import compose
+from tests.support.receiver import Receiver
 from tests.support.servers import ServerMissing, free_port, start_influxd, stop_process
 
 BIN = Path(sys.executable).parent
