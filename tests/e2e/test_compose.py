@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -96,8 +97,9 @@ class Stack:
         out = (self.root / "logs" / f"{name}.log").open("wb")
         self.logs.append(out)
         self.procs[name] = subprocess.Popen(
-            self.argv(name), env=self.env(name), stdout=out, stderr=subprocess.STDOUT
-        )
+            self.argv(name), env=self.env(name), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
 
     def exec(self, name: str, command: list[str], stdin: str = "") -> str:
         """`docker compose exec <name> <command>`: stdout; fails on a non-zero exit."""
@@ -132,6 +134,9 @@ class Stack:
     def stop(self) -> None:
         for proc in self.procs.values():
             stop_process(proc, timeout=20)
+            # Workers a slow shutdown left behind go with their process group.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
         for f in self.logs:
             f.close()
 

@@ -4,6 +4,7 @@ that one is gone."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -48,7 +49,7 @@ class Served:
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 [str(BIN / "fleetmon"), "serve", "--port", str(self.port), "--workers", "2"],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
 
     def log(self) -> str:
@@ -80,6 +81,9 @@ def served(tmp_path: Path, redis_url: str) -> Iterator[Served]:
         yield s
     finally:
         stop_process(s.proc, timeout=30)
+        # Workers a slow shutdown left behind go with their process group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(s.proc.pid, signal.SIGKILL)
         client = redis.Redis.from_url(redis_url)
         for key in client.scan_iter(match=f"*{s.prefix}*", count=1000):
             client.delete(key)
