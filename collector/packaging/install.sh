@@ -25,7 +25,7 @@ STATE_DIR=/var/lib/fleetmon-agent
 UNIT_DIR=/etc/systemd/system
 USER_NAME=fleetmon-agent
 PYTHON=${PYTHON:-python3}
-URL="" NAME="" CA_BUNDLE="" TOKEN_STDIN=0 START=1 UNINSTALL=0 LABELS_FILE="" TMP=""
+URL="" NAME="" CA_BUNDLE="" TOKEN="" TOKEN_STDIN=0 START=1 UNINSTALL=0 LABELS_FILE="" TMP=""
 
 say() { echo "install.sh: $*"; }
 die() { echo "install.sh: error: $*" >&2; exit 1; }
@@ -90,8 +90,6 @@ uninstall() {
 }
 
 read_token() {
-    TOKEN=${FLEETMON_ENROLL_TOKEN:-}
-    unset FLEETMON_ENROLL_TOKEN
     if [ -z "$TOKEN" ] && [ "$TOKEN_STDIN" -eq 1 ]; then
         IFS= read -r TOKEN || true
     fi
@@ -141,6 +139,10 @@ install_unit() {
 }
 
 main() {
+    # Taken out of the environment at once: no child (pip, the agent) ever sees it, and the
+    # agent refuses FLEETMON_* variables that are not its settings.
+    TOKEN=${FLEETMON_ENROLL_TOKEN:-}
+    unset FLEETMON_ENROLL_TOKEN
     LABELS_FILE=$(mktemp)
     TMP=$(mktemp -d)
     trap 'rm -rf "$TMP" "$LABELS_FILE"' EXIT

@@ -149,8 +149,9 @@ def test_install_run_upgrade_uninstall(api: ApiServer, server_root: Path) -> Non
     finally:
         stop_process(agent)
 
-    # Again, with no token: an upgrade in place that keeps the config and the key.
-    again = _install(api, server_root, *args, python=python)
+    # The same command again (the used-up token still exported): an upgrade in place that
+    # keeps the config and the key, with no enrollment.
+    again = _install(api, server_root, *args, token=token, python=python)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "fleetmon-agent upgraded" in again.stdout
     assert json.loads(state.read_text())["api_key"] == key
