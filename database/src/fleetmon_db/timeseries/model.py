@@ -20,6 +20,20 @@ class StoreUnavailable(StoreError):
     """The store cannot be reached or is overloaded; the caller should retry later."""
 
 
+class PointsDropped(StoreError):
+    """The store answered but did not keep every point: never a success (202 means stored).
+
+    Raised for partial writes (InfluxDB's "partial write", points beyond a retention policy,
+    field type conflicts). `dropped` is how many points were not kept when the store says so
+    (None when it does not); `reason` is the store's own words, for the operator.
+    """
+
+    def __init__(self, reason: str, *, dropped: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.dropped = dropped
+
+
 class Point(NamedTuple):
     """One measurement of one host at one instant: tags exclude `host`, which is its own field."""
 
