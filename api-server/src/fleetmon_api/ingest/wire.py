@@ -26,6 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field
 MAX_STRING_VALUE = 4096
 MAX_BATCH_ID = 64
 MAX_AGENT_VERSION = 64
+# The agent's drop counters: reason -> points, at most this many reasons of this shape.
+MAX_DROP_REASONS = 16
+DROP_REASON_CHARS = r"[a-z0-9_]"
+MAX_DROP_REASON = 32
+# A clock offset beyond this is not a measurement (ten years).
+MAX_CLOCK_OFFSET_S = 10 * 366 * 86400.0
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # One character class, anchored for each engine: pydantic's Rust regex (and the JSON Schema
 # published from it) ends at `$`; msgspec's Python `re` needs `\Z`, as its `$` would also
@@ -63,7 +69,24 @@ class AgentIn(BaseModel):
     model_config = _STRICT
 
     version: Annotated[str, Field(max_length=MAX_AGENT_VERSION)]
-    dropped_points: Annotated[int, Field(ge=0)] = 0
+    dropped_points: Annotated[int, Field(ge=0)] = Field(
+        0, description="Points the agent dropped since its spool was created (sum of `dropped`)"
+    )
+    dropped: Annotated[
+        dict[
+            Annotated[str, Field(max_length=MAX_DROP_REASON, pattern=f"^{DROP_REASON_CHARS}+$")],
+            Annotated[int, Field(ge=0, le=INT64_MAX)],
+        ],
+        Field(max_length=MAX_DROP_REASONS),
+    ] = Field(default_factory=dict, description="Points dropped so far, by reason (cumulative)")
+    quarantined_files: Annotated[int, Field(ge=0, le=INT64_MAX)] = Field(
+        0, description="Spool files set aside as unreadable or refused so far (cumulative)"
+    )
+    clock_offset_s: Annotated[float, Field(ge=-MAX_CLOCK_OFFSET_S, le=MAX_CLOCK_OFFSET_S)] = Field(
+        0.0,
+        description="Server clock minus the agent's, as the agent measured it; the batch's "
+        "timestamps are already corrected by it",
+    )
 
 
 class BatchIn(BaseModel):
@@ -106,6 +129,15 @@ class WireAgent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
     version: Annotated[str, Meta(max_length=MAX_AGENT_VERSION)]
     dropped_points: Annotated[int, Meta(ge=0)] = 0
+    dropped: Annotated[
+        dict[
+            Annotated[str, Meta(max_length=MAX_DROP_REASON, pattern=f"^{DROP_REASON_CHARS}+\\Z")],
+            Annotated[int, Meta(ge=0, le=INT64_MAX)],
+        ],
+        Meta(max_length=MAX_DROP_REASONS),
+    ] = {}
+    quarantined_files: Annotated[int, Meta(ge=0, le=INT64_MAX)] = 0
+    clock_offset_s: Annotated[float, Meta(ge=-MAX_CLOCK_OFFSET_S, le=MAX_CLOCK_OFFSET_S)] = 0.0
 
 
 class WireBatch(msgspec.Struct, forbid_unknown_fields=True, gc=False):

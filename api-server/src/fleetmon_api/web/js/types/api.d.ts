@@ -716,7 +716,14 @@ export interface Paths {
         batch_id: string;
         agent?: {
           version: string;
+          /** Points the agent dropped since its spool was created (sum of `dropped`) */
           dropped_points?: number;
+          /** Points dropped so far, by reason (cumulative) */
+          dropped?: { [key: string]: unknown };
+          /** Spool files set aside as unreadable or refused so far (cumulative) */
+          quarantined_files?: number;
+          /** Server clock minus the agent's, as the agent measured it; the batch's timestamps are already corrected by it */
+          clock_offset_s?: number;
         } | null;
         points: Array<{
           measurement: string;
