@@ -74,3 +74,19 @@ def test_alertmanager_lists_the_alert_then_resolves_it(alertmanager: str) -> Non
         assert all(a["status"]["state"] != "active" for a in after)
     finally:
         channel.close()
+
+
+def test_alertmanager_takes_an_alert_whatever_the_labels_hold(alertmanager: str) -> None:
+    """A label name Alertmanager refuses would lose the alert; agent text with control
+    characters reaches its templates as one line."""
+    channel = build("alertmanager", {"url": alertmanager}, ChannelContext(timeout_s=5))
+    try:
+        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        labels = {"team-name": "web\r\nseverity: none", "9lives": "x"}
+        channel.send(sample_payload(since=now, at=now, labels=labels))
+        (alert,) = httpx.get(f"{alertmanager}/api/v2/alerts").json()
+        assert alert["labels"]["team_name"] == "web  severity: none"
+        assert alert["labels"]["_9lives"] == "x"
+        assert alert["labels"]["severity"] == "warning"
+    finally:
+        channel.close()

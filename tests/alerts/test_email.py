@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +135,31 @@ def test_email_wrong_password_is_refused(smtp: tuple[Inbox, int], cert: tuple[Pa
         build("email", config, ChannelContext(timeout_s=5)).send(sample_payload())
     assert "nope" not in str(err.value)  # the password never reaches the outbox row
     assert inbox.messages == []
+
+
+def test_email_subject_stays_one_encoded_header(
+    smtp: tuple[Inbox, int], cert: tuple[Path, Path]
+) -> None:
+    """A rule or host text with CR/LF cannot add a header (Bcc) or end the headers early;
+    non-ASCII is encoded as RFC 2047 words and reads back intact."""
+    inbox, port = smtp
+    config = {
+        "host": "127.0.0.1",
+        "port": port,
+        "from": "fleetmon@example.test",
+        "to": "oncall@example.test",
+        "username": "alerts",
+        "password": "pw",
+        "ca_file": str(cert[0]),
+    }
+    channel = build("email", config, ChannelContext(timeout_s=5))
+    channel.send(sample_payload(rule="Disque plein ☃\r\nBcc: thief@evil.test\r\n\r\nhi"))
+    raw, rcpts, _ = inbox.messages[0]
+    assert rcpts == ["oncall@example.test"]
+    msg = message_from_bytes(raw, policy=default)
+    assert msg["Bcc"] is None
+    assert str(msg["Subject"]) == "[FIRING] Disque plein ☃ Bcc: thief@evil.test hi on web-1"
+    raw_subject = re.search(rb"^Subject: (.*)$", raw, re.MULTILINE)
+    assert raw_subject is not None
+    assert b"=?utf-8?" in raw_subject[1]  # an encoded word: ASCII on the wire
+    assert raw_subject[1].isascii()

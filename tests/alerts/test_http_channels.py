@@ -42,7 +42,7 @@ def check_block_kit(doc: dict[str, Any]) -> None:
     assert "warning" in text  # severity
     assert "web-1" in text  # host
     assert "3.50" in text
-    assert "< 20" in text
+    assert "&lt; 20" in text  # `<` escaped for mrkdwn
     assert "Firing since" in text
     button = next(b for b in blocks if b["type"] == "actions")["elements"][0]
     assert button["url"] == "http://fleetmon.test/hosts/web-1"

@@ -6,18 +6,29 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from fleetmon_alerts import escape
 from fleetmon_alerts.channels.base import ChannelContext, HttpChannel, Payload, post, require
 
 
 def alerts(payload: Payload, repeat_interval_s: int) -> list[dict[str, Any]]:
-    """The Alertmanager v2 alert list for one notification."""
+    """The Alertmanager v2 alert list for one notification.
+
+    Names are made valid label names (one bad name makes Alertmanager refuse the alert);
+    values are plain text without control characters: Alertmanager's receivers splice
+    them into their own templates."""
     labels = {
-        **{str(k): str(v) for k, v in (payload.get("labels") or {}).items()},
-        "alertname": str(payload["rule"]),
-        "host": str(payload["host"]),
-        "severity": str(payload["severity"]),
+        **{
+            escape.label_name(k): escape.label_value(v)
+            for k, v in (payload.get("labels") or {}).items()
+        },
+        "alertname": escape.label_value(payload["rule"]),
+        "host": escape.label_value(payload["host"]),
+        "severity": escape.label_value(payload["severity"]),
     }
-    annotations = {str(k): str(v) for k, v in (payload.get("annotations") or {}).items()}
+    annotations = {
+        escape.label_name(k): escape.label_value(v, lines=True)
+        for k, v in (payload.get("annotations") or {}).items()
+    }
     annotations.setdefault("value", str(payload.get("value")))
     alert: dict[str, Any] = {
         "labels": labels,

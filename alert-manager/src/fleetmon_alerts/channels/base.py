@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from fleetmon_db.text import printable
+
 Payload = Mapping[str, Any]
 
 
@@ -105,9 +107,10 @@ class HttpChannel:
 
 
 def headline(payload: Payload) -> str:
-    """'[FIRING] CPU high on web-1' — shared by the text channels."""
+    """'[FIRING] CPU high on web-1' — shared by the text channels; one line, no controls
+    (each channel still escapes it for its own markup)."""
     status = "RESOLVED" if payload["status"] == "resolved" else "FIRING"
-    return f"[{status}] {payload['rule']} on {payload['host']}"
+    return printable(f"[{status}] {payload['rule']} on {payload['host']}")
 
 
 def value_text(payload: Payload) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fleetmon_alerts import escape
 from fleetmon_alerts.channels.base import (
     ChannelContext,
     HttpChannel,
@@ -15,6 +16,7 @@ from fleetmon_alerts.channels.base import (
     value_text,
 )
 from fleetmon_db.alerting import Severity
+from fleetmon_db.text import printable
 
 COLOURS: dict[str, int] = {
     Severity.CRITICAL: 0xD32F2F,
@@ -25,23 +27,30 @@ RESOLVED_COLOUR = 0x388E3C
 
 
 def message(payload: Payload) -> dict[str, Any]:
-    """The Discord webhook body."""
+    """The Discord webhook body; every value escaped for Discord markdown."""
     resolved = payload["status"] == "resolved"
     fields = [
-        {"name": "Severity", "value": str(payload["severity"]), "inline": True},
-        {"name": "Host", "value": str(payload["host"]), "inline": True},
-        {"name": "Value", "value": value_text(payload), "inline": False},
-        {"name": "Since", "value": str(payload.get("since")), "inline": False},
+        {"name": "Severity", "value": escape.discord(payload["severity"]), "inline": True},
+        {"name": "Host", "value": escape.discord(payload["host"], 1024), "inline": True},
+        {"name": "Value", "value": escape.discord(value_text(payload)), "inline": False},
+        {"name": "Since", "value": escape.discord(payload.get("since")), "inline": False},
     ]
+    summary = payload.get("annotations", {}).get("summary", "")
     embed = {
-        "title": headline(payload)[:256],
+        "title": printable(headline(payload))[:256],  # titles are shown as plain text
         "url": payload["host_url"],
-        "description": str(payload.get("annotations", {}).get("summary", ""))[:4000],
+        "description": escape.discord(summary, 4000, lines=True),
         "color": RESOLVED_COLOUR if resolved else COLOURS.get(str(payload["severity"]), 0x607D8B),
         "fields": fields,
         "timestamp": payload["at"],
     }
-    return {"username": "fleetmon", "content": headline(payload)[:2000], "embeds": [embed]}
+    return {
+        "username": "fleetmon",
+        "content": escape.discord(headline(payload), 2000),
+        "embeds": [embed],
+        # No @everyone, @here, role or user pings, whatever a name or a label contains.
+        "allowed_mentions": {"parse": []},
+    }
 
 
 class DiscordChannel(HttpChannel):

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
 
+from fleetmon_alerts import escape
 from fleetmon_alerts.channels.base import (
     ChannelContext,
     ConfigError,
@@ -17,31 +18,36 @@ from fleetmon_alerts.channels.base import (
     require,
     value_text,
 )
+from fleetmon_db.text import printable
 
 
 def message(payload: Payload, sender: str, recipients: list[str]) -> EmailMessage:
-    """The email for one notification."""
+    """The email for one notification: text/plain only (no HTML to inject into); header
+    values are one line, and the email package encodes non-ASCII ones (RFC 2047)."""
     msg = EmailMessage()
-    msg["Subject"] = headline(payload)
+    msg["Subject"] = escape.header(headline(payload))
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
     lines = [
-        headline(payload),
+        printable(headline(payload)),
         "",
-        f"Severity: {payload['severity']}",
-        f"Host:     {payload['host']}",
+        f"Severity: {printable(payload['severity'])}",
+        f"Host:     {printable(payload['host'])}",
         f"Value:    {value_text(payload)}",
         f"Since:    {payload.get('since')}",
         f"Host page: {payload['host_url']}",
     ]
     summary = (payload.get("annotations") or {}).get("summary")
     if summary:
-        lines += ["", str(summary)]
+        lines += ["", printable(summary, keep_newlines=True)]
     procs = payload.get("top_processes") or {}
     for title, key in (("Top processes by CPU", "cpu"), ("Top processes by memory", "memory")):
         if procs.get(key):
             lines += ["", f"{title}:"]
-            lines += [f"  {r['value']:6.1f}%  {r['name']} ({r['pid']})" for r in procs[key]]
+            lines += [
+                f"  {r['value']:6.1f}%  {printable(r['name'])} ({printable(r['pid'])})"
+                for r in procs[key]
+            ]
     msg.set_content("\n".join(lines) + "\n")
     return msg
 

@@ -23,6 +23,7 @@ from fleetmon_alerts.channels.base import (
     value_text,
 )
 from fleetmon_db.alerting import Severity
+from fleetmon_db.text import printable
 
 # ntfy's own topic rule; a token goes into a header, so visible ASCII only.
 TOPIC_RE = re.compile(r"^[-_A-Za-z0-9]{1,64}$")
@@ -68,7 +69,7 @@ def message(payload: Payload, topic: str) -> dict[str, Any]:
     ]
     summary = (payload.get("annotations") or {}).get("summary")
     if summary:
-        lines += ["", str(summary)]
+        lines += ["", printable(summary, keep_newlines=True)]  # sent as plain text
     return {
         "topic": topic,
         "title": headline(payload)[:250],

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fleetmon_alerts import escape
 from fleetmon_alerts.channels.base import (
     ChannelContext,
     HttpChannel,
@@ -16,30 +17,46 @@ from fleetmon_alerts.channels.base import (
     value_text,
 )
 from fleetmon_db.alerting import Severity
+from fleetmon_db.text import printable
 
 EMOJI: dict[str, str] = {
     Severity.CRITICAL: ":red_circle:",
     Severity.WARNING: ":large_orange_circle:",
     Severity.INFO: ":large_blue_circle:",
 }
+NAME_CHARS = 40  # of a process name in the top-processes block
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object whose `text` is already escaped. `verbatim` stops Slack from
+    turning bare names into mentions or channel links on its own."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def _processes(title: str, rows: list[dict[str, Any]], unit: str) -> str:
-    lines = [f"{r['value']:6.1f}{unit}  {r['name']} ({r['pid']})" for r in rows]
+    # Process names are chosen by whoever runs a process on the host: escaped, and no
+    # backtick, so a name cannot close the code block and format the rest of the message.
+    # Cut before escaping, so ten rows stay within a section's 3000 characters.
+    lines = [
+        f"{float(r['value']):6.1f}{unit}  {escape.mrkdwn_code(str(r['name'])[:NAME_CHARS])} "
+        f"({escape.mrkdwn_code(str(r['pid'])[:12])})"
+        for r in rows
+    ]
     return f"*{title}*\n```" + "\n".join(lines) + "```"
 
 
 def blocks(payload: Payload) -> dict[str, Any]:
-    """The Slack message body for one notification."""
+    """The Slack message body for one notification; every value escaped for mrkdwn."""
     resolved = payload["status"] == "resolved"
     icon = ":white_check_mark:" if resolved else EMOJI.get(str(payload["severity"]), ":bell:")
-    title = f"{icon} {headline(payload)}"[:150]
+    title = printable(f"{icon} {headline(payload)}")[:150]  # plain_text: no markup to escape
     since = payload.get("ended_at") if resolved else payload.get("since")
+    host_link = f"<{escape.mrkdwn(payload['host_url'])}|{escape.mrkdwn(payload['host'])}>"
     fields = [
-        {"type": "mrkdwn", "text": f"*Severity*\n{payload['severity']}"},
-        {"type": "mrkdwn", "text": f"*Host*\n<{payload['host_url']}|{payload['host']}>"},
-        {"type": "mrkdwn", "text": f"*Value*\n{value_text(payload)}"},
-        {"type": "mrkdwn", "text": f"*{'Resolved at' if resolved else 'Firing since'}*\n{since}"},
+        _mrkdwn(f"*Severity*\n{escape.mrkdwn(payload['severity'])}"),
+        _mrkdwn(f"*Host*\n{host_link}"),
+        _mrkdwn(f"*Value*\n{escape.mrkdwn(value_text(payload))}"),
+        _mrkdwn(f"*{'Resolved at' if resolved else 'Firing since'}*\n{escape.mrkdwn(since)}"),
     ]
     out: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title, "emoji": True}},
@@ -47,7 +64,7 @@ def blocks(payload: Payload) -> dict[str, Any]:
     ]
     summary = payload.get("annotations", {}).get("summary")
     if summary:
-        out.append({"type": "section", "text": {"type": "mrkdwn", "text": str(summary)[:2900]}})
+        out.append({"type": "section", "text": _mrkdwn(escape.mrkdwn(summary, 2900, lines=True))})
     procs = payload.get("top_processes") or {}
     if not resolved and (procs.get("cpu") or procs.get("memory")):
         parts = []
@@ -55,7 +72,7 @@ def blocks(payload: Payload) -> dict[str, Any]:
             parts.append(_processes("Top processes by CPU", procs["cpu"], "%"))
         if procs.get("memory"):
             parts.append(_processes("Top processes by memory", procs["memory"], "%"))
-        out.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(parts)[:2900]}})
+        out.append({"type": "section", "text": _mrkdwn("\n".join(parts))})
     out.append(
         {
             "type": "actions",
@@ -71,11 +88,12 @@ def blocks(payload: Payload) -> dict[str, Any]:
     out.append(
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"fleetmon · rule *{payload['rule']}*"}],
+            "elements": [_mrkdwn(f"fleetmon · rule *{escape.mrkdwn(payload['rule'])}*")],
         }
     )
-    # `text` is the notification fallback (mobile push, screen readers).
-    return {"text": f"{headline(payload)}: {value_text(payload)}", "blocks": out}
+    # `text` is the notification fallback (mobile push, screen readers), mrkdwn as well.
+    fallback = escape.mrkdwn(f"{headline(payload)}: {value_text(payload)}")
+    return {"text": fallback, "blocks": out}
 
 
 class SlackChannel(HttpChannel):
