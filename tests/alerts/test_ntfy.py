@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleetmon_alerts.channels import ChannelContext, ConfigError, build
+from fleetmon_alerts.channels import ChannelContext, ConfigError, build, ntfy
 from fleetmon_alerts.clock import SystemClock
 from fleetmon_alerts.delivery import Dispatcher, RetryPolicy
 from tests.alerts.helpers import add_channel, enqueue, notifications, sample_payload
@@ -121,3 +121,10 @@ def test_long_summary_stays_a_notification(
 def test_bad_config_is_refused_when_built(config: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         build("ntfy", config, ChannelContext())
+
+
+def test_topic_and_token_refuse_a_trailing_newline() -> None:
+    with pytest.raises(ConfigError):
+        ntfy.split_topic_url("https://ntfy.sh/alerts\n")
+    with pytest.raises(ConfigError):
+        ntfy.NtfyChannel({"url": "https://ntfy.sh/alerts", "token": "tk_abc\n"}, ChannelContext())

@@ -61,7 +61,7 @@ def wheel_names(dist: Path) -> list[str]:
         names = [p.name for p in (dist / WHEELS).iterdir() if p.is_file()]
     except OSError:
         return []
-    return sorted(n for n in names if WHEEL_NAME.match(n))
+    return sorted(n for n in names if WHEEL_NAME.fullmatch(n))
 
 
 def describe(dist: Path) -> tuple[str, bool]:

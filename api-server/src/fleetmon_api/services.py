@@ -20,13 +20,13 @@ from fleetmon_api.security import (
 )
 from fleetmon_db.models import EnrollToken, Host, HostKey, Role, User
 
-HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,252}$")
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
+HOST_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,252}")
+USERNAME_RE = re.compile(r"[A-Za-z0-9_.@\-]{1,64}")
 
 
 def check_host_name(name: str) -> None:
     """422 unless `name` is a plausible host name."""
-    if not HOST_NAME_RE.match(name):
+    if not HOST_NAME_RE.fullmatch(name):
         raise ApiError(
             422,
             f"host name {name[:64]!r} must be 1-253 letters, digits, '.', '_' or '-' "
@@ -36,7 +36,7 @@ def check_host_name(name: str) -> None:
 
 def create_user(db: Session, username: str, password: str, role: Role) -> User:
     """Add a person; 409 if the name is taken."""
-    if not USERNAME_RE.match(username):
+    if not USERNAME_RE.fullmatch(username):
         raise ApiError(422, "username must be 1-64 letters, digits or _ . @ -")
     if len(password) < 8:
         raise ApiError(422, "password must be at least 8 characters")

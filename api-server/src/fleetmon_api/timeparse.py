@@ -11,7 +11,7 @@ from pydantic import AfterValidator
 from fleetmon_api.errors import ApiError
 from fleetmon_db.timeseries import NS
 
-_DURATION_RE = re.compile(r"^(\d{1,9})(s|m|h|d)?$")
+_DURATION_RE = re.compile(r"(\d{1,9})(s|m|h|d)?")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 # Far enough for any retention tier; beyond this an instant is a typo.
 _MIN_S, _MAX_S = 0.0, 4102444800.0  # 1970 .. 2100
@@ -40,7 +40,7 @@ def parse_instant(value: str | None, name: str, default_ns: int) -> int:
 
 def parse_duration(value: str, name: str) -> int:
     """`30`, `30s`, `5m`, `1h`, `1d` to seconds (at least 1); 422 naming `name`."""
-    m = _DURATION_RE.match(value.strip())
+    m = _DURATION_RE.fullmatch(value.strip())
     if not m:
         raise ApiError(422, f"{name}: {value[:40]!r} must look like 30s, 5m, 1h or 1d")
     seconds = int(m.group(1)) * _UNITS[m.group(2)]

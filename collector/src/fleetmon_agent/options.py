@@ -15,11 +15,11 @@ from typing import Any, ClassVar, Generic, TypeVar, overload
 T = TypeVar("T")
 O = TypeVar("O", bound="Options")  # noqa: E741 - the conventional name
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.I)
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.I)
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*", re.I)
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", re.I)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 _DURATION_UNITS = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PLAIN = re.compile(r"^[A-Za-z0-9_./][A-Za-z0-9_.*/:+-]*$")
+_PLAIN = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_.*/:+-]*")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n"}
 
 
@@ -37,7 +37,7 @@ class Kind(Generic[T]):
 
 def yaml_scalar(text: str) -> str:
     """A string as a YAML scalar: plain when that reads back as the same string."""
-    if _PLAIN.match(text) and text.lower() not in _YAML_WORDS and not _is_number(text):
+    if _PLAIN.fullmatch(text) and text.lower() not in _YAML_WORDS and not _is_number(text):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -109,7 +109,7 @@ class Duration(Kind[float]):
         """Seconds, checked."""
         if isinstance(value, bool):
             raise ValueError(self.rule)
-        m = _DURATION.match(str(value))
+        m = _DURATION.fullmatch(str(value))
         if not m:
             raise ValueError(self.rule)
         f = float(m.group(1)) * _DURATION_UNITS[(m.group(2) or "").lower()]
@@ -136,7 +136,7 @@ class Size(Kind[int]):
         """Bytes, checked."""
         if isinstance(value, bool):
             raise ValueError(self.rule)
-        m = _SIZE.match(str(value))
+        m = _SIZE.fullmatch(str(value))
         if not m:
             raise ValueError(self.rule)
         unit = (m.group(2) or "").lower()

@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 
 # A measurement, tag key or field key: a letter or `_`, then letters, digits and _ . - : /
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-:/]*$")
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-:/]*")
 # `measurement.field`: the first dot ends the measurement; the field may contain dots.
-METRIC_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_\-:/]*)\.([A-Za-z_][A-Za-z0-9_.\-:/]*)$")
+METRIC_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_\-:/]*)\.([A-Za-z_][A-Za-z0-9_.\-:/]*)")
 
 
 def split_metric(metric: str) -> tuple[str, str]:
     """'cpu.usage_idle' -> ('cpu', 'usage_idle'); ValueError naming the metric otherwise."""
-    m = METRIC_RE.match(metric)
+    m = METRIC_RE.fullmatch(metric)
     if m is None:
         raise ValueError(
             f"metric {metric[:80]!r} must be 'measurement.field', e.g. 'cpu.usage_user'"

@@ -26,8 +26,8 @@ from fleetmon_db.alerting import Severity
 from fleetmon_db.text import printable
 
 # ntfy's own topic rule; a token goes into a header, so visible ASCII only.
-TOPIC_RE = re.compile(r"^[-_A-Za-z0-9]{1,64}$")
-TOKEN_RE = re.compile(r"^[!-~]{1,256}$")
+TOPIC_RE = re.compile(r"[-_A-Za-z0-9]{1,64}")
+TOKEN_RE = re.compile(r"[!-~]{1,256}")
 # ntfy turns a longer message into an attachment; stay a notification.
 MAX_MESSAGE_BYTES = 4096
 # 1 min .. 5 max; resolved alerts are low: good news need not wake anyone.
@@ -45,7 +45,7 @@ RESOLVED_EMOJI = "white_check_mark"
 def split_topic_url(url: str) -> tuple[str, str]:
     """'https://ntfy.sh/alerts' -> ('https://ntfy.sh/', 'alerts'); ConfigError otherwise."""
     root, _, topic = url.rstrip("/").rpartition("/")
-    if "://" not in root or not TOPIC_RE.match(topic):
+    if "://" not in root or not TOPIC_RE.fullmatch(topic):
         raise ConfigError("ntfy url must be a topic URL, e.g. https://ntfy.sh/<topic>")
     return root + "/", topic
 
@@ -88,7 +88,7 @@ class NtfyChannel(HttpChannel):
         super().__init__(ctx)
         self.url, self.topic = split_topic_url(require(config, "url"))
         token = config.get("token")
-        if token is not None and not (isinstance(token, str) and TOKEN_RE.match(token)):
+        if token is not None and not (isinstance(token, str) and TOKEN_RE.fullmatch(token)):
             raise ConfigError("ntfy token must be an access token such as tk_...")
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 

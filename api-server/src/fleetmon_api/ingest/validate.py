@@ -95,7 +95,7 @@ class Validator:
             return
         if len(value) > self.limits.max_key:
             raise BadPoint(index, f"{what} {value[:40]!r}... longer than {self.limits.max_key}")
-        if not NAME_RE.match(value):
+        if not NAME_RE.fullmatch(value):
             raise BadPoint(
                 index,
                 f"{what} {value[:64]!r} must start with a letter or '_' and contain only "

@@ -20,7 +20,7 @@ from fleetmon_agent.spool.base import Batch, Spool, SpoolError, WirePoint, new_b
 
 log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^(\d{20})-([nsm])-(\d+)-([0-9a-f-]{36})\.json$")
+_NAME = re.compile(r"(\d{20})-([nsm])-(\d+)-([0-9a-f-]{36})\.json")
 TMP_PREFIX = ".tmp-"
 QUARANTINE = "quarantine"
 
@@ -99,7 +99,7 @@ class FileSpool(Spool):
                 continue
             if name == QUARANTINE:
                 continue
-            m = _NAME.match(name)
+            m = _NAME.fullmatch(name)
             if not m:
                 self._move_to_quarantine(name, "unexpected file name")
                 continue
@@ -309,7 +309,7 @@ def spool_status(directory: str, now: float | None = None) -> dict[str, Any]:
     except FileNotFoundError:
         names = []
     for name in names:
-        m = _NAME.match(name)
+        m = _NAME.fullmatch(name)
         if not m:
             continue
         try:

@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
-_PREFIX = re.compile(r"^[a-z_][a-z0-9_]{0,30}$")
+_PREFIX = re.compile(r"[a-z_][a-z0-9_]{0,30}")
 _TIER_NAME = re.compile(r"[A-Za-z0-9_]{1,32}")
 
 
@@ -68,7 +68,7 @@ class Tables:
     @classmethod
     def define(cls, p: str) -> Tables:
         """The tables with prefix `p` (lowercase letters, digits and _)."""
-        if not _PREFIX.match(p):
+        if not _PREFIX.fullmatch(p):
             raise ValueError(f"table_prefix {p!r}: lowercase letters, digits, _")
         md = MetaData()
         series = Table(

@@ -1,0 +1,52 @@
+"""Smaller attacks from issue 15.6 against a running API."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from fleetmon_api import services
+from fleetmon_api.errors import ApiError
+from fleetmon_db.metric import split_metric
+from fleetmon_db.models import Role
+from tests.api.harness import ApiServer, batch
+
+ENROLL = "/api/v1/hosts/enroll"
+
+
+def _token(api: ApiServer, **body: object) -> str:
+    r = api.client.post("/api/v1/enroll-tokens", json=body, headers=api.auth())
+    assert r.status_code == 201, r.text
+    token: str = r.json()["token"]
+    return token
+
+
+def test_a_name_with_a_trailing_newline_does_not_enroll(sqlite_api: ApiServer) -> None:
+    # `^...$` with re.match accepts "web-1\n": a name that looks like web-1 and ends a
+    # mail Subject header.
+    token = _token(sqlite_api, max_uses=3)
+    for name in ("web-1\n", "web-1\r\n", "web-1\nx"):
+        r = sqlite_api.client.post(ENROLL, json={"token": token, "name": name})
+        assert r.status_code == 422, (name, r.text)
+        assert "host name" in r.json()["detail"]
+
+
+def test_a_measurement_with_a_trailing_newline_is_refused(sqlite_api: ApiServer) -> None:
+    key = sqlite_api.enroll()
+    body = batch(1)
+    body["points"][0]["measurement"] = "cpu\n"
+    r = sqlite_api.client.post(
+        "/api/v1/metrics/collect", json=body, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert r.status_code == 422, r.text
+    assert "measurement" in r.json()["detail"]
+
+
+def test_username_and_metric_names_refuse_a_trailing_newline(sqlite_api: ApiServer) -> None:
+    with sqlite_api.state.sessions() as db:
+        assert isinstance(db, Session)
+        with pytest.raises(ApiError) as err:
+            services.create_user(db, "bob\n", "long-enough-pw", Role.VIEWER)
+    assert err.value.status == 422
+    with pytest.raises(ValueError, match="must be"):
+        split_metric("cpu.usage_user\n")
