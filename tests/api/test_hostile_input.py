@@ -1,6 +1,9 @@
-"""Smaller attacks from issue 15.6 against a running API."""
+"""Smaller attacks from issue 15.6 against a running API: names with a trailing newline,
+labels an agent picks for itself."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 from sqlalchemy.orm import Session
@@ -50,3 +53,15 @@ def test_username_and_metric_names_refuse_a_trailing_newline(sqlite_api: ApiServ
     assert err.value.status == 422
     with pytest.raises(ValueError, match="must be"):
         split_metric("cpu.usage_user\n")
+
+
+def test_enrollment_token_labels_win_over_the_agents(sqlite_api: ApiServer) -> None:
+    token = _token(sqlite_api, labels={"env": "staging", "team": "web"})
+    name = f"lbl-{uuid.uuid4().hex[:6]}"
+    r = sqlite_api.client.post(
+        ENROLL,
+        json={"token": token, "name": name, "labels": {"env": "prod", "role": "db"}},
+    )
+    assert r.status_code == 201, r.text
+    host = sqlite_api.client.get(f"/api/v1/hosts/{name}", headers=sqlite_api.auth()).json()
+    assert host["labels"] == {"env": "staging", "team": "web", "role": "db"}

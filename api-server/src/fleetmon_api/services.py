@@ -124,7 +124,9 @@ def enroll(db: Session, now: datetime, token: str, name: str, labels: dict[str, 
     if getattr(used, "rowcount", 1) != 1:
         db.rollback()
         raise ApiError(401, "enrollment token used up")
-    host = Host(name=name, labels={**(row.labels or {}), **labels})
+    # The token's labels are the admin's word and win: an agent cannot relabel itself
+    # (e.g. env=prod to land in another team's alert scope).
+    host = Host(name=name, labels={**labels, **(row.labels or {})})
     db.add(host)
     db.flush()
     secret = new_host_key()
