@@ -15,6 +15,7 @@ UNLIMITED: dict[str, Any] = {
     "ingest_rate_limit": "100000/minute",
     "enroll_rate_limit": "100000/minute",
     "login_rate_limit": "100000/minute",
+    "auth_failure_rate_limit": "100000/minute",
 }
 
 
@@ -45,6 +46,7 @@ def sqlite_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
         ingest_rate_limit="100000/minute",
         enroll_rate_limit="100000/minute",
         login_rate_limit="100000/minute",
+        auth_failure_rate_limit="100000/minute",
         max_points=100,
         max_body_bytes=200_000,
         max_decompressed_bytes=500_000,

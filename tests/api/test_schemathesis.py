@@ -19,6 +19,7 @@ def test_no_server_errors_over_the_openapi_schema(tmp_path: Path) -> None:
         ingest_rate_limit="100000/minute",
         enroll_rate_limit="100000/minute",
         login_rate_limit="100000/minute",
+        auth_failure_rate_limit="100000/minute",
     ) as api:
         api.enroll("st-host")
         token = api.token("admin")

@@ -85,6 +85,7 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
             "ingest": settings.ingest_rate_limit,
             "enroll": settings.enroll_rate_limit,
             "login": settings.login_rate_limit,
+            "auth_failure": settings.auth_failure_rate_limit,
         },
     )
     validator = Validator(Limits.from_settings(settings))

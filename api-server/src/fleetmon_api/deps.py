@@ -182,22 +182,42 @@ async def ingest_host(request: Request, state: State) -> HostIdentity:
     """The host authenticated by the request's key, after its rate limit.
 
     On the event loop when that needs no I/O (in-process counters, a cached key); the
-    Redis counter and the database lookup of an unknown key go to a worker thread.
+    Redis counter and the database lookup of an unknown key go to a worker thread. Only
+    keys that authenticated get a rate-limit counter, so random keys cannot fill the
+    limiter's storage; they count as failures of their client address instead.
     """
     key = host_credential(request)
     digest = hash_secret(key) if key else None
+    ident = state.keys.get(digest) if digest else None
+    if ident is None:
+        ident = await _authenticate_uncached(request, state, key, digest)
     # Rate-limit by key (not by IP: many hosts share NAT); hashed so keys never reach Redis.
-    limit_key = digest[:32] if digest else client_ip(request)
+    limit_key = digest[:32] if digest else ""
     if state.limiter.local:
         state.limiter.check("ingest", limit_key)
     else:
         await run_in_threadpool(state.limiter.check, "ingest", limit_key)
-    if not key or not digest:
-        return authenticate_host(state, key)  # 401: no key
-    cached = state.keys.get(digest)
-    if cached is not None:
-        return cached
-    return await run_in_threadpool(_load_host_key, state, key, digest)
+    return ident
+
+
+async def _authenticate_uncached(
+    request: Request, state: AppState, key: str | None, digest: str | None
+) -> HostIdentity:
+    """A key the cache does not hold: 429 without any lookup for an address that failed too
+    often, else the database; a 401 counts as one failure of the client address."""
+    client = client_ip(request)
+    state.limiter.refuse_if_over("auth_failure", client)
+    try:
+        if not key or not digest:
+            return authenticate_host(state, key)  # 401: no key
+        return await run_in_threadpool(_load_host_key, state, key, digest)
+    except HTTPException as exc:
+        if exc.status_code == status.HTTP_401_UNAUTHORIZED:
+            if state.limiter.local:
+                state.limiter.count_failure("auth_failure", client)
+            else:
+                await run_in_threadpool(state.limiter.count_failure, "auth_failure", client)
+        raise
 
 
 IngestHost = Annotated[HostIdentity, Depends(ingest_host)]

@@ -14,6 +14,9 @@ from slowapi import Limiter
 
 log = logging.getLogger(__name__)
 
+# Clients remembered as over a failure limit, per process (bounded: a sweep, then a reset).
+MAX_REFUSED = 100_000
+
 
 class RateLimited(Exception):
     """A client went over a limit; answered 429 with Retry-After."""
@@ -109,6 +112,11 @@ class RateLimiter:
         # Prepended to every counter key, so several deployments (or tests) share one Redis.
         self.key_prefix = key_prefix
         self.rules = {scope: Rule(scope, parse(text), text) for scope, text in rules.items()}
+        # Counters that count failures (auth_failure): who went over, and until when. Read
+        # from memory only, so refusing them costs no I/O; each worker learns it from its own
+        # first failure after the shared counter went over.
+        self._refused: dict[tuple[str, str], float] = {}
+        self._refused_lock = threading.Lock()
 
     def check(self, scope: str, key: str) -> None:
         """Count one request; raise RateLimited when over the limit."""
@@ -127,3 +135,30 @@ class RateLimiter:
             reset_at = time.time() + rule.item.get_expiry()
         retry_after = max(1, math.ceil(reset_at - time.time()))
         raise RateLimited(rule.text, retry_after)
+
+    def refuse_if_over(self, scope: str, key: str) -> None:
+        """Raise RateLimited if `key` went over `scope` (see count_failure) and its window has
+        not ended: a dictionary lookup, run before any work a failing client could cause."""
+        until = self._refused.get((scope, key))
+        if until is None:
+            return
+        left = until - time.time()
+        if left <= 0:
+            with self._refused_lock:
+                self._refused.pop((scope, key), None)
+            return
+        raise RateLimited(self.rules[scope].text, max(1, math.ceil(left)))
+
+    def count_failure(self, scope: str, key: str) -> None:
+        """Count one failure of `key`; over the limit, remember it and raise RateLimited."""
+        try:
+            self.check(scope, key)
+        except RateLimited as exc:
+            now = time.time()
+            with self._refused_lock:
+                if len(self._refused) >= MAX_REFUSED:
+                    self._refused = {k: t for k, t in self._refused.items() if t > now}
+                    if len(self._refused) >= MAX_REFUSED:
+                        self._refused.clear()
+                self._refused[(scope, key)] = now + exc.retry_after
+            raise

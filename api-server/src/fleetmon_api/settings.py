@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     ingest_rate_limit: str = "100/minute"
     enroll_rate_limit: str = "10/minute"
     login_rate_limit: str = "10/minute"
+    # Failed host-key authentications per client address; over it, keys the cache does not
+    # hold are refused (429) without a database lookup until the window ends.
+    auth_failure_rate_limit: str = "60/minute"
     # Redis shared by every worker and replica: batch ids (idempotency) and, unless
     # rate_limit_storage_url says otherwise, rate-limit counters. Empty: per process.
     redis_url: str = ""
