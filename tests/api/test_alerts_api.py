@@ -274,6 +274,69 @@ def _minimal_config(kind: str) -> dict[str, Any]:
     }
 
 
+def test_a_new_destination_does_not_inherit_the_stored_secret(sqlite_api: ApiServer) -> None:
+    """Issue 15.6: a changed webhook URL or SMTP host used to keep the stored HMAC secret or
+    password and send it (or sign with it) to the new destination."""
+    from fleetmon_db.models import AlertChannel
+
+    c, admin = sqlite_api.client, sqlite_api.auth()
+
+    def stored(channel_id: int) -> dict[str, object]:
+        with sqlite_api.state.sessions() as s:
+            config: dict[str, object] = s.get(AlertChannel, channel_id).config
+            return config
+
+    name = uniq("hook")
+    hook = {"url": "https://hooks.example.test/a", "secret": "hmac-secret"}
+    r = c.post(
+        f"{R}/channels", json={"name": name, "kind": "webhook", "config": hook}, headers=admin
+    )
+    assert r.status_code == 201, r.text
+    hid = r.json()["id"]
+    # The same URL again (or none): the secret stays.
+    same = {"name": name, "kind": "webhook", "config": {"url": hook["url"]}}
+    assert c.put(f"{R}/channels/{hid}", json=same, headers=admin).json()["secret_keys"] == [
+        "secret",
+        "url",
+    ]
+    # Another URL without the secret: the secret is gone.
+    moved = {"name": name, "kind": "webhook", "config": {"url": "https://evil.example.test/"}}
+    r = c.put(f"{R}/channels/{hid}", json=moved, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["secret_keys"] == ["url"]
+    assert stored(hid) == {"url": "https://evil.example.test/"}
+    # Another URL with a new secret given in the same request keeps that one.
+    given = {"url": "https://hooks.example.test/b", "secret": "new-secret"}
+    body = {"name": name, "kind": "webhook", "config": given}
+    assert c.put(f"{R}/channels/{hid}", json=body, headers=admin).status_code == 200
+    assert stored(hid) == given
+
+    mail = uniq("mail")
+    config = {
+        "host": "smtp.example.test",
+        "port": 587,
+        "from": "a@b.test",
+        "to": ["c@d.test"],
+        "username": "alerts",
+        "password": "pw1",
+    }
+    r = c.post(
+        f"{R}/channels", json={"name": mail, "kind": "email", "config": config}, headers=admin
+    )
+    mid = r.json()["id"]
+    for change in ({"port": 2525}, {"security": "none"}, {"host": "smtp.evil.test"}):
+        restore = {"name": mail, "kind": "email", "config": config}
+        assert c.put(f"{R}/channels/{mid}", json=restore, headers=admin).status_code == 200
+        assert stored(mid)["password"] == "pw1"
+        body = {"name": mail, "kind": "email", "config": change}
+        r = c.put(f"{R}/channels/{mid}", json=body, headers=admin)
+        assert r.status_code == 200, r.text
+        kept = stored(mid)
+        assert "password" not in kept, change
+        assert "username" not in kept, change
+        assert kept["from"] == "a@b.test"  # what is not a credential stays
+
+
 def test_api_and_worker_accept_the_same_channel_kinds(sqlite_api: ApiServer) -> None:
     c, admin = sqlite_api.client, sqlite_api.auth()
     schema = c.get("/openapi.json").json()["components"]["schemas"]["ChannelIn"]

@@ -124,9 +124,14 @@ def create_channel(body: ChannelIn, db: DbSession, _admin: AdminUser) -> Channel
 def replace_channel(
     channel_id: Id, body: ChannelIn, db: DbSession, _admin: AdminUser
 ) -> ChannelOut:
-    """Replace a channel; config keys left out keep their stored (secret) values."""
+    """Replace a channel; config keys left out keep their stored (secret) values, unless the
+    destination (URL, SMTP host, port or security) changes: then stored credentials
+    (webhook secret, token, password) are dropped unless given again."""
     ch = _channel(db, channel_id)
-    config = {**(ch.config or {}), **body.config} if body.kind == ch.kind else body.config
+    same_kind = body.kind == ch.kind
+    config = (
+        channel_spec(body.kind).replace(ch.config or {}, body.config) if same_kind else body.config
+    )
     _check_config(body.kind, config)
     for key, value in body.model_dump(mode="json", exclude={"config"}).items():
         setattr(ch, key, value)

@@ -1,6 +1,6 @@
 // Notification channels (admins only): list, create, edit and test. Secrets are write-only:
 // the API names the secret keys a channel has but never returns their values, and a field
-// left blank when editing keeps the stored value.
+// left blank when editing keeps the stored value (credentials go when the URL or SMTP host changes).
 
 import { del, get, post, put } from "../api.js";
 import { h, replace } from "../dom.js";
