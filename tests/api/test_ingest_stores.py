@@ -121,8 +121,16 @@ def test_store_down_is_503_with_retry_after(tmp_path: object) -> None:
         assert r.status_code == 503
         assert r.headers["retry-after"] == "7"
         assert r.json()["detail"] == "time-series store unavailable; retry later"
-        health = api.client.get("/health")
+        # Unauthenticated: the status only, never the store's error text (issue 15.6).
+        anonymous = api.client.get("/health")
+        assert anonymous.status_code == 503
+        assert anonymous.json() == {"status": "degraded"}
+        bad_token = api.client.get("/health", headers={"Authorization": "Bearer x.y.z"})
+        assert bad_token.json() == {"status": "degraded"}
+        health = api.client.get("/health", headers=api.auth("viewer"))
         assert health.status_code == 503
-        assert health.json()["checks"]["store"]["status"] == "error"
+        store = health.json()["checks"]["store"]
+        assert store["status"] == "error"
+        assert store["error"]  # what went wrong, for people signed in
         # The agent retries; nothing was recorded as seen, so a retry would write.
         assert httpx.get(f"{api.url}/health", timeout=5).json()["status"] == "degraded"

@@ -10,6 +10,9 @@ from tests.api.harness import ApiServer, batch
 def test_health_reports_each_dependency(api: ApiServer) -> None:
     r = api.client.get("/health")
     assert r.status_code == 200
+    assert r.json() == {"status": "ok"}  # details only for signed-in people
+    r = api.client.get("/health", headers=api.auth("viewer"))
+    assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok"
     assert body["checks"]["database"]["status"] == "ok"

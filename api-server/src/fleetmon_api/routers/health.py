@@ -4,21 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from fleetmon_api.deps import State
+from fleetmon_api.deps import State, bearer_token, current_user
 from fleetmon_api.responses import JSON
 from fleetmon_db.timeseries import StoreError
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Liveness and the readiness of each dependency")
-def health(state: State) -> JSON:
-    """200 when every dependency answers, 503 (same body) when one does not."""
+def _signed_in(request: Request, state: State) -> bool:
+    """True if the request carries a valid person's token (any role)."""
+    if bearer_token(request) is None:
+        return False
+    try:
+        current_user(request, state)
+    except HTTPException:
+        return False
+    return True
+
+
+@router.get("/health", summary="Liveness; each dependency's state for signed-in people")
+def health(request: Request, state: State) -> JSON:
+    """200 when every dependency answers, 503 when one does not.
+
+    Anyone gets `status`; `checks` (each dependency, with the store's error text, which
+    names addresses and versions) only with a signed-in person's Bearer token."""
     checks: dict[str, dict[str, Any]] = {}
     try:
         with state.engine.connect() as conn:
@@ -32,7 +46,9 @@ def health(state: State) -> JSON:
     except StoreError as exc:
         checks["store"] = {"status": "error", "kind": state.store.name, "error": str(exc)[:200]}
     ok = all(c["status"] == "ok" for c in checks.values())
-    body = {"status": "ok" if ok else "degraded", "checks": checks}
+    body: dict[str, Any] = {"status": "ok" if ok else "degraded"}
+    if _signed_in(request, state):
+        body["checks"] = checks
     return JSON(body, status_code=200 if ok else 503)
 
 
