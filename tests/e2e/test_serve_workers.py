@@ -102,12 +102,13 @@ def _post(s: Served, key: str, batch_id: str) -> httpx.Response:
 def test_two_workers_share_state_and_elect_one_rollup_runner(
     served: Served, redis_url: str
 ) -> None:
-    _share_batch_ids_and_rate_limits(served, redis_url)
+    key = served.host_key()
+    _share_batch_ids_and_rate_limits(served, redis_url, key)
+    _keys_stay_out_of_the_access_log(served, key)
     _one_worker_runs_the_rollups_and_another_takes_over(served)
 
 
-def _share_batch_ids_and_rate_limits(served: Served, redis_url: str) -> None:
-    key = served.host_key()
+def _share_batch_ids_and_rate_limits(served: Served, redis_url: str, key: str) -> None:
     batch = str(uuid.uuid4())
     answers = [_post(served, key, batch) for _ in range(6)]
     assert [a.status_code for a in answers] == [202] * 6
@@ -121,6 +122,23 @@ def _share_batch_ids_and_rate_limits(served: Served, redis_url: str) -> None:
         assert any(client.scan_iter(match=f"LIMITS*{served.prefix}*", count=1000))
     finally:
         client.close()
+
+
+def _keys_stay_out_of_the_access_log(served: Served, key: str) -> None:
+    """InfluxDB 1.x clients send the key as `?p=` (issue 15.6): uvicorn's access log, in
+    every worker, shows the request line with the credential replaced by ***."""
+    for _ in range(4):  # new connections: both workers take some
+        with httpx.Client() as c:
+            c.post(f"{served.url}/write?db=telegraf&u=telegraf&p={key}", content=b"m f=1\n")
+            c.get(f"{served.url}/query", params={"q": "SHOW DATABASES", "p": key, "u": "me"})
+    deadline = time.monotonic() + 10
+    while served.log().count("p=***") < 8 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = served.log()
+    assert key not in log
+    assert key[3:15] not in log  # not even the key's public prefix
+    assert log.count("/write?db=telegraf&u=***&p=***") == 4, log
+    assert "telegraf&u=telegraf" not in log
 
 
 def _one_worker_runs_the_rollups_and_another_takes_over(served: Served) -> None:

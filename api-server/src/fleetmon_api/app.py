@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fleetmon_api import agentdist, apidocs, errors
+from fleetmon_api import agentdist, apidocs, errors, logredact
 from fleetmon_api.idempotency import BatchLedger, MemoryLedger, RedisLedger
 from fleetmon_api.ingest.fastpath import FastCompiler
 from fleetmon_api.ingest.validate import Limits, Validator
@@ -146,6 +146,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Here, not at import: uvicorn configures logging in each worker before the lifespan.
+        logredact.install()
         state = build_state(settings, store_factory or open_configured_store)
         app.state.fleetmon = state
         ensure_schema_soon(state.store, state.stop, settings.store_retry_after_s)
