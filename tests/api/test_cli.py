@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
+from fleetmon_api import cli
+from fleetmon_db import migrate
+from fleetmon_db.db import make_engine, make_sessionmaker
+from fleetmon_db.models import Host
 from tests.api.harness import running_api
 
 FLEETMON = str(Path(sys.executable).parent / "fleetmon")
@@ -56,3 +61,33 @@ def test_cli_admin_commands(tmp_path: Path) -> None:
     out = _run(bad, "list-hosts")
     assert out.returncode == 2
     assert "invalid setting max_points" in out.stderr
+
+
+def test_list_hosts_prints_no_terminal_escapes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An agent chooses its version and (at enrollment) labels: a terminal escape in them
+    must reach the admin's terminal as plain text (issue 15.6). In process: the command's
+    output is the point, not the process."""
+    db = f"sqlite:///{tmp_path / 'meta.db'}"
+    monkeypatch.setenv("FLEETMON_DATABASE_URL", db)
+    monkeypatch.setenv("FLEETMON_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FLEETMON_STORE_URL", f"sqlite:///{tmp_path / 'metrics.db'}")
+    migrate.upgrade(db)
+    evil = "\x1b]0;owned\x07\x1b[2J\x1b[31mok\r\nfake-host\tup"
+    engine = make_engine(db)
+    try:
+        with make_sessionmaker(engine)() as s:
+            s.add(Host(name="esc-1", agent_version=f"1.0{evil}", labels={"role": evil}))
+            s.commit()
+    finally:
+        engine.dispose()
+    assert cli.main(["list-hosts"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1  # the CR/LF did not forge a second host line
+    columns = lines[0].split("\t")
+    assert columns[0] == "esc-1"
+    assert len(columns) == 5  # the tab did not forge a column
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in lines[0].replace("\t", ""))
+    assert "[31mok" in columns[3]  # shown, harmless, as text
+    assert columns[4].startswith("role=")

@@ -24,6 +24,7 @@ from fleetmon_db import embedded, migrate
 from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.models import AlertChannel
 from fleetmon_db.sample_alert import sample_payload
+from fleetmon_db.text import printable
 from fleetmon_db.timeseries import TimeSeriesStore
 
 log = logging.getLogger("fleetmon_alerts")
@@ -102,9 +103,9 @@ def cmd_once(settings: Settings) -> int:
         evaluator = Evaluator(sessions, store, SystemClock(), settings.public_url)
         decisions = evaluator.run_once()
         for d in decisions:
-            print(d.line())
+            print(printable(d.line()))  # host and rule names reach a terminal
         for rule, error in evaluator.last_errors.items():
-            print(f"{rule}: not evaluated: {error}")
+            print(printable(f"{rule}: not evaluated: {error}"))
         print(f"{len(decisions)} transition(s)")
         dispatcher.drain(timeout_s=settings.channel_timeout_s * 2)
     finally:

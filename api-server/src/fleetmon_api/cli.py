@@ -24,6 +24,7 @@ from fleetmon_db import embedded, envcheck
 from fleetmon_db import migrate as db_migrate
 from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.models import Host, Role
+from fleetmon_db.text import printable
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # What `fleetmon serve` workers are started from (uvicorn imports it in each process).
@@ -197,8 +198,14 @@ def cmd_create_enroll_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _line(*columns: object) -> str:
+    """Tab-separated columns; agents choose some of the text (version, labels), so control
+    characters (terminal escapes, tabs, newlines) are shown as spaces."""
+    return "\t".join(printable(c) for c in columns)
+
+
 def cmd_list_hosts(_args: argparse.Namespace) -> int:
-    """One line per host: name, status, last seen, agent version."""
+    """One line per host: name, status, last seen, agent version, labels."""
     settings = load_settings()
     now = datetime.now(UTC)
     with _sessions(settings)() as db:
@@ -207,7 +214,8 @@ def cmd_list_hosts(_args: argparse.Namespace) -> int:
                 h.last_seen, now, settings.stale_after_s, settings.down_after_s
             )
             seen = h.last_seen.isoformat() if h.last_seen else "never"
-            print(f"{h.name}\t{status}\t{seen}\t{h.agent_version or '-'}")
+            labels = ",".join(f"{k}={v}" for k, v in sorted((h.labels or {}).items()))
+            print(_line(h.name, status, seen, h.agent_version or "-", labels or "-"))
     return 0
 
 
@@ -293,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc: int = args.func(args)
     except ApiError as exc:
-        print(f"fleetmon: {exc.detail}", file=sys.stderr)
+        print(f"fleetmon: {printable(exc.detail)}", file=sys.stderr)
         return 1
     except CliError as exc:
         print(f"fleetmon: {exc}", file=sys.stderr)
