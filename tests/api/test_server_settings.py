@@ -19,6 +19,7 @@ from fleetmon_alerts.settings import Settings as WorkerSettings
 from fleetmon_api.settings import MissingSecretKey, Settings, known_variables, load
 from fleetmon_db import envcheck
 from tests.api.harness import SECRET, running_api
+from tests.e2e import compose
 from tests.support.servers import free_port
 
 BIN = Path(sys.executable).parent
@@ -94,9 +95,15 @@ def test_there_is_no_built_in_signing_key(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_serve_refuses_to_start_without_a_key(tmp_path: Path) -> None:
-    """The image's default command (`fleetmon serve`, SQLite in the data dir) included."""
-    env = _clean_env(FLEETMON_DATA_DIR=str(tmp_path))
-    out = _fleetmon("serve", "--port", str(free_port()), env=env, cwd=tmp_path)
+    """The Docker image's default command and environment (SQLite in the data dir): the
+    image never runs with a known key. Loopback and a free port stand in for the image's
+    0.0.0.0:8080, should it start after all."""
+    command = compose.image_command()
+    assert command[:2] == ["fleetmon", "serve"], command
+    args = [{"0.0.0.0": "127.0.0.1", "8080": str(free_port())}.get(a, a) for a in command[1:]]
+    env = _clean_env(**compose.image_env(tmp_path / "image"))
+    assert "FLEETMON_SECRET_KEY" not in env
+    out = _fleetmon(*args, env=env, cwd=tmp_path)
     assert out.returncode == 1
     assert out.stderr.startswith("fleetmon: FLEETMON_SECRET_KEY is not set"), out.stderr
     assert len(out.stderr.splitlines()) == 1

@@ -7,6 +7,7 @@ free loopback port — leaving every command and environment variable otherwise 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -85,6 +86,14 @@ def image_env(image_root: Path, dockerfile: Path = DOCKERFILE) -> dict[str, str]
                 env[key] = value.replace(IMAGE_HOME, str(image_root))
     env.pop("PATH", None)
     return env
+
+
+def image_command(dockerfile: Path = DOCKERFILE) -> list[str]:
+    """The CMD of the Dockerfile's last stage (exec form)."""
+    stages = dockerfile.read_text().replace("\\\n", " ").split("\nFROM ")
+    commands = [line[4:] for line in stages[-1].splitlines() if line.startswith("CMD ")]
+    command: list[str] = json.loads(commands[-1])
+    return command
 
 
 @dataclass
