@@ -45,6 +45,18 @@ def test_a_measurement_with_a_trailing_newline_is_refused(sqlite_api: ApiServer)
     assert "measurement" in r.json()["detail"]
 
 
+def test_wire_patterns_refuse_a_trailing_newline(sqlite_api: ApiServer) -> None:
+    """The wire models' `^...$` patterns (pydantic, published in OpenAPI) and `\\Z` ones
+    (msgspec fast path) both refuse a batch id ending in a newline."""
+    key = sqlite_api.enroll()
+    body = batch(1, batch_id="b-1\n")
+    r = sqlite_api.client.post(
+        "/api/v1/metrics/collect", json=body, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert r.status_code == 422, r.text
+    assert "batch_id" in r.text
+
+
 def test_username_and_metric_names_refuse_a_trailing_newline(sqlite_api: ApiServer) -> None:
     with sqlite_api.state.sessions() as db:
         assert isinstance(db, Session)
