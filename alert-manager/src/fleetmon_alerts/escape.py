@@ -15,13 +15,12 @@ from fleetmon_db.text import printable
 # Slack: only &, < and > are control characters in mrkdwn (links, mentions, `<!channel>`);
 # Slack's own guide says to escape exactly these three as HTML entities.
 _SLACK_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_SLACK_SPECIAL = re.compile(r"[&<>]")
 # U+02CB MODIFIER LETTER GRAVE ACCENT looks like a backtick but cannot open or close code.
 _LOOKALIKE_BACKTICK = "\u02cb"
 
 # Discord markdown: a backslash before any of these shows it literally (masked links
 # `[x](url)`, mentions `<@id>`, emphasis, spoilers, quotes, headings, code).
-_DISCORD_SPECIAL = re.compile(r"([\\*_~`|>\[\]()<#@])")
+_DISCORD_SPECIAL = frozenset("\\*_~`|><[]()#@")
 
 # Alertmanager label names must match this (a bad one makes it refuse the whole POST).
 _LABEL_NAME_BAD = re.compile(r"[^A-Za-z0-9_]")
@@ -57,7 +56,7 @@ def mrkdwn_code(value: object) -> str:
 def discord(value: object, limit: int | None = None, *, lines: bool = False) -> str:
     """Text for Discord markdown (message content, embed description and field values)."""
     text = printable(value, keep_newlines=lines)
-    return _clip([_DISCORD_SPECIAL.sub(r"\\\1", c) for c in text], limit)
+    return _clip([f"\\{c}" if c in _DISCORD_SPECIAL else c for c in text], limit)
 
 
 def header(value: object, limit: int = 200) -> str:
