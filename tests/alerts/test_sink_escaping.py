@@ -1,61 +1,72 @@
 """Agent- and user-chosen text cannot add markup to a notification (issue 15.5).
 
 Each attack is a value a host or an admin can choose: a process name (a `procstat` tag
-value), a host label spliced into an annotation template, a rule name. The messages go
-through the outbox to local receivers shaped like the real services."""
+value, as ingest accepts it: no control characters), a host label (chosen by the agent at
+enrollment) spliced into the admin's annotation template, a rule name. The real evaluator
+fires the rule from the store; the outbox delivers to local receivers shaped like the real
+services."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleetmon_alerts import templating
-from fleetmon_alerts.clock import SystemClock
+from fleetmon_alerts.clock import SystemClock, to_ns
 from fleetmon_alerts.delivery import Dispatcher, RetryPolicy
-from tests.alerts.helpers import add_channel, enqueue, notifications, sample_payload
+from fleetmon_alerts.evaluate import Evaluator
+from fleetmon_db.timeseries import Point, TimeSeriesStore
+from tests.alerts.helpers import add_channel, add_host, add_rule, notifications
+from tests.support.clock import FakeClock
 from tests.support.receiver import Receiver
 from tests.support.slack import SlackWebhook
 
 FAST = RetryPolicy(base_s=0.05, max_s=0.5, max_attempts=2)
 
 # What a hostile host can name a process (tag values refuse only control characters).
-EVIL_PROCESS = "x & `y` ```\n*PWNED* <!channel> <http://evil.test|click>"
+EVIL_PROCESS = "x & `y` ```*PWNED* <!channel> <http://evil.test|click>"
 # What a hostile agent can put in its labels at enrollment (any text up to 256 chars).
 EVIL_LABEL = (
     "db <!here> <https://evil.test/login|Reset your password> @everyone [x](http://evil.test)"
 )
-# An admin-written template using that label, as rule annotations are.
-SUMMARY = "Disk almost full on $host (role $label_role)"
 
 
-def hostile_payload() -> dict[str, Any]:
-    ctx = templating.context(
-        rule="Disk full",
-        host="web-1",
+def fire(
+    sessions: sessionmaker[Session], store: TimeSeriesStore, clock: FakeClock, kind: str, url: str
+) -> None:
+    """A rule (admin template using the agent's label) fires for the hostile host; its
+    notification is delivered to one channel of `kind`."""
+    add_host(sessions, "web-1", {"role": EVIL_LABEL})
+    add_rule(
+        sessions,
+        name="Disk <!channel> full",
+        metric="cpu.usage_idle",
+        aggregate="avg",
+        window_s=60,
+        comparison="<",
+        threshold=20.0,
+        for_s=0,
         severity="critical",
-        value=97.0,
-        threshold=90.0,
-        comparison=">",
-        metric="disk.used_percent",
-        host_labels={"role": EVIL_LABEL},
+        annotations={"summary": "CPU busy on $host (role $label_role)"},
     )
-    return sample_payload(
-        rule="Disk <!channel> full",
-        annotations=templating.render({"summary": SUMMARY}, ctx),
-        top_processes={
-            "cpu": [{"name": EVIL_PROCESS, "pid": "42", "value": 91.0}],
-            "memory": [{"name": "ok", "pid": "<@U123>", "value": 1.0}],
-        },
-    )
-
-
-def deliver(sessions: sessionmaker[Session], kind: str, url: str) -> None:
-    ch = add_channel(sessions, kind, kind, {"webhook_url": url})
-    enqueue(sessions, ch, hostile_payload())
+    add_channel(sessions, kind, kind, {"webhook_url": url})
+    now = clock.now()
+    points = [
+        Point("web-1", "cpu", to_ns(now - timedelta(seconds=s)), {"cpu": "cpu-total"},
+              {"usage_idle": 3.0})
+        for s in (0, 10, 20)
+    ]  # fmt: skip
+    points.append(
+        Point("web-1", "procstat", to_ns(now), {"process_name": EVIL_PROCESS, "pid": "42"},
+              {"cpu_usage": 99.0, "memory_usage": 1.5})
+    )  # fmt: skip
+    store.write(points)
+    fired = Evaluator(sessions, store, clock, "http://fleetmon.test").run_once()
+    assert [(d.host, d.to_status) for d in fired] == [("web-1", "firing")]
     d = Dispatcher(sessions, SystemClock(), policy=FAST)
     try:
         assert d.drain(10)
@@ -91,9 +102,12 @@ def mrkdwn_texts(doc: dict[str, Any]) -> list[str]:
 
 
 def test_slack_message_carries_no_injected_mention_link_or_code_block(
-    sessions: sessionmaker[Session], slack: SlackWebhook
+    sessions: sessionmaker[Session],
+    sqlite_store: TimeSeriesStore,
+    clock: FakeClock,
+    slack: SlackWebhook,
 ) -> None:
-    deliver(sessions, "slack", slack.url)
+    fire(sessions, sqlite_store, clock, "slack", slack.url)
     doc = slack.messages[0]
     texts = mrkdwn_texts(doc)
     # Slack parses `<...>` as a link, a mention or `<!channel>`: the only one is our host link.
@@ -107,13 +121,15 @@ def test_slack_message_carries_no_injected_mention_link_or_code_block(
     procs = next(t for t in texts if "Top processes by CPU" in t)
     assert procs.count("```") == 4  # two blocks (CPU, memory), each opened and closed
     assert "*PWNED*" in procs.split("```")[1]  # inside the first block, where * is literal
-    assert "\n*PWNED*" not in procs  # the newline in the name did not start a line
 
 
 def test_discord_message_pings_nobody_and_renders_no_link(
-    sessions: sessionmaker[Session], receiver: Receiver
+    sessions: sessionmaker[Session],
+    sqlite_store: TimeSeriesStore,
+    clock: FakeClock,
+    receiver: Receiver,
 ) -> None:
-    deliver(sessions, "discord", receiver.url + "/api/webhooks/1/x")
+    fire(sessions, sqlite_store, clock, "discord", receiver.url + "/api/webhooks/1/x")
     doc = receiver.wait_for(1)[0].json()
     assert doc["allowed_mentions"] == {"parse": []}
     embed = doc["embeds"][0]
