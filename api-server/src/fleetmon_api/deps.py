@@ -192,6 +192,7 @@ async def ingest_host(request: Request, state: State) -> HostIdentity:
     if ident is None:
         ident = await _authenticate_uncached(request, state, key, digest)
     # Rate-limit by key (not by IP: many hosts share NAT); hashed so keys never reach Redis.
+    # (An identity implies a key was sent, so `digest` is set here.)
     limit_key = digest[:32] if digest else ""
     if state.limiter.local:
         state.limiter.check("ingest", limit_key)
