@@ -228,3 +228,13 @@ def test_check_config_refuses_an_unknown_variable_in_one_line(tmp_path: Path) ->
         "config error: FLEETMON_SERVER_URI: not a setting of the agent "
         "(did you mean FLEETMON_SERVER_URL?)\n"
     )
+
+
+def test_server_url_is_checked_whole() -> None:
+    """A prefix check let "https://x" followed by a newline or a space through."""
+    for bad in ("https://fleetmon.test\n", "https://fleetmon.test/a b"):
+        assert errors_of({"server": {"url": bad}}) == [
+            f"server.url = {bad!r}: must be an http:// or https:// URL"
+        ]
+    good = build({"server": {"url": "https://fleetmon.test:8443/base/"}}, {}, "<test>")
+    assert good.server.url == "https://fleetmon.test:8443/base"

@@ -197,7 +197,8 @@ class Url(Text):
     def parse(self, value: Any) -> str:
         """The URL, checked."""
         s = super().parse(value).rstrip("/")
-        if s and not re.match(r"^https?://[^/\s]+", s):
+        # The whole URL: no whitespace anywhere (a pasted "https://x\n" is refused here).
+        if s and not re.fullmatch(r"https?://[^/\s]+(?:/\S*)?", s):
             raise ValueError("must be an http:// or https:// URL")
         return s
 
