@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fleetmon_api.ingest.influx import influx_error, is_influx_path
 from fleetmon_api.ratelimit import RateLimited
 from fleetmon_api.responses import JSON
 from fleetmon_db.timeseries import StoreError, StoreUnavailable
@@ -25,7 +26,12 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def _json(status: int, detail: object, headers: dict[str, str] | None = None) -> JSON:
+def _json(
+    request: Request, status: int, detail: object, headers: dict[str, str] | None = None
+) -> JSON:
+    if isinstance(detail, str) and is_influx_path(request.url.path):
+        # InfluxDB clients show `error` (1.x) or `message` (2.x); `detail` is kept too.
+        return influx_error(request, status, detail, headers or {})
     return JSON({"detail": detail}, status_code=status, headers=headers)
 
 
@@ -42,18 +48,18 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSON:
         if exc.status_code in (401, 413):
             _telemetry_reject(request, "unauthorized" if exc.status_code == 401 else "too_large")
-        return _json(exc.status_code, exc.detail, dict(exc.headers or {}))
+        return _json(request, exc.status_code, exc.detail, dict(exc.headers or {}))
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSON:
         _telemetry_reject(request, {413: "too_large", 415: "media_type"}.get(exc.status, "invalid"))
-        return _json(exc.status, exc.detail, exc.headers)
+        return _json(request, exc.status, exc.detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSON:
         _telemetry_reject(request, "invalid")
         errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
-        return _json(422, errors)
+        return _json(request, 422, errors)
 
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> JSON:
@@ -61,6 +67,7 @@ def install(app: FastAPI) -> None:
         if state is not None:
             state.telemetry.rate_limited.labels(request.url.path).inc()
         return _json(
+            request,
             429,
             f"rate limit exceeded: {exc.limit}; retry after {exc.retry_after}s",
             {"Retry-After": str(exc.retry_after)},
@@ -73,14 +80,16 @@ def install(app: FastAPI) -> None:
         if state is not None:
             state.telemetry.store_errors.labels("unavailable").inc()
         log.warning("store unavailable: %s", exc)
-        return _json(503, "time-series store unavailable; retry later", {"Retry-After": str(retry)})
+        return _json(
+            request, 503, "time-series store unavailable; retry later", {"Retry-After": str(retry)}
+        )
 
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError) -> JSON:
         log.warning("store rejected request: %s", exc)
-        return _json(400, f"store rejected the request: {exc}")
+        return _json(request, 400, f"store rejected the request: {exc}")
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> JSON:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _json(500, "internal server error")
+        return _json(request, 500, "internal server error")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fleetmon_api.routers import auth, health, hosts, ingest, metrics, tokens, ui, ui_config
+from fleetmon_api.routers import auth, health, hosts, influx, ingest, metrics, tokens, ui, ui_config
 from fleetmon_api.routers.alerts import channel_tests, channels, events, preview, rules, silences
 
 # Order matters only for the OpenAPI page; add a module's `router` here when it exists.
@@ -12,6 +12,7 @@ ROUTERS: list[APIRouter] = [
     health.router,
     auth.router,
     ingest.router,
+    influx.router,
     hosts.router,
     tokens.router,
     metrics.router,

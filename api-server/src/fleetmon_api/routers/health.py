@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from fleetmon_api.deps import State, bearer_token, current_user
+from fleetmon_api.ingest.influx import VERSION_HEADERS, health_body, wants_influx_health
 from fleetmon_api.responses import JSON
 from fleetmon_db.timeseries import StoreError
 
@@ -32,7 +33,11 @@ def health(request: Request, state: State) -> JSON:
     """200 when every dependency answers, 503 when one does not.
 
     Anyone gets `status`; `checks` (each dependency, with the store's error text, which
-    names addresses and versions) only with a signed-in person's Bearer token."""
+    names addresses and versions) only with a signed-in person's Bearer token.
+
+    InfluxDB 2 clients (they say so in User-Agent, or send `Authorization: Token`) get the
+    same verdict in InfluxDB 2's shape, which is what they parse.
+    """
     checks: dict[str, dict[str, Any]] = {}
     try:
         with state.engine.connect() as conn:
@@ -46,6 +51,8 @@ def health(request: Request, state: State) -> JSON:
     except StoreError as exc:
         checks["store"] = {"status": "error", "kind": state.store.name, "error": str(exc)[:200]}
     ok = all(c["status"] == "ok" for c in checks.values())
+    if wants_influx_health(request):
+        return JSON(health_body(ok), status_code=200 if ok else 503, headers=VERSION_HEADERS)
     body: dict[str, Any] = {"status": "ok" if ok else "degraded"}
     if _signed_in(request, state):
         body["checks"] = checks

@@ -840,6 +840,34 @@ export interface Paths {
       response: unknown;
     };
   };
+  "/ping": {
+    get: {
+      path: never;
+      query: never;
+      body: never;
+      response: null;
+    };
+  };
+  "/query": {
+    get: {
+      path: never;
+      query: {
+        q?: string | null;
+        db?: string | null;
+      };
+      body: never;
+      response: unknown;
+    };
+    post: {
+      path: never;
+      query: {
+        q?: string | null;
+        db?: string | null;
+      };
+      body: never;
+      response: unknown;
+    };
+  };
   "/write": {
     post: {
       path: never;
