@@ -89,7 +89,7 @@ def test_line_protocol_v2_precision_and_errors(api: ApiServer) -> None:
     assert r.status_code == 400
     assert (
         r.json()["detail"]
-        == "unable to parse line protocol: line 1: field 'used_percent' has no value"
+        == "line 1: unable to parse 'mem used_percent=': field 'used_percent' has no value"
     )
     r = api.client.post("/api/v2/write", params={"precision": "x"}, content="m f=1\n", headers=auth)
     assert r.status_code == 400

@@ -17,6 +17,7 @@ so a duplicate batch costs no point work and an oversized one is refused first.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 from fleetmon_api.errors import ApiError
 from fleetmon_api.ingest import lineproto
 from fleetmon_api.ingest.fastpath import FastCompiler
-from fleetmon_api.ingest.validate import Validator
+from fleetmon_api.ingest.validate import BadPoint, Validator
 from fleetmon_api.ingest.wire import BatchIn, WireBatch, fast_decode
 from fleetmon_db.timeseries import Point, PointBatch
 
@@ -91,33 +92,69 @@ def agent_batch(body: bytes, max_points: int) -> AgentBatch:
     return batch
 
 
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A line left out of a line-protocol write, and why."""
+
+    line: int
+    why: str
+    unparsed: bool  # it did not parse (rather than failing a check)
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.why}"
+
+
+@dataclass(frozen=True, slots=True)
+class LineProtocolWrite:
+    """The points of a line-protocol request and the lines left out (partial write)."""
+
+    points: PointBatch
+    rejected: list[Rejected]
+
+    def summary(self, limit: int = 10) -> str:
+        """The rejected lines, the first `limit` named."""
+        named = "; ".join(str(r) for r in self.rejected[:limit])
+        more = len(self.rejected) - limit
+        return named + (f"; and {more} more lines" if more > 0 else "")
+
+
 def line_protocol(
-    body: bytes, precision: str, host: str, validator: Validator, now_ns: int
-) -> PointBatch:
+    chunks: Iterable[bytes], precision: str, host: str, validator: Validator, now_ns: int
+) -> LineProtocolWrite:
     """Line protocol to points for `host` (a `host` tag in the lines is overridden).
 
-    400 for an unknown precision, non-UTF-8 or a line that does not parse, 413 past the
-    point limit, 422 naming the line of a point the Validator refuses.
+    As InfluxDB does, a line that does not parse or that a check refuses is left out and
+    reported, and the others are kept. 400 for an unknown precision; 413 as soon as the
+    request has more data lines than the point limit, before the rest is read.
     """
     multiplier = lineproto.PRECISIONS.get(precision)
     if multiplier is None:
         raise ApiError(400, f"unknown precision {precision!r}; use ns, us, ms, s, m or h")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(400, "line protocol must be UTF-8") from None
-    try:
-        lines = lineproto.parse(text)
-    except lineproto.LineError as exc:
-        raise ApiError(400, f"unable to parse line protocol: {exc}") from None
     lim = validator.limits
-    if len(lines) > lim.max_points:
-        raise ApiError(413, f"{len(lines)} points exceed the limit of {lim.max_points} per request")
+    low, high = now_ns - lim.max_past_ns, now_ns + lim.max_future_ns
     points: list[Point] = []
-    for number, line in lines:
-        where = f"line {number}"
+    rejected: list[Rejected] = []
+    count = 0
+    for number, raw in lineproto.data_lines(chunks):
+        count += 1
+        if count > lim.max_points:
+            raise ApiError(
+                413, f"more than {lim.max_points} points in one request (the limit); split it"
+            )
+        try:
+            line = lineproto.parse_bytes(raw)
+        except lineproto.LineError as exc:
+            text = raw[:80].decode("utf-8", "replace")
+            rejected.append(Rejected(number, f"unable to parse {text!r}: {exc}", True))
+            continue
         t = now_ns if line.time is None else line.time * multiplier
-        if t < now_ns - lim.max_past_ns or t > now_ns + lim.max_future_ns:
-            raise ApiError(422, f"{where}: timestamp outside the accepted window")
-        points.append(validator.point(where, host, line.measurement, t, line.tags, line.fields))
-    return PointBatch.of(points)
+        if not low <= t <= high:
+            rejected.append(Rejected(number, "timestamp outside the accepted window", False))
+            continue
+        try:
+            points.append(
+                validator.point(0, host, line.measurement, t, line.tags, line.fields, True)
+            )
+        except BadPoint as exc:
+            rejected.append(Rejected(number, exc.why, False))
+    return LineProtocolWrite(PointBatch.of(points), rejected)

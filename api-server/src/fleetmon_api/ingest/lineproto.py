@@ -8,6 +8,7 @@ strings. Timestamps are integers in the request's precision; missing means "now"
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from fleetmon_db.timeseries import FieldValue
@@ -82,6 +83,10 @@ def _pair(item: str, what: str, quotes: bool) -> tuple[str, str]:
     return _unescape(kv[0], ",= "), "=".join(kv[1:])
 
 
+_INT64 = 2**63
+_UINT64 = 2**64
+
+
 def _field_value(raw: str, key: str) -> FieldValue:
     if not raw:
         raise LineError(f"field {key!r} has no value")
@@ -91,16 +96,25 @@ def _field_value(raw: str, key: str) -> FieldValue:
         return raw[1:-1].replace('\\"', '"').replace("\\\\", "\\")
     last = raw[-1]
     try:
-        if last in "iu":
+        if last == "i":
             value = int(raw[:-1])
-            if last == "u" and value < 0:
-                raise LineError(f"field {key!r}: unsigned value is negative")
+            if not -_INT64 <= value < _INT64:
+                raise LineError(f"field {key!r}: integer out of the 64-bit range")
             return value
+        if last == "u":
+            value = int(raw[:-1])
+            if not 0 <= value < _UINT64:
+                raise LineError(f"field {key!r}: unsigned integer out of the 64-bit range")
+            # Every number is stored as a float (the store's encoder); one that an int64
+            # cannot hold is a float from here on, so the checks downstream see its value.
+            return value if value < _INT64 else float(value)
         if raw in _TRUE:
             return True
         if raw in _FALSE:
             return False
         return float(raw)
+    except LineError:
+        raise
     except ValueError:
         raise LineError(f"field {key!r}: invalid value {raw[:40]!r}") from None
 
@@ -134,15 +148,33 @@ def parse_line(line: str) -> ParsedLine:
     return ParsedLine(measurement, tags, fields, ts)
 
 
-def parse(text: str) -> list[tuple[int, ParsedLine]]:
-    """Every data line with its 1-based line number; LineError names the first bad line."""
-    out: list[tuple[int, ParsedLine]] = []
-    for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        try:
-            out.append((number, parse_line(line)))
-        except LineError as exc:
-            raise LineError(f"line {number}: {exc}") from None
-    return out
+def data_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """The data lines of a body read in chunks, with their 1-based line numbers.
+
+    Blank and comment lines are skipped (but numbered); a line may span chunks. Only one
+    line and one chunk are held at a time, so a caller can stop early at a limit.
+    """
+    number = 0
+    rest = b""
+    for chunk in chunks:
+        if rest:
+            chunk = rest + chunk
+        lines = chunk.split(b"\n")
+        rest = lines.pop()
+        for raw in lines:
+            number += 1
+            line = raw.strip()
+            if line and line[0] != 0x23:  # '#'
+                yield number, line
+    line = rest.strip()
+    if line and line[0] != 0x23:
+        yield number + 1, line
+
+
+def parse_bytes(raw: bytes) -> ParsedLine:
+    """Parse one data line as sent (UTF-8)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LineError("not UTF-8") from None
+    return parse_line(text)

@@ -21,6 +21,8 @@ from fleetmon_db.timeseries import NS, FieldValue, Point
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _INT64 = 2**63
+# Keys InfluxDB refuses: `time` (1.x and 2.x), `_field` and `_measurement` (2.x's data model).
+_RESERVED_KEYS = frozenset({"time", "_field", "_measurement"})
 
 
 class RawPoint(Protocol):
@@ -79,6 +81,7 @@ class BadPoint(ApiError):
     def __init__(self, index: int | str, why: str) -> None:
         where = f"points[{index}]" if isinstance(index, int) else index
         super().__init__(422, f"{where}: {why}; the whole batch was rejected")
+        self.why = why
 
 
 class Validator:
@@ -87,6 +90,7 @@ class Validator:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self._good_names: set[str] = set()
+        self._good_influx_names: set[str] = set()
         self._good_values: set[str] = set()
 
     def name(self, value: str, what: str, index: int | str) -> None:
@@ -104,6 +108,22 @@ class Validator:
         if len(self._good_names) > 100_000:
             self._good_names.clear()
         self._good_names.add(value)
+
+    def influx_name(self, value: str, what: str, index: int | str) -> None:
+        """Check a name from line protocol: any name InfluxDB accepts (spaces, commas, any
+        script) within the length limit, without control characters or InfluxDB's reserved
+        keys. The stores escape or bind every name, so none needs fleetmon's grammar."""
+        if value in self._good_influx_names:
+            return
+        if len(value) > self.limits.max_key:
+            raise BadPoint(index, f"{what} {value[:40]!r}... longer than {self.limits.max_key}")
+        if _CONTROL_RE.search(value):
+            raise BadPoint(index, f"{what} {value[:64]!r} contains a control character")
+        if what != "measurement" and value in _RESERVED_KEYS:
+            raise BadPoint(index, f"{what} {value!r} is reserved by InfluxDB")
+        if len(self._good_influx_names) > 100_000:
+            self._good_influx_names.clear()
+        self._good_influx_names.add(value)
 
     def tag_value(self, key: str, value: str, index: int | str) -> None:
         """Check a tag value: bounded length, no control characters."""
@@ -152,10 +172,16 @@ class Validator:
         time_ns: int,
         tags: Mapping[str, str],
         fields: Mapping[str, FieldValue],
+        influx_names: bool = False,
     ) -> Point:
-        """Check one point's names and values; the `host` tag is dropped (the key decides)."""
+        """Check one point's names and values; the `host` tag is dropped (the key decides).
+
+        `influx_names`: names as InfluxDB accepts them (line protocol) rather than fleetmon's
+        grammar (the agent's JSON batches).
+        """
         lim = self.limits
-        self.name(measurement, "measurement", index)
+        name = self.influx_name if influx_names else self.name
+        name(measurement, "measurement", index)
         if len(tags) > lim.max_tags:
             raise BadPoint(index, f"{len(tags)} tags exceed the limit of {lim.max_tags}")
         if not fields:
@@ -164,12 +190,12 @@ class Validator:
             raise BadPoint(index, f"{len(fields)} fields exceed the limit of {lim.max_fields}")
         clean_tags = tags
         for k, v in tags.items():
-            self.name(k, "tag key", index)
+            name(k, "tag key", index)
             self.tag_value(k, v, index)
         if "host" in tags:
             clean_tags = {k: v for k, v in tags.items() if k != "host"}
         for fk, fv in fields.items():
-            self.name(fk, "field key", index)
+            name(fk, "field key", index)
             self.field_value(fk, fv, index)
         return Point(host, measurement, time_ns, clean_tags, fields)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from fleetmon_api.deps import IngestHost
-from fleetmon_api.ingest import decode
+from fleetmon_api.ingest import decode, influx
 from fleetmon_api.ingest.body import decode_body, read_body
 from fleetmon_api.ingest.wire import Accepted, BatchIn
 from fleetmon_api.keycache import HostIdentity
@@ -120,14 +120,38 @@ _LP_BODY = {
 }
 
 
-async def _line_protocol(request: Request, host: HostIdentity, precision: str) -> Response:
+async def _line_protocol(
+    request: Request, host: HostIdentity, precision: str, v2: bool
+) -> Response:
     state: AppState = request.app.state.fleetmon
     body = await _body(request, state)
-    points = decode.line_protocol(body, precision, host.name, state.validator, state.now_ns())
-    if points.times:
-        await _write(state, points, "write")
+    result = decode.line_protocol([body], precision, host.name, state.validator, state.now_ns())
+    if result.points.times:
+        await _write(state, result.points, "write")
     state.presence.touch(host.host_id, None)
-    return Response(status_code=204)
+    if not result.rejected:
+        return Response(status_code=204)
+    return _partial_write(state, result, v2)
+
+
+def _partial_write(state: AppState, result: decode.LineProtocolWrite, v2: bool) -> Response:
+    """InfluxDB's answer to a write with rejected lines, the valid ones being stored.
+
+    Nothing parsed: 400 naming the lines (InfluxDB: "unable to parse ..."). Otherwise a
+    partial write, `dropped=N` as InfluxDB counts it: 400 on /write (1.x), 422 on
+    /api/v2/write (2.x). Telegraf discards such a batch instead of retrying it, and the
+    points that were valid are already stored.
+    """
+    state.telemetry.rejects.labels("partial_write").inc()
+    rejected = result.rejected
+    if not result.points.times and all(r.unparsed for r in rejected):
+        return (
+            influx.v1_error(400, result.summary())
+            if not v2
+            else influx.v2_error(400, result.summary())
+        )
+    message = f"partial write: {result.summary()} dropped={len(rejected)}"
+    return influx.v2_error(422, message) if v2 else influx.v1_error(400, message)
 
 
 @router.post(
@@ -144,7 +168,7 @@ async def write_v1(
     db: Annotated[str | None, Query(max_length=256, description="ignored")] = None,
 ) -> Response:
     """Line protocol with the host key as Bearer/Token/Basic password or `p=`."""
-    return await _line_protocol(request, host, precision)
+    return await _line_protocol(request, host, precision, v2=False)
 
 
 @router.post(
@@ -162,4 +186,4 @@ async def write_v2(
     bucket: Annotated[str | None, Query(max_length=256, description="ignored")] = None,
 ) -> Response:
     """Line protocol with the host key as `Authorization: Token <key>`."""
-    return await _line_protocol(request, host, precision)
+    return await _line_protocol(request, host, precision, v2=True)
