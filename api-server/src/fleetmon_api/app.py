@@ -164,6 +164,7 @@ def create_app(
             for t in state.threads:
                 t.join(timeout=10)
             state.overview_pools.shutdown()
+            state.parse_pool.shutdown(wait=True, cancel_futures=True)
             if rollups is not None:
                 rollups.close()
             state.presence.flush()

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
 
     # Ingest limits.
     max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
-    max_decompressed_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_decompressed_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     max_points: int = Field(default=50_000, gt=0)
     max_fields_per_point: int = Field(default=256, gt=0)
     max_tags_per_point: int = Field(default=64, gt=0)

@@ -78,6 +78,14 @@ class AppState:
     # The fleet overview's store reads (fleetmon_api.snapshot.Snapshot), per process.
     overview_cache: Snapshot[Any] = field(default_factory=lambda: Snapshot("overview"))
     threads: list[threading.Thread] = field(default_factory=list)
+    # Parsing of large ingest bodies, off the event loop. Its own small pool: hostile bodies
+    # queue here, never in the pool that runs sync endpoints such as /health, and at most
+    # this many bodies are being parsed (and held decoded) at once.
+    parse_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="fleetmon-parse"
+        )
+    )
 
     def now_ns(self) -> int:
         """The injected clock as epoch nanoseconds."""

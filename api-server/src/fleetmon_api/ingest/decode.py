@@ -17,13 +17,14 @@ so a duplicate batch costs no point work and an oversized one is refused first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
+import msgspec
 from pydantic import ValidationError
 
 from fleetmon_api.errors import ApiError
 from fleetmon_api.ingest import lineproto
+from fleetmon_api.ingest.body import INLINE_BYTES, Body
 from fleetmon_api.ingest.fastpath import FastCompiler
 from fleetmon_api.ingest.validate import BadPoint, Validator
 from fleetmon_api.ingest.wire import BatchIn, WireBatch, fast_decode
@@ -72,8 +73,60 @@ class AgentBatch:
         return PointBatch.of(compiler.validator.points(host, self._strict.points, now_ns))
 
 
+class _AnyObject(msgspec.Struct, gc=False):
+    """Any JSON object, its contents skipped unread."""
+
+
+class _Outline(msgspec.Struct, gc=False):
+    """A batch's `points` array, each point an object whose contents are not read."""
+
+    points: list[_AnyObject] = []
+
+
+_OUTLINE = msgspec.json.Decoder(_Outline)
+# A point is at most three objects (itself, tags, fields), and the envelope two; the rest of
+# the margin is for `{` inside strings (a process's command line).
+_OBJECTS_PER_POINT = 4
+
+
+def _outline_error(exc: msgspec.DecodeError) -> str:
+    """msgspec's message with its `$.points[3]` path as this API writes one (`points[3]`)."""
+    text, sep, path = str(exc).rpartition(" - at `$")
+    if not sep:
+        return f"body: {exc}"
+    return f"{path.rstrip('`').lstrip('.') or 'body'}: {text}"
+
+
+def _check_outline(body: bytes, max_points: int) -> None:
+    """413 past `max_points` points, 422 when the points are not a list of objects; counted
+    without building a point, so neither costs memory or time in proportion to the body."""
+    try:
+        size = len(_OUTLINE.decode(body).points)
+    except msgspec.DecodeError as exc:
+        raise ApiError(422, _outline_error(exc)) from None
+    if size > max_points:
+        raise ApiError(413, f"{size} points exceed the limit of {max_points} per batch")
+
+
 def agent_batch(body: bytes, max_points: int) -> AgentBatch:
-    """Decode an agent batch; 422 naming the first error, 413 past `max_points` points."""
+    """Decode an agent batch; 422 naming the first error, 413 past `max_points` points.
+
+    Every point is a JSON object, so the body's `{` bytes bound the point count from above:
+    that one scan (C speed) clears almost every batch, and refuses a body with far more
+    objects than any valid batch. In between, the points are counted before any is built,
+    and so are those of a large body the fast decoder refused before the reference model
+    reads it (which reports every bad item of a list: millions of errors for a hostile body).
+    """
+    objects = body.count(b"{")
+    if objects > _OBJECTS_PER_POINT * max_points + 8:
+        # Counting would build one small object per element: millions for a hostile body.
+        raise ApiError(
+            413,
+            f"the body has {objects} JSON objects, more than a batch of at most {max_points} "
+            "points holds; split the batch",
+        )
+    if objects > max_points:
+        _check_outline(body, max_points)
     wire = fast_decode(body)
     if wire is not None:
         agent = wire.agent
@@ -81,6 +134,8 @@ def agent_batch(body: bytes, max_points: int) -> AgentBatch:
             wire.batch_id, agent.version if agent else None, len(wire.points), wire, None
         )
     else:
+        if len(body) > INLINE_BYTES:
+            _check_outline(body, max_points)
         try:
             strict = BatchIn.model_validate_json(body)
         except ValidationError as exc:
@@ -118,29 +173,36 @@ class LineProtocolWrite:
         return named + (f"; and {more} more lines" if more > 0 else "")
 
 
+def _too_many_lines(max_points: int) -> ApiError:
+    return ApiError(413, f"more than {max_points} points in one request (the limit); split it")
+
+
 def line_protocol(
-    chunks: Iterable[bytes], precision: str, host: str, validator: Validator, now_ns: int
+    body: Body, precision: str, host: str, validator: Validator, now_ns: int
 ) -> LineProtocolWrite:
     """Line protocol to points for `host` (a `host` tag in the lines is overridden).
 
     As InfluxDB does, a line that does not parse or that a check refuses is left out and
-    reported, and the others are kept. 400 for an unknown precision; 413 as soon as the
-    request has more data lines than the point limit, before the rest is read.
+    reported, and the others are kept. 400 for an unknown precision; 413 past the point
+    limit, found before any line is parsed: a large body's data lines are first counted
+    while it is decompressed (stopping at the limit), a small one's while it is parsed.
     """
     multiplier = lineproto.PRECISIONS.get(precision)
     if multiplier is None:
         raise ApiError(400, f"unknown precision {precision!r}; use ns, us, ms, s, m or h")
     lim = validator.limits
+    if not body.small() and lineproto.count_data_lines(body.scan(), lim.max_points) > (
+        lim.max_points
+    ):
+        raise _too_many_lines(lim.max_points)
     low, high = now_ns - lim.max_past_ns, now_ns + lim.max_future_ns
     points: list[Point] = []
     rejected: list[Rejected] = []
     count = 0
-    for number, raw in lineproto.data_lines(chunks):
+    for number, raw in lineproto.data_lines(body.chunks()):
         count += 1
         if count > lim.max_points:
-            raise ApiError(
-                413, f"more than {lim.max_points} points in one request (the limit); split it"
-            )
+            raise _too_many_lines(lim.max_points)
         try:
             line = lineproto.parse_bytes(raw)
         except lineproto.LineError as exc:

@@ -8,6 +8,7 @@ strings. Timestamps are integers in the request's precision; missing means "now"
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -169,6 +170,30 @@ def data_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
     line = rest.strip()
     if line and line[0] != 0x23:
         yield number + 1, line
+
+
+# The start of a data line: not blank, not a comment.
+_DATA_LINE = re.compile(rb"^[ \t\r]*[^ \t\r\n#]", re.MULTILINE)
+
+
+def count_data_lines(chunks: Iterable[bytes], stop_above: int) -> int:
+    """How many data lines the chunks hold, counted at C speed without parsing them; the
+    count stops (and the rest is not read) as soon as it is above `stop_above`."""
+    count = 0
+    rest = b""
+    for chunk in chunks:
+        cut = chunk.rfind(b"\n") + 1
+        if not cut:
+            rest += chunk
+            continue
+        block = rest + chunk[:cut] if rest else chunk[:cut]
+        rest = chunk[cut:]
+        count += len(_DATA_LINE.findall(block))
+        if count > stop_above:
+            return count
+    if _DATA_LINE.match(rest):
+        count += 1
+    return count
 
 
 def parse_bytes(raw: bytes) -> ParsedLine:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
@@ -11,13 +13,16 @@ from pydantic import BaseModel
 
 from fleetmon_api.deps import IngestHost
 from fleetmon_api.ingest import decode, influx
-from fleetmon_api.ingest.body import decode_body, read_body
+from fleetmon_api.ingest.body import Body, read_body
 from fleetmon_api.ingest.wire import Accepted, BatchIn
 from fleetmon_api.keycache import HostIdentity
 from fleetmon_api.state import AppState
 from fleetmon_db.timeseries import PointBatch
 
 router = APIRouter(tags=["ingest"])
+T = TypeVar("T")
+# Points an agent batch may have for its checks to run on the event loop (a few ms at most).
+_INLINE_POINTS = 2_000
 
 _ERRORS = {
     400: {"description": "Malformed body"},
@@ -30,11 +35,19 @@ _ERRORS = {
 }
 
 
-async def _body(request: Request, state: AppState) -> bytes:
-    """The request body within the size limits, Content-Encoding undone."""
+async def _body(request: Request, state: AppState) -> Body:
+    """The request body within the size limit, its Content-Encoding to be undone lazily."""
     s = state.settings
     raw = await read_body(request, s.max_body_bytes)
-    return decode_body(raw, request.headers.get("content-encoding"), s.max_decompressed_bytes)
+    return Body(raw, request.headers.get("content-encoding"), s.max_decompressed_bytes)
+
+
+async def _off_loop(state: AppState, inline: bool, work: Callable[[], T]) -> T:
+    """Run `work` here when it is small, else in the parse pool (the event loop keeps
+    serving other requests meanwhile)."""
+    if inline:
+        return work()
+    return await asyncio.get_running_loop().run_in_executor(state.parse_pool, work)
 
 
 async def _write(state: AppState, batch: PointBatch, endpoint: str) -> int:
@@ -86,13 +99,22 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
 async def collect(request: Request, host: IngestHost) -> Response:
     """Store a batch for the key's host; a batch_id seen before is acknowledged, not rewritten."""
     state: AppState = request.app.state.fleetmon
-    batch = decode.agent_batch(await _body(request, state), state.settings.max_points)
+    body = await _body(request, state)
+    max_points = state.settings.max_points
+    batch = await _off_loop(
+        state, body.small(), lambda: decode.agent_batch(body.read(), max_points)
+    )
     ledger_key = f"{host.host_id}:{batch.batch_id}"
     if state.ledger.seen(ledger_key):
         state.telemetry.duplicates.inc()
         state.presence.touch(host.host_id, batch.agent_version)
         return _accepted(host, batch.batch_id, batch.size, 0, duplicate=True)
-    points = batch.points(host.name, state.now_ns(), state.compiler)
+    now_ns = state.now_ns()
+    points = await _off_loop(
+        state,
+        batch.size <= _INLINE_POINTS,
+        lambda: batch.points(host.name, now_ns, state.compiler),
+    )
     written = await _write(state, points, "collect") if points.times else 0
     state.ledger.record(ledger_key)
     state.presence.touch(host.host_id, batch.agent_version)
@@ -125,7 +147,12 @@ async def _line_protocol(
 ) -> Response:
     state: AppState = request.app.state.fleetmon
     body = await _body(request, state)
-    result = decode.line_protocol([body], precision, host.name, state.validator, state.now_ns())
+    now_ns = state.now_ns()
+    result = await _off_loop(
+        state,
+        body.small(),
+        lambda: decode.line_protocol(body, precision, host.name, state.validator, now_ns),
+    )
     if result.points.times:
         await _write(state, result.points, "write")
     state.presence.touch(host.host_id, None)
