@@ -25,11 +25,14 @@ T = TypeVar("T")
 _INLINE_POINTS = 2_000
 
 _ERRORS = {
-    400: {"description": "Malformed body"},
+    400: {"description": "Malformed body; on /write, a partial write naming the lines left out"},
     401: {"description": "Missing, unknown or revoked host key"},
     413: {"description": "Body or decompressed body too large"},
     415: {"description": "Unsupported Content-Encoding"},
-    422: {"description": "Invalid batch; names the first offending point"},
+    422: {
+        "description": "Invalid batch naming the first offending point; on /api/v2/write, "
+        "a partial write naming the lines left out"
+    },
     429: {"description": "Rate limited; see Retry-After"},
     503: {"description": "Store unavailable; see Retry-After"},
 }
@@ -170,15 +173,11 @@ def _partial_write(state: AppState, result: decode.LineProtocolWrite, v2: bool) 
     points that were valid are already stored.
     """
     state.telemetry.rejects.labels("partial_write").inc()
-    rejected = result.rejected
-    if not result.points.times and all(r.unparsed for r in rejected):
-        return (
-            influx.v1_error(400, result.summary())
-            if not v2
-            else influx.v2_error(400, result.summary())
-        )
-    message = f"partial write: {result.summary()} dropped={len(rejected)}"
-    return influx.v2_error(422, message) if v2 else influx.v1_error(400, message)
+    error = influx.v2_error if v2 else influx.v1_error
+    if not result.points.times and all(r.unparsed for r in result.rejected):
+        return error(400, result.summary())
+    message = f"partial write: {result.summary()} dropped={len(result.rejected)}"
+    return error(422 if v2 else 400, message)
 
 
 @router.post(
