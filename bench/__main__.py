@@ -10,6 +10,7 @@ BENCHMARKS: dict[str, str] = {
     "bench.alerts": "alert evaluation cycle (100 rules x 1,000 hosts) and notify latency (issue 4)",
     "bench.agent": "agent CPU, RSS and collection latency vs node_exporter (issue: agent)",
     "bench.api": "API ingest vs direct influxd, query latency p95 (issue 3)",
+    "bench.hostile": "/health latency and server RSS while hostile ingest bodies arrive (issue 15)",
     "bench.decode": "ingest decoding CPU per batch on each path vs orjson.loads (issue 10)",
     "bench.storage": "store write throughput vs direct influxd (issue: foundation)",
 }
