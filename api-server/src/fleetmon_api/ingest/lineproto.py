@@ -172,8 +172,8 @@ def data_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
         yield number + 1, line
 
 
-# The start of a data line: not blank, not a comment.
-_DATA_LINE = re.compile(rb"^[ \t\r]*[^ \t\r\n#]", re.MULTILINE)
+# The start of a data line: not blank (as bytes.strip sees it), not a comment.
+_DATA_LINE = re.compile(rb"^[ \t\r\x0b\x0c]*[^ \t\r\n\x0b\x0c#]", re.MULTILINE)
 
 
 def count_data_lines(chunks: Iterable[bytes], stop_above: int) -> int:
