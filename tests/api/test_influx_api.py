@@ -20,6 +20,9 @@ def test_ping_get_and_head_answer_204_with_version_headers(sqlite_api: ApiServer
         assert r.headers["X-Influxdb-Version"] == "1.8.10"
         assert r.headers["X-Influxdb-Build"] == "fleetmon"
         assert r.content == b""
+    r = sqlite_api.client.get("/ping", params={"verbose": "true"})
+    assert (r.status_code, r.json()) == (200, {"version": "1.8.10"})
+    assert sqlite_api.client.get("/ping", params={"verbose": "false"}).status_code == 204
 
 
 def test_show_databases_with_every_credential_form(sqlite_api: ApiServer) -> None:

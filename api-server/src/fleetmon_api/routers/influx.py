@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from fleetmon_api.deps import ingest_host
 from fleetmon_api.ingest import influxql
-from fleetmon_api.ingest.influx import VERSION_HEADERS, v1_error
+from fleetmon_api.ingest.influx import API_VERSION, VERSION_HEADERS, v1_error
 from fleetmon_api.responses import JSON
 from fleetmon_api.state import AppState
 
@@ -31,8 +31,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/ping", status_code=204, summary="InfluxDB-compatible ping")
-async def ping() -> Response:
-    """204 with InfluxDB's version headers (no authentication, as in InfluxDB)."""
+async def ping(verbose: Annotated[str | None, Query(max_length=16)] = None) -> Response:
+    """204 with InfluxDB's version headers (no authentication, as in InfluxDB); with
+    `verbose` (not `false`/`0`), 200 `{"version": ...}` as InfluxDB 1.x answers."""
+    if verbose not in (None, "", "0", "false"):
+        return JSON({"version": API_VERSION}, headers=VERSION_HEADERS)
     return Response(status_code=204, headers=VERSION_HEADERS)
 
 

@@ -843,7 +843,9 @@ export interface Paths {
   "/ping": {
     get: {
       path: never;
-      query: never;
+      query: {
+        verbose?: string | null;
+      };
       body: never;
       response: null;
     };
