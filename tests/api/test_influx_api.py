@@ -92,9 +92,22 @@ def test_show_retention_policies_and_multiple_statements(sqlite_api: ApiServer) 
     assert r.json()["error"] == "database name required"
 
 
+def test_show_measurements_lists_only_the_asking_hosts(api: ApiServer) -> None:
+    mine, other = api.enroll(), api.enroll()
+    q = {"q": "SHOW MEASUREMENTS", "db": "telegraf"}
+    r = api.client.get("/query", params=q, auth=("u", mine))
+    assert r.json() == {"results": [{"statement_id": 0}]}
+    for key, body in ((mine, "cpu f=1\nmy\\ disk f=2\n"), (other, "secret_app f=1\n")):
+        assert api.client.post("/write", content=body, auth=("u", key)).status_code == 204
+    r = api.client.get("/query", params=q, auth=("u", mine))
+    series = {"name": "measurements", "columns": ["name"], "values": [["cpu"], ["my disk"]]}
+    assert r.json() == {"results": [{"statement_id": 0, "series": [series]}]}
+
+
 def test_other_statements_are_400_naming_what_is_answered(sqlite_api: ApiServer) -> None:
     key = sqlite_api.enroll()
-    for q in ("SELECT * FROM cpu", "DROP DATABASE telegraf", "", "SHOW DATABASES x"):
+    for q in ("SELECT * FROM cpu", "DROP DATABASE telegraf", "", "SHOW DATABASES x",
+              "SHOW MEASUREMENTS LIMIT 1"):  # fmt: skip
         r = sqlite_api.client.get("/query", params={"q": q}, auth=("u", key))
         assert r.status_code == 400, q
         body = r.json()

@@ -2,7 +2,8 @@
 
 Clients check a server before writing: influxdb-python (Glances `--export influxdb`) lists
 `SHOW DATABASES` and gives up when its database is missing; Telegraf's InfluxDB output sends
-`CREATE DATABASE`; some tools ask `SHOW RETENTION POLICIES`. fleetmon stores every host's
+`CREATE DATABASE`; some tools ask `SHOW RETENTION POLICIES` or `SHOW MEASUREMENTS` (answered
+with the asking host's own measurements). fleetmon stores every host's
 points in one place whatever database a client names, so each database exists, creating one
 changes nothing, and each has the one retention policy writes go to. Anything else is refused
 (reads go through fleetmon's own API), with a message that says so.
@@ -15,6 +16,7 @@ statement that does not parse.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 # The database fleetmon lists when the client names none.
@@ -29,7 +31,8 @@ _IDENT = r'(?:[A-Za-z_][A-Za-z0-9_]*|"(?:[^"\\\n]|\\.)+")'
 _SHOW_DATABASES = re.compile(r"SHOW\s+DATABASES", re.I)
 _CREATE_DATABASE = re.compile(rf"CREATE\s+DATABASE\s+({_IDENT})(?:\s+WITH\s+.*)?", re.I | re.S)
 _SHOW_POLICIES = re.compile(rf"SHOW\s+RETENTION\s+POLICIES(?:\s+ON\s+({_IDENT}))?", re.I)
-_SUPPORTED = "SHOW DATABASES, CREATE DATABASE and SHOW RETENTION POLICIES"
+_SHOW_MEASUREMENTS = re.compile(rf"SHOW\s+MEASUREMENTS(?:\s+ON\s+{_IDENT})?", re.I)
+_SUPPORTED = "SHOW DATABASES, CREATE DATABASE, SHOW RETENTION POLICIES and SHOW MEASUREMENTS"
 MAX_QUERY = 4096
 
 
@@ -58,8 +61,9 @@ def _statements(q: str) -> list[str]:
     return [s.strip() for s in out if s.strip()]
 
 
-def answer(q: str, db: str | None) -> dict[str, Any]:
-    """The `/query` body for `q` (the `db` parameter names the default database).
+def answer(q: str, db: str | None, measurements: Callable[[], list[str]]) -> dict[str, Any]:
+    """The `/query` body for `q` (the `db` parameter names the default database;
+    `measurements` lists those of the asking host, for `SHOW MEASUREMENTS`).
 
     QueryError (400) for an empty query, a statement fleetmon does not answer, or a
     statement that needs a database when none is named.
@@ -83,6 +87,12 @@ def answer(q: str, db: str | None) -> dict[str, Any]:
             if not (m.group(1) or db):
                 raise QueryError("database name required")
             result["series"] = [{"columns": _POLICY_COLUMNS, "values": [_POLICY]}]
+        elif _SHOW_MEASUREMENTS.fullmatch(stmt):
+            # Only the asking host's: a key never learns what other hosts send.
+            names = measurements()
+            if names:
+                values = [[n] for n in names]
+                result["series"] = [{"name": "measurements", "columns": ["name"], "values": values}]
         else:
             raise QueryError(
                 f"fleetmon answers only {_SUPPORTED} on /query, not {stmt[:80]!r}; "

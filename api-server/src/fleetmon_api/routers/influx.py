@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from fleetmon_api.deps import ingest_host
@@ -21,8 +22,9 @@ from fleetmon_api.state import AppState
 router = APIRouter(tags=["influxdb"])
 
 _QUERY_DOC = (
-    "Answers SHOW DATABASES, CREATE DATABASE (a no-op) and SHOW RETENTION POLICIES as "
-    "InfluxDB 1.x does; any other statement is 400. Host key as for /write."
+    "Answers SHOW DATABASES, CREATE DATABASE (a no-op), SHOW RETENTION POLICIES and SHOW "
+    "MEASUREMENTS (the key's host's) as InfluxDB 1.x does; any other statement is 400. "
+    "Host key as for /write."
 )
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": 'A statement fleetmon does not answer: `{"error": ...}`'},
@@ -48,13 +50,18 @@ async def ping_head() -> Response:
 async def _query(request: Request, q: str | None, db: str | None) -> Response:
     state: AppState = request.app.state.fleetmon
     try:
-        await ingest_host(request, state)
+        host = await ingest_host(request, state)
     except HTTPException as exc:
         return v1_error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
     if q is None:
         return v1_error(400, 'missing required parameter "q"')
+
+    def measurements() -> list[str]:
+        return sorted({k.measurement for k in state.store.series(host.name)})
+
     try:
-        body = influxql.answer(q, db)
+        # In a worker thread: SHOW MEASUREMENTS reads the store.
+        body = await run_in_threadpool(influxql.answer, q, db, measurements)
     except influxql.QueryError as exc:
         return v1_error(400, str(exc))
     return JSON(body, headers=VERSION_HEADERS)
