@@ -122,8 +122,8 @@ def test_other_statements_are_400_naming_what_is_answered(sqlite_api: ApiServer)
 def test_health_answers_influxdb_clients_in_their_shape(sqlite_api: ApiServer) -> None:
     own = sqlite_api.client.get("/health")
     assert own.status_code == 200
-    assert own.json()["status"] == "ok"
-    assert own.json()["checks"]["database"] == {"status": "ok"}
+    # fleetmon's own shape: the status for anyone (each check only for people signed in).
+    assert own.json() == {"status": "ok"}
     for headers in (
         {"User-Agent": "influxdb-client-python/1.50.0"},
         {"Authorization": "Token anything"},
