@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from fleetmon_agent.agent import Agent, Running
+from fleetmon_agent.drops import DropLedger
 from fleetmon_agent.points import Point
 from fleetmon_agent.sender import Delivery, Sender, backoff_delay, parse_retry_after
 from fleetmon_agent.spool import Batch, FileSpool
@@ -69,7 +70,13 @@ def test_wire_body_headers_and_no_host_identity(tmp_path: Path, receiver: Receiv
     doc = req.json()
     assert set(doc) == {"batch_id", "agent", "points"}
     assert doc["batch_id"] == bid
-    assert doc["agent"] == {"version": "1.0.0", "dropped_points": 0}
+    assert doc["agent"] == {
+        "version": "1.0.0",
+        "dropped_points": 0,
+        "dropped": {},
+        "quarantined_files": 0,
+        "clock_offset_s": 0.0,
+    }
     assert doc["points"] == pts("a", 3)
     assert "host" not in json.dumps(doc)
     assert spool.stats()[0] == 0
@@ -212,11 +219,17 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
 
 
 def test_gzip_body_decodes(tmp_path: Path) -> None:
+    from fleetmon_agent.drops import SPOOL_FULL, UNREADABLE, DropLedger
     from fleetmon_agent.sender import encode
     from fleetmon_agent.spool import Batch
 
-    body = json.loads(gzip.decompress(encode(Batch("id", pts("a", 1)), 7)))
+    ledger = DropLedger()
+    ledger.add(SPOOL_FULL, 5)
+    ledger.add(UNREADABLE, 2, files=1)
+    body = json.loads(gzip.decompress(encode(Batch("id", pts("a", 1)), ledger)))
     assert body["agent"]["dropped_points"] == 7
+    assert body["agent"]["dropped"] == {"spool_full": 5, "unreadable": 2}
+    assert body["agent"]["quarantined_files"] == 1
 
 
 def test_backlog_replay_merges_and_gives_fresh_data_a_fair_share() -> None:
@@ -228,7 +241,7 @@ def test_backlog_replay_merges_and_gives_fresh_data_a_fair_share() -> None:
     requests: list[tuple[int, str]] = []
 
     class Recorder(Sender):
-        def send(self, batch: Any, dropped_points: int) -> tuple[str, float | None, str]:
+        def send(self, batch: Any, ledger: Any) -> tuple[str, float | None, str]:
             requests.append((len(batch.points), batch.points[0]["tags"]["b"]))
             return "ack", None, "HTTP 202"
 
@@ -279,6 +292,6 @@ def test_sender_reads_proxies_and_ca_bundle_from_the_environment_once(
     )
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert Sender(receiver.url, "k").session.proxies == {}
-    outcome, _, _ = Sender(receiver.url, "k").send(Batch("b1", pts("a", 2)), 0)
+    outcome, _, _ = Sender(receiver.url, "k").send(Batch("b1", pts("a", 2)), DropLedger())
     assert outcome == "ack"
     assert receiver.requests[0].headers["Content-Encoding"] == "gzip"

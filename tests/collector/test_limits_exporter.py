@@ -130,7 +130,7 @@ def test_unwritable_spool_keeps_points_in_memory_until_it_recovers(tmp_path: Pat
     batch = agent.spool.take(100)
     assert batch is not None
     assert len(batch.points) == 2
-    assert agent.stats.unspooled_dropped == 0
+    assert agent.spool.ledger.total == 0
 
 
 def test_failing_collector_logging_is_rate_limited(

@@ -45,7 +45,7 @@ def test_corrupt_file_is_quarantined_and_the_rest_flows(tmp_path: Path) -> None:
     assert batch is not None
     assert batch.points == pts("b", 2)
     assert first in os.listdir(tmp_path / QUARANTINE)
-    assert "corrupt" in (tmp_path / QUARANTINE / f"{first}.reason").read_text()
+    assert "unreadable" in (tmp_path / QUARANTINE / f"{first}.reason").read_text()
     assert s2.quarantined == 1
 
 

@@ -13,6 +13,7 @@ import schedule
 
 from fleetmon_agent.collectors import BY_NAME, Collector, Context
 from fleetmon_agent.config import Config
+from fleetmon_agent.drops import UNSPOOLED
 from fleetmon_agent.points import Point
 from fleetmon_agent.sender import Delivery, Sender
 from fleetmon_agent.spool import FileSpool, Spool, WirePoint
@@ -169,7 +170,8 @@ class Agent:
                 excess = len(self._pending) - MAX_UNSPOOLED
                 if excess > 0:
                     del self._pending[:excess]
-                    self.stats.unspooled_dropped += excess
+            if excess > 0:
+                self.spool.ledger.add(UNSPOOLED, excess)
             log.error(
                 "cannot write to the spool (%s); %d points held in memory", exc, len(self._pending)
             )

@@ -51,6 +51,8 @@ def cmd_once(config: Config, args: argparse.Namespace) -> int:
     """Collect every enabled collector once and print the batch; send nothing."""
     from fleetmon_agent.agent import build_collectors
     from fleetmon_agent.collectors import Context
+    from fleetmon_agent.drops import DropLedger
+    from fleetmon_agent.sender import agent_state
     from fleetmon_agent.spool import new_batch_id
     from fleetmon_agent.stats import AgentStats
 
@@ -63,7 +65,7 @@ def cmd_once(config: Config, args: argparse.Namespace) -> int:
             log.error("collector %s failed: %r", running.name, exc)
     body = {
         "batch_id": new_batch_id(),
-        "agent": {"version": __version__, "dropped_points": 0},
+        "agent": agent_state(DropLedger()),
         "points": points,
     }
     print(json.dumps(body, indent=2))

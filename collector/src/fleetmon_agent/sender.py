@@ -15,6 +15,7 @@ from typing import Any, Callable
 import requests
 
 from fleetmon_agent import __version__
+from fleetmon_agent.drops import DropLedger
 from fleetmon_agent.spool import Batch, Spool
 from fleetmon_agent.stats import AgentStats
 
@@ -54,13 +55,21 @@ def backoff_delay(attempt: int, initial: float, cap: float, rand: Callable[[], f
     return float(rand()) * min(cap, initial * 2.0 ** min(attempt, 30))
 
 
-def encode(batch: Batch, dropped_points: int) -> bytes:
-    """The wire body (gzip'd JSON) for a batch; no host identity: the key is the identity."""
-    body = {
-        "batch_id": batch.batch_id,
-        "agent": {"version": __version__, "dropped_points": dropped_points},
-        "points": batch.points,
+def agent_state(ledger: DropLedger, clock_offset: float = 0.0) -> dict[str, Any]:
+    """The wire's `agent` object: version, drops by reason (cumulative), clock offset."""
+    dropped, quarantined = ledger.snapshot()
+    return {
+        "version": __version__,
+        "dropped_points": min(sum(dropped.values()), 2**63 - 1),
+        "dropped": dropped,
+        "quarantined_files": quarantined,
+        "clock_offset_s": round(clock_offset, 3),
     }
+
+
+def encode(batch: Batch, ledger: DropLedger) -> bytes:
+    """The wire body (gzip'd JSON) for a batch; no host identity: the key is the identity."""
+    body = {"batch_id": batch.batch_id, "agent": agent_state(ledger), "points": batch.points}
     return gzip.compress(json.dumps(body, separators=(",", ":")).encode(), compresslevel=5)
 
 
@@ -100,9 +109,9 @@ class Sender:
         # merging of session settings are most of what requests spends per request).
         self._template = self.session.prepare_request(requests.Request("POST", self.endpoint))
 
-    def send(self, batch: Batch, dropped_points: int) -> tuple[str, float | None, str]:
+    def send(self, batch: Batch, ledger: DropLedger) -> tuple[str, float | None, str]:
         """POST one batch: (outcome, retry-after seconds or None, reason)."""
-        data = encode(batch, dropped_points)
+        data = encode(batch, ledger)
         started = time.monotonic()
         request = self._template.copy()
         request.prepare_body(data, None)
@@ -175,7 +184,7 @@ class Delivery:
         """Send one batch until acked or rejected; False if asked to stop first."""
         attempt = 0
         while True:
-            outcome, retry_after, reason = self.sender.send(batch, self.spool.dropped_points)
+            outcome, retry_after, reason = self.sender.send(batch, self.spool.ledger)
             if outcome == Outcome.ACK:
                 self.spool.ack(batch)
                 return True

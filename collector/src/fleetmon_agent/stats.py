@@ -43,11 +43,11 @@ class AgentStats:
         self.batches_sent = 0
         self.points_sent = 0
         self.batches_quarantined = 0
-        self.unspooled_dropped = 0  # points lost because the spool could not be written
         self.last_send_latency = 0.0
         self.latencies: dict[str, LatencyRing] = {}
         self.disabled: list[str] = []
-        # Filled in by the agent: (files, bytes, dropped points) of the spool.
+        # Filled in by the agent: (files, bytes, dropped points) of the spool; the dropped
+        # points are every reason's (drops.py), unwritable spool included.
         self.spool_probe: Callable[[], tuple[int, int, int]] | None = None
 
     def record_collect(

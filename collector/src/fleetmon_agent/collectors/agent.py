@@ -99,7 +99,7 @@ class AgentCollector:
             fields: dict[str, FieldValue] = {
                 "spool_files": files,
                 "spool_bytes": size,
-                "dropped_points": dropped + stats.unspooled_dropped,
+                "dropped_points": dropped,
                 "send_errors": stats.send_errors,
                 "batches_sent": stats.batches_sent,
                 "points_sent": stats.points_sent,

@@ -6,7 +6,36 @@ import abc
 import os
 from typing import Any
 
+from fleetmon_agent.drops import REJECTED, DropLedger
+
 WirePoint = dict[str, Any]
+_SCALARS = (bool, int, float, str)
+
+
+def valid_points(points: list[Any]) -> str | None:
+    """What makes `points` unfit to be sent as wire points (the shape only), or None.
+
+    Values (finite numbers, name rules, time window) are the server's to judge; this only
+    guarantees that what leaves the spool is a list of points the encoder can send.
+    """
+    for i, p in enumerate(points):
+        if not isinstance(p, dict):
+            return f"points[{i}] is not an object"
+        if not isinstance(p.get("measurement"), str):
+            return f"points[{i}].measurement is not a string"
+        t = p.get("time")
+        if isinstance(t, bool) or not isinstance(t, (int, float)):
+            return f"points[{i}].time is not a number"
+        tags, fields = p.get("tags", {}), p.get("fields")
+        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+            return f"points[{i}].tags is not an object of strings"
+        if not isinstance(fields, dict) or not all(
+            isinstance(v, _SCALARS) for v in fields.values()
+        ):
+            return f"points[{i}].fields is not an object of numbers, booleans and strings"
+        if set(p) - {"measurement", "time", "tags", "fields"}:
+            return f"points[{i}] has unknown keys"
+    return None
 
 
 class SpoolError(RuntimeError):
@@ -57,6 +86,8 @@ class Spool(abc.ABC):
     - bounds (bytes, age) drop the oldest entries first and count every dropped point.
     """
 
+    ledger: DropLedger  # every dropped point, by reason (see drops.py)
+
     @abc.abstractmethod
     def add(self, points: list[WirePoint], batch_id: str | None = None) -> str:
         """Store a batch; return its batch id."""
@@ -73,14 +104,20 @@ class Spool(abc.ABC):
     def reject(self, batch: Batch, reason: str) -> None:
         """The server refused the batch for good: quarantine it with the reason."""
 
+    def settle(self, batch: Batch, refused: list[tuple[list[WirePoint], str]]) -> None:
+        """Part of the batch was delivered; set the `refused` parts aside, forget the batch."""
+        for points, _reason in refused:
+            self.ledger.add(REJECTED, len(points), files=1)
+        self.ack(batch)
+
     @abc.abstractmethod
     def stats(self) -> tuple[int, int, int]:
         """(entries, bytes, dropped points since start)."""
 
     @property
-    @abc.abstractmethod
     def dropped_points(self) -> int:
-        """Points dropped by the bounds since start."""
+        """Points dropped so far, whatever the reason."""
+        return self.ledger.total
 
     def close(self) -> None:
         """Release resources (nothing to do by default)."""

@@ -12,11 +12,27 @@ import json
 import logging
 import os
 import re
+import stat
 import threading
 import time
 from typing import Any, Callable
 
-from fleetmon_agent.spool.base import Batch, Spool, SpoolError, WirePoint, new_batch_id
+from fleetmon_agent.drops import (
+    COUNTERS_FILE,
+    REJECTED,
+    SPOOL_EXPIRED,
+    SPOOL_FULL,
+    UNREADABLE,
+    DropLedger,
+)
+from fleetmon_agent.spool.base import (
+    Batch,
+    Spool,
+    SpoolError,
+    WirePoint,
+    new_batch_id,
+    valid_points,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +86,6 @@ class FileSpool(Spool):
         self._lock = threading.RLock()
         self._entries: list[_Entry] = []
         self._bytes = 0
-        self._dropped = 0
         self._quarantined = 0
         self._last_ns = 0
         self._inflight: set[str] = set()
@@ -90,37 +105,42 @@ class FileSpool(Spool):
                 f"spool.dir {self.dir!r} is not writable ({exc.strerror}); create it for the "
                 "agent's user or point spool.dir (FLEETMON_SPOOL_DIR) elsewhere"
             ) from None
+        # Counters live beside the batches so they outlive restarts (cumulative on the wire).
+        self.ledger = DropLedger(os.path.join(self.dir, COUNTERS_FILE))
         names = sorted(os.listdir(self.dir))
         found: dict[str, _Entry] = {}
         for name in names:
             path = os.path.join(self.dir, name)
             if name.startswith(TMP_PREFIX):  # a write torn by a crash: never renamed, never used
-                os.unlink(path)
+                with contextlib.suppress(OSError):  # e.g. a directory: harmless, left alone
+                    os.unlink(path)
                 continue
-            if name == QUARANTINE:
+            if name in (QUARANTINE, COUNTERS_FILE, COUNTERS_FILE + ".tmp"):
                 continue
             m = _NAME.fullmatch(name)
             if not m:
                 self._move_to_quarantine(name, "unexpected file name")
+                self.ledger.quarantined()
+                continue
+            try:
+                size = os.lstat(path).st_size
+            except OSError:  # gone meanwhile (or unreachable): nothing to deliver
                 continue
             found[name] = _Entry(
-                name,
-                int(m.group(1)),
-                m.group(2),
-                int(m.group(3)),
-                m.group(4),
-                os.path.getsize(path),
+                name, int(m.group(1)), m.group(2), int(m.group(3)), m.group(4), size
             )
         # A crash between writing a merged file and unlinking its sources leaves both:
         # the merged file wins, its sources go.
         for entry in [e for e in found.values() if e.kind == "m"]:
-            doc = self._read(entry.name)
-            if doc is None:
+            doc = self._read(entry)
+            if doc is None:  # quarantined and counted by _read
                 found.pop(entry.name, None)
                 continue
-            for src in doc.get("sources", []):
-                if src in found:
-                    os.unlink(os.path.join(self.dir, src))
+            sources = doc.get("sources")
+            for src in sources if isinstance(sources, list) else []:
+                if isinstance(src, str) and src in found and found[src].kind != "m":
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(self.dir, src))
                     del found[src]
         self._entries = sorted(found.values(), key=lambda e: e.name)
         self._bytes = sum(e.size for e in self._entries)
@@ -147,23 +167,53 @@ class FileSpool(Spool):
         _fsync_dir(self.dir)
         return len(data)
 
-    def _read(self, name: str) -> dict[str, Any] | None:
-        """The file's document, or None after moving a corrupt file to quarantine."""
+    def _load(self, name: str) -> dict[str, Any]:
+        """The file's document with a well-formed points list; raises on anything else."""
+        path = os.path.join(self.dir, name)
+        # Only a regular file is opened: a FIFO would block for ever, a directory raises.
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            raise ValueError("not a regular file")
+        with open(path, "rb") as f:
+            doc = json.loads(f.read())
+        if not isinstance(doc, dict) or not isinstance(doc.get("points"), list):
+            raise ValueError("no points list")
+        problem = valid_points(doc["points"])
+        if problem:
+            raise ValueError(problem)
+        return doc
+
+    def _read(self, entry: _Entry) -> dict[str, Any] | None:
+        """The entry's document, or None after moving an unreadable file to quarantine."""
         try:
-            with open(os.path.join(self.dir, name), "rb") as f:
-                doc = json.loads(f.read())
-            if not isinstance(doc, dict) or not isinstance(doc.get("points"), list):
-                raise ValueError("no points list")
-            return doc
-        except (ValueError, UnicodeDecodeError) as exc:
-            log.warning("spool file %s is corrupt (%s): moved to quarantine", name, exc)
-            self._move_to_quarantine(name, f"corrupt: {exc}")
+            return self._load(entry.name)
+        # Any content at all may sit in the spool dir (deep nesting raises RecursionError, a
+        # directory IsADirectoryError...): whatever it raises, it must never stop delivery.
+        except Exception as exc:  # noqa: BLE001
+            why = f"{type(exc).__name__}: {exc}"[:300]
+            log.error(
+                "spool file %s is unreadable (%s): moved to quarantine, %d points dropped",
+                entry.name,
+                why,
+                entry.npoints,
+            )
+            self._move_to_quarantine(entry.name, f"unreadable: {why}")
+            self.ledger.add(UNREADABLE, entry.npoints, files=1)
             return None
 
-    def _move_to_quarantine(self, name: str, reason: str) -> None:
+    def _move_to_quarantine(self, name: str, reason: str, doc: bytes | None = None) -> None:
+        """Move a file (or write `doc` under its name) to quarantine, the reason beside it."""
+        target = os.path.join(self.qdir, name)
+        if os.path.lexists(target):  # never overwrite what an operator may still look at
+            target = f"{target}.{time.time_ns()}"
         try:
-            os.replace(os.path.join(self.dir, name), os.path.join(self.qdir, name))
-            with open(os.path.join(self.qdir, name + ".reason"), "w") as f:
+            if doc is None:
+                os.replace(os.path.join(self.dir, name), target)
+            else:
+                with open(target, "wb") as f:
+                    f.write(doc)
+                    f.flush()
+                    os.fsync(f.fileno())
+            with open(target + ".reason", "w") as f:
                 f.write(reason + "\n")
         except OSError as exc:
             log.error("cannot quarantine spool file %s: %s", name, exc)
@@ -188,9 +238,13 @@ class FileSpool(Spool):
                 continue
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.dir, e.name))
-            self._dropped += e.npoints
+            reason = SPOOL_FULL if self._bytes > self.max_bytes else SPOOL_EXPIRED
+            self.ledger.add(reason, e.npoints)
             log.warning(
-                "spool over its bounds: dropped %d points (batch %s)", e.npoints, e.batch_id
+                "spool over its bounds (%s): dropped %d points (batch %s)",
+                reason,
+                e.npoints,
+                e.batch_id,
             )
             self._forget(e.name)
 
@@ -223,31 +277,46 @@ class FileSpool(Spool):
                             break
                         group.append(e)
                         count += e.npoints
-                batch = self._seal(first) if len(group) == 1 else self._merge(group)
+                batch = self._seal(first) if len(group) == 1 else self._merge_or_seal(group)
                 if batch is not None:
                     self._inflight.add(batch.keys[0])
                     return batch
             return None
 
     def _seal(self, entry: _Entry) -> Batch | None:
-        doc = self._read(entry.name)
+        doc = self._read(entry)
         if doc is None:
             return None
         if entry.kind == "n":
             # Frozen from now on: it may reach the server, so it must never be re-merged.
             sealed = _name(entry.created_ns, "s", entry.npoints, entry.batch_id)
             self._fault("seal:before-rename")
-            os.rename(os.path.join(self.dir, entry.name), os.path.join(self.dir, sealed))
+            try:
+                os.rename(os.path.join(self.dir, entry.name), os.path.join(self.dir, sealed))
+            except FileNotFoundError:  # deleted behind our back: nothing left to send
+                log.error("spool file %s vanished before it was sent", entry.name)
+                self.ledger.add(UNREADABLE, entry.npoints)
+                self._forget(entry.name)
+                return None
             _fsync_dir(self.dir)
             entry.name, entry.kind = sealed, "s"
-        return Batch(str(doc.get("batch_id", entry.batch_id)), doc["points"], [entry.name])
+        # The id in the name is the one checked by the name's pattern: the wire accepts it.
+        return Batch(entry.batch_id, doc["points"], [entry.name])
+
+    def _merge_or_seal(self, group: list[_Entry]) -> Batch | None:
+        try:
+            return self._merge(group)
+        except OSError as exc:
+            # Disk full, say: a merge needs space, sealing one entry does not.
+            log.warning("cannot merge spooled batches (%s); sending them one by one", exc)
+            return self._seal(group[0])
 
     def _merge(self, group: list[_Entry]) -> Batch | None:
         group = sorted(group, key=lambda e: e.name)
         points: list[WirePoint] = []
         sources: list[str] = []
         for e in group:
-            doc = self._read(e.name)
+            doc = self._read(e)
             if doc is not None:
                 points.extend(doc["points"])
                 sources.append(e.name)
@@ -258,7 +327,8 @@ class FileSpool(Spool):
         size = self._write(name, {"batch_id": bid, "points": points, "sources": sources})
         self._fault("merge:written")
         for i, src in enumerate(sources):
-            os.unlink(os.path.join(self.dir, src))
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.dir, src))
             self._forget(src)
             if i == 0:
                 self._fault("merge:partial-unlink")
@@ -282,16 +352,29 @@ class FileSpool(Spool):
         with self._lock:
             for name in batch.keys:
                 self._move_to_quarantine(name, reason)
+            self.ledger.add(REJECTED, len(batch.points), files=len(batch.keys))
+
+    def settle(self, batch: Batch, refused: list[tuple[list[WirePoint], str]]) -> None:
+        """Part of the batch was delivered, the `refused` parts were not: quarantine those
+        (one file each, the reason beside it), then forget the batch."""
+        with self._lock:
+            for i, (points, reason) in enumerate(refused):
+                name = _name(self._next_ns(), "r", len(points), batch.batch_id)
+                name = name.replace(".json", f".{i}.json")
+                doc = json.dumps({"batch_id": batch.batch_id, "points": points}).encode()
+                self._move_to_quarantine(name, reason, doc)
+                self.ledger.add(REJECTED, len(points), files=1)
+        self.ack(batch)
 
     def stats(self) -> tuple[int, int, int]:
-        """(entries, bytes, dropped points since start)."""
+        """(entries, bytes, points dropped so far: cumulative, kept across restarts)."""
         with self._lock:
-            return len(self._entries), self._bytes, self._dropped
+            return len(self._entries), self._bytes, self.ledger.total
 
     @property
     def dropped_points(self) -> int:
-        """Points dropped by the bounds since start."""
-        return self._dropped
+        """Points dropped so far (cumulative, kept across restarts)."""
+        return self.ledger.total
 
     @property
     def quarantined(self) -> int:

@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Callable
 
+from fleetmon_agent.drops import REJECTED, SPOOL_EXPIRED, SPOOL_FULL, DropLedger
 from fleetmon_agent.spool.base import Batch, Spool, WirePoint, new_batch_id
 
 
@@ -39,7 +40,7 @@ class MemorySpool(Spool):
         self._entries: list[_Entry] = []
         self._lock = threading.Lock()
         self._seq = 0
-        self._dropped = 0
+        self.ledger = DropLedger()
         self._inflight: set[str] = set()
         self.quarantined: list[tuple[Batch, str]] = []
 
@@ -63,8 +64,10 @@ class MemorySpool(Spool):
             over = total > self.max_bytes or now - e.created > self.max_age
             # The newest entry always stays: a bound smaller than one batch still sends it.
             if over and e.key not in self._inflight and i < len(self._entries) - 1:
+                self.ledger.add(
+                    SPOOL_FULL if total > self.max_bytes else SPOOL_EXPIRED, len(e.points)
+                )
                 total -= e.size
-                self._dropped += len(e.points)
                 continue
             keep.append(e)
         self._entries = keep
@@ -121,13 +124,18 @@ class MemorySpool(Spool):
         with self._lock:
             self._remove(batch)
             self.quarantined.append((batch, reason))
+        self.ledger.add(REJECTED, len(batch.points), files=1)
+
+    def settle(self, batch: Batch, refused: list[tuple[list[WirePoint], str]]) -> None:
+        """Part of the batch was delivered; set the `refused` parts aside, forget the batch."""
+        with self._lock:
+            self._remove(batch)
+            for points, reason in refused:
+                self.quarantined.append((Batch(batch.batch_id, points), reason))
+        for points, _reason in refused:
+            self.ledger.add(REJECTED, len(points), files=1)
 
     def stats(self) -> tuple[int, int, int]:
         """(entries, bytes, dropped points since start)."""
         with self._lock:
-            return len(self._entries), sum(e.size for e in self._entries), self._dropped
-
-    @property
-    def dropped_points(self) -> int:
-        """Points dropped by the bounds since start."""
-        return self._dropped
+            return len(self._entries), sum(e.size for e in self._entries), self.ledger.total
