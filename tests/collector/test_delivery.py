@@ -151,7 +151,7 @@ def test_500_storm_retries_with_backoff_then_delivers_once(
     )
 
 
-def test_poison_batch_is_quarantined_not_retried(tmp_path: Path, receiver: Receiver) -> None:
+def test_poison_point_is_quarantined_alone_not_retried(tmp_path: Path, receiver: Receiver) -> None:
     def policy(n: int, body: dict[str, Any]) -> tuple[int, dict[str, str]]:
         poisoned = any(p["tags"].get("poison") for p in body["points"])
         return (400, {}) if poisoned else (202, {})
@@ -165,12 +165,21 @@ def test_poison_batch_is_quarantined_not_retried(tmp_path: Path, receiver: Recei
     agent.request_stop()
     thread.join(5)
     poisoned = [r for r in receiver.requests if r.status == 400]
-    assert len(poisoned) == 1  # refused once, set aside, never sent again
+    # The batch holding it was split until the point stood alone, refused once, set aside,
+    # never sent again; its neighbours were delivered.
+    alone = [r for r in poisoned if len(r.json()["points"]) == 1]
+    assert len(alone) == 1
+    assert receiver.requests.index(alone[0]) == max(map(receiver.requests.index, poisoned))
+    got = {p["fields"]["n"] for p in receiver.accepted_points() if p["measurement"] == "seq"}
+    assert 3 not in got
+    assert {1, 2, 4, 5} <= got
     qdir = tmp_path / "spool" / QUARANTINE
     quarantined = [n for n in os.listdir(qdir) if n.endswith(".json")]
     assert len(quarantined) == 1
+    assert json.loads((qdir / quarantined[0]).read_text())["points"][0]["fields"]["n"] == 3
     assert (qdir / f"{quarantined[0]}.reason").read_text().startswith("HTTP 400")
     assert agent.stats.batches_quarantined == 1
+    assert agent.spool.ledger.snapshot() == ({"rejected": 1}, 1)
 
 
 def test_slow_server_never_delays_collection(tmp_path: Path, receiver: Receiver) -> None:

@@ -61,7 +61,8 @@ from fleetmon_agent.lean import import_requests
 import_requests(tls=False)
 from fleetmon_agent.sender import Sender
 from fleetmon_agent.spool import Batch
-outcome, _, reason = Sender(sys.argv[1], "k").send(Batch("b", [{"x": 1}]), 0)
+from fleetmon_agent.drops import DropLedger
+outcome, _, reason = Sender(sys.argv[1], "k").send(Batch("b", [{"x": 1}]), DropLedger())
 assert "charset_normalizer" not in sys.modules and "ssl" not in sys.modules
 print(outcome, reason)
 """

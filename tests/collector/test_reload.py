@@ -29,7 +29,9 @@ def test_sighup_reloads_the_config_and_keeps_the_backlog(
         agent = start(config, "run")
         procs.append(agent)
         assert wait_until(lambda: len(old.requests) >= 3, timeout=20)
-        refused = {p["time"] for r in old.received() for p in r.json()["points"]}
+        refused = {
+            p["time"] for r in old.received("/api/v1/metrics/collect") for p in r.json()["points"]
+        }
         doc = json.loads(config.read_text())
         doc["server"]["url"] = new.url
         config.write_text(json.dumps(doc))

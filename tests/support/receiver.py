@@ -81,6 +81,9 @@ class Receiver:
             def do_PUT(self) -> None:
                 self._handle()
 
+            def do_GET(self) -> None:
+                self._handle()
+
             def _handle(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 if (self.headers.get("Content-Encoding") or "").lower() == "gzip":
@@ -161,6 +164,8 @@ class Receiver:
         """batch_id -> points of every batch answered 2xx (the server's dedup by batch id)."""
         out: dict[str, list[dict[str, Any]]] = {}
         for r in self.ok():
+            if r.method != "POST":  # e.g. the agent's probes of /health
+                continue
             doc = r.json()
             if not isinstance(doc, dict) or "batch_id" not in doc:
                 continue

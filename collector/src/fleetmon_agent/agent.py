@@ -103,7 +103,7 @@ class Agent:
         verify: Any = server.ca_bundle or True
         if server.insecure:
             verify = False
-        self.sender = Sender(server.url, api_key, server.timeout, verify, self.stats)
+        self.sender = Sender(server.url, api_key, server.timeout, verify, self.stats, clock)
         self.delivery = Delivery(
             self.spool,
             self.sender,

@@ -1,4 +1,16 @@
-"""Deliver spooled batches over HTTP: gzip, keep-alive, backoff with full jitter."""
+"""Deliver spooled batches over HTTP: gzip, keep-alive, backoff with full jitter.
+
+What each answer means (docs/agent.md, "Delivery, spool and replay"):
+
+- 2xx: stored; the batch is forgotten.
+- 429, 5xx, connection errors: retried with backoff; a cheap probe of `/health` every
+  couple of seconds ends the wait as soon as the server answers again.
+- 401, 403, 404, other 4xx, TLS failures, answers that are not the fleetmon API's: the
+  agent is misconfigured, not the data. Kept in the spool, retried with backoff, one clear
+  error line saying what to fix.
+- 400, 413, 422 from the fleetmon API: the data is refused. A batch of several points is
+  split until only the points really refused remain; those go to quarantine, counted.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +20,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 from typing import Any, Callable
@@ -16,21 +29,33 @@ import requests
 
 from fleetmon_agent import __version__
 from fleetmon_agent.drops import DropLedger
-from fleetmon_agent.spool import Batch, Spool
+from fleetmon_agent.neterrors import describe, is_stale_connection, is_tls
+from fleetmon_agent.skew import ClockOffset, server_time
+from fleetmon_agent.spool import Batch, Spool, WirePoint
 from fleetmon_agent.stats import AgentStats
 
 log = logging.getLogger(__name__)
 
 COLLECT_PATH = "/api/v1/metrics/collect"
+HEALTH_PATH = "/health"
 USER_AGENT = f"fleetmon-agent/{__version__}"
 MAX_RETRY_AFTER = 3600.0
+PROBE_INTERVAL = 2.0  # while backing off from an outage, ask /health this often
+# Requests spent isolating the refused points of one batch; beyond it, what still fails
+# goes to quarantine as it is (a batch with many bad points is a bug to fix, not to bisect).
+MAX_SPLIT_REQUESTS = 64
+# Answers that refuse the data itself; any other 4xx is a configuration problem.
+DATA_REFUSED = frozenset({400, 413, 415, 422})
+_POINT_INDEX = re.compile(r"points\[(\d+)\]")
+_INT64_MAX = 2**63 - 1
 
 
 class Outcome:
     """What to do with a batch after one attempt."""
 
     ACK = "ack"
-    RETRY = "retry"
+    RETRY = "retry"  # the server or the network is unwell: back off, probe, send again
+    HOLD = "hold"  # the agent's configuration is wrong: keep the data, back off, say so
     REJECT = "reject"
 
 
@@ -60,17 +85,34 @@ def agent_state(ledger: DropLedger, clock_offset: float = 0.0) -> dict[str, Any]
     dropped, quarantined = ledger.snapshot()
     return {
         "version": __version__,
-        "dropped_points": min(sum(dropped.values()), 2**63 - 1),
+        "dropped_points": min(sum(dropped.values()), _INT64_MAX),
         "dropped": dropped,
         "quarantined_files": quarantined,
         "clock_offset_s": round(clock_offset, 3),
     }
 
 
-def encode(batch: Batch, ledger: DropLedger) -> bytes:
-    """The wire body (gzip'd JSON) for a batch; no host identity: the key is the identity."""
-    body = {"batch_id": batch.batch_id, "agent": agent_state(ledger), "points": batch.points}
+def encode(batch: Batch, ledger: DropLedger, clock_offset: float = 0.0) -> bytes:
+    """The wire body (gzip'd JSON) for a batch; no host identity: the key is the identity.
+
+    `clock_offset` (server minus agent) is added to every timestamp here, at send time: the
+    spool keeps the agent's own timestamps, so nothing is ever corrected twice.
+    """
+    points: list[WirePoint] = batch.points
+    if clock_offset:
+        points = [dict(p, time=p["time"] + clock_offset) for p in points]
+    body = {
+        "batch_id": batch.batch_id,
+        "agent": agent_state(ledger, clock_offset),
+        "points": points,
+    }
     return gzip.compress(json.dumps(body, separators=(",", ":")).encode(), compresslevel=5)
+
+
+def first_offending_index(reason: str) -> int | None:
+    """The point the server named first (`points[17]: ...`), if it named one."""
+    m = _POINT_INDEX.search(reason)
+    return int(m.group(1)) if m else None
 
 
 class Sender:
@@ -83,9 +125,13 @@ class Sender:
         timeout: float = 10.0,
         verify: Any = True,
         stats: AgentStats | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.endpoint = url.rstrip("/") + COLLECT_PATH
+        self.base = url.rstrip("/")
+        self.endpoint = self.base + COLLECT_PATH
         self.timeout = timeout
+        self.clock = clock  # the agent's wall clock (injected: tests skew it)
+        self.offset = ClockOffset()
         self.session = requests.Session()
         # requests re-reads the environment (proxies, CA bundle) and ~/.netrc on every
         # request: about a third of the CPU a request costs. The environment is read once,
@@ -109,18 +155,54 @@ class Sender:
         # merging of session settings are most of what requests spends per request).
         self._template = self.session.prepare_request(requests.Request("POST", self.endpoint))
 
-    def send(self, batch: Batch, ledger: DropLedger) -> tuple[str, float | None, str]:
-        """POST one batch: (outcome, retry-after seconds or None, reason)."""
-        data = encode(batch, ledger)
-        started = time.monotonic()
+    @property
+    def clock_offset(self) -> float:
+        """The correction added to timestamps now (server clock minus agent clock)."""
+        return self.offset.applied
+
+    def _learn_clock(self, resp: requests.Response, sent: float, received: float) -> bool:
+        found = server_time(resp.headers)
+        if found is None:
+            return False
+        changed = self.offset.learn(found[0], (sent + received) / 2.0, found[1])
+        if changed:
+            log.warning(
+                "the agent's clock is %+.1fs off the server's: timestamps sent are corrected "
+                "by that (fix the host's time sync)",
+                -self.offset.applied,
+            )
+        return changed
+
+    def _post(self, data: bytes) -> requests.Response:
         request = self._template.copy()
         request.prepare_body(data, None)
         try:
-            resp = self.session.send(request, timeout=self.timeout, proxies=self.session.proxies)
+            return self.session.send(request, timeout=self.timeout, proxies=self.session.proxies)
+        except requests.ConnectionError as exc:
+            # A kept-alive connection the server closed while idle (its keep-alive timeout
+            # can equal our flush interval): the request never arrived, send it once more on
+            # a fresh connection. A retry is harmless anyway: the server deduplicates ids.
+            if not is_stale_connection(exc):
+                raise
+            request = self._template.copy()
+            request.prepare_body(data, None)
+            return self.session.send(request, timeout=self.timeout, proxies=self.session.proxies)
+
+    def send(self, batch: Batch, ledger: DropLedger) -> tuple[str, float | None, str]:
+        """POST one batch: (outcome, retry-after seconds or None, reason)."""
+        used_offset = self.offset.applied
+        data = encode(batch, ledger, used_offset)
+        started, sent_at = time.monotonic(), self.clock()
+        try:
+            resp = self._post(data)
         except requests.RequestException as exc:
             self.stats.record_send(False, time.monotonic() - started, 0)
-            return Outcome.RETRY, None, f"connection error: {type(exc).__name__}"
+            why = describe(exc, self.base, self.timeout)
+            if is_tls(exc):
+                return Outcome.HOLD, None, why
+            return Outcome.RETRY, None, why
         elapsed = time.monotonic() - started
+        offset_changed = self._learn_clock(resp, sent_at, self.clock())
         code = resp.status_code
         if 200 <= code < 300:
             self.stats.record_send(True, elapsed, len(batch.points))
@@ -134,11 +216,65 @@ class Sender:
                 parse_retry_after(resp.headers.get("Retry-After"), time.time()),
                 (f"HTTP {code}: {detail}"),
             )
+        if code in (401, 403):
+            return (
+                Outcome.HOLD,
+                None,
+                (
+                    f"HTTP {code}: the server rejected the API key; set server.api_key or run "
+                    "`fleetmon-agent enroll` again"
+                ),
+            )
+        if code == 404:
+            return (
+                Outcome.HOLD,
+                None,
+                (
+                    f"HTTP 404: no fleetmon API at {self.endpoint}; check server.url (the "
+                    "server's base URL, without /api/...)"
+                ),
+            )
+        if code not in DATA_REFUSED or not _is_api_error(resp):
+            return (
+                Outcome.HOLD,
+                None,
+                (
+                    f"HTTP {code} from {self.base} is not a fleetmon API answer ({detail[:120]}); "
+                    "check server.url"
+                ),
+            )
+        if offset_changed and used_offset != self.offset.applied:
+            # Refused with timestamps corrected by an offset we now know to be wrong (the
+            # very first request of a skewed agent): not the data's fault. Send it again.
+            return Outcome.RETRY, 0.0, f"HTTP {code} before the clock offset was known"
         return Outcome.REJECT, None, f"HTTP {code}: {detail}"
+
+    def probe(self) -> bool:
+        """Whether the server answers `/health` with 200 (a cheap GET; also reads its clock)."""
+        sent = self.clock()
+        try:
+            resp = self.session.get(
+                self.base + HEALTH_PATH,
+                timeout=min(self.timeout, PROBE_INTERVAL),
+                proxies=self.session.proxies,
+            )
+        except requests.RequestException:
+            return False
+        self._learn_clock(resp, sent, self.clock())
+        return resp.status_code == 200
 
     def close(self) -> None:
         """Close the keep-alive connections."""
         self.session.close()
+
+
+def _is_api_error(resp: requests.Response) -> bool:
+    """Whether an error answer is the fleetmon API's own (JSON with a `detail`)."""
+    try:
+        doc = json.loads(resp.content[:65536])
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and "detail" in doc
 
 
 class Delivery:
@@ -156,6 +292,7 @@ class Delivery:
         retry_max: float = 60.0,
         rand: Callable[[], float] = random.random,
         before_take: Callable[[], None] | None = None,
+        probe_interval: float = PROBE_INTERVAL,
     ) -> None:
         self.spool, self.sender = spool, sender
         self.stop, self.wake = stop, wake
@@ -164,7 +301,9 @@ class Delivery:
         self.retry_initial, self.retry_max = retry_initial, retry_max
         self.rand = rand
         self.before_take = before_take
+        self.probe_interval = probe_interval
         self._credit = 0.0
+        self._last_complaint = ""
 
     def _next(self) -> Batch | None:
         if self.before_take is not None:
@@ -180,33 +319,47 @@ class Delivery:
                 newest = True
         return self.spool.take(self.max_request_points, newest=newest)
 
-    def deliver(self, batch: Batch) -> bool:
-        """Send one batch until acked or rejected; False if asked to stop first."""
+    def _wait(self, delay: float, probe: bool) -> bool:
+        """Back off for `delay` seconds, ended early when a probe finds the server up again;
+        True if asked to stop meanwhile."""
+        deadline = time.monotonic() + delay
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self.stop.wait(min(left, self.probe_interval) if probe else left):
+                return True
+            if probe and deadline - time.monotonic() > 0 and self.sender.probe():
+                log.info("the server answers again: sending at once")
+                return False
+
+    def attempt(self, batch: Batch) -> tuple[str, str] | None:
+        """Send until the server stores (ACK) or refuses the data (REJECT): (outcome,
+        reason); None if asked to stop first. Everything else is retried, data kept."""
         attempt = 0
         while True:
             outcome, retry_after, reason = self.sender.send(batch, self.spool.ledger)
-            if outcome == Outcome.ACK:
-                self.spool.ack(batch)
-                return True
-            if outcome == Outcome.REJECT:
-                log.error(
-                    "server refused batch %s (%d points) for good: %s; moved to quarantine",
-                    batch.batch_id,
-                    len(batch.points),
-                    reason,
-                )
-                self.spool.reject(batch, reason)
-                if self.sender.stats is not None:
-                    with self.sender.stats.lock:
-                        self.sender.stats.batches_quarantined += 1
-                return True
+            if outcome in (Outcome.ACK, Outcome.REJECT):
+                if attempt and outcome == Outcome.ACK:
+                    log.info("sending works again (batch %s)", batch.batch_id)
+                self._last_complaint = ""
+                return outcome, reason
             delay = backoff_delay(attempt, self.retry_initial, self.retry_max, self.rand)
             if retry_after is not None:
                 # The server knows its own load: its Retry-After wins over our backoff
                 # (bounded, so a bogus header cannot park the agent for days).
                 delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
             attempt += 1
-            if attempt == 1 or attempt % 10 == 0:
+            if outcome == Outcome.HOLD:
+                # Loud and precise, but once per distinct problem (and every 10th retry).
+                if reason != self._last_complaint or attempt % 10 == 0:
+                    log.error(
+                        "cannot deliver: %s; %d spooled batches kept, retry in %.1fs",
+                        reason,
+                        self.spool.stats()[0],
+                        delay,
+                    )
+            elif attempt == 1 or attempt % 10 == 0 or reason != self._last_complaint:
                 log.warning(
                     "sending batch %s failed (%s); retry %d in %.1fs",
                     batch.batch_id,
@@ -214,11 +367,85 @@ class Delivery:
                     attempt,
                     delay,
                 )
-            if self.stop.wait(delay):
-                return False
+            self._last_complaint = reason
+            # Probe only an outage (down, 5xx): a 429 says when to come back, and a wrong
+            # key or URL is not fixed any faster by asking more often.
+            probe = outcome == Outcome.RETRY and retry_after is None
+            if self._wait(delay, probe):
+                return None
+
+    def deliver(self, batch: Batch) -> bool:
+        """Send one batch until stored or refused (split, see `_split`); False if stopped."""
+        result = self.attempt(batch)
+        if result is None:
+            return False
+        outcome, reason = result
+        if outcome == Outcome.ACK:
+            self.spool.ack(batch)
+            return True
+        if len(batch.points) <= 1:
+            self._quarantine(batch, [(batch.points, reason)])
+            self.spool.reject(batch, reason)
+            return True
+        refused = self._split(batch, reason)
+        if refused is None:
+            return False  # stopped: the whole batch stays spooled, split again next time
+        self._quarantine(batch, refused)
+        self.spool.settle(batch, refused)
+        return True
+
+    def _quarantine(self, batch: Batch, refused: list[tuple[list[WirePoint], str]]) -> None:
+        for points, reason in refused:
+            log.error(
+                "server refused %d of the %d points of batch %s: %s; moved to quarantine",
+                len(points),
+                len(batch.points),
+                batch.batch_id,
+                reason,
+            )
+        with self.sender.stats.lock:
+            self.sender.stats.batches_quarantined += len(refused)
+
+    def _split(self, batch: Batch, reason: str) -> list[tuple[list[WirePoint], str]] | None:
+        """Deliver the parts of a refused batch that the server takes: the (points, reason)
+        it refuses for good, or None if asked to stop.
+
+        A part is cut around the point the server names first (`points[17]`), else in two
+        halves; each part goes out under an id derived from the batch's and its range, so
+        a split repeated after a restart is deduplicated by the server part by part.
+        """
+        points = batch.points
+        refused: list[tuple[list[WirePoint], str]] = []
+        failing = [(0, len(points), reason)]
+        budget = MAX_SPLIT_REQUESTS
+        while failing:
+            lo, hi, why = failing.pop(0)
+            if hi - lo == 1 or budget <= 0:
+                refused.append((points[lo:hi], why))
+                continue
+            bad = first_offending_index(why)
+            if bad is not None and 0 <= bad < hi - lo:
+                cuts = [(lo, lo + bad), (lo + bad, lo + bad + 1), (lo + bad + 1, hi)]
+            else:
+                mid = (lo + hi) // 2
+                cuts = [(lo, mid), (mid, hi)]
+            for a, b in cuts:
+                if a >= b:
+                    continue
+                budget -= 1
+                part = Batch(f"{batch.batch_id}:{a}-{b}", points[a:b])
+                result = self.attempt(part)
+                if result is None:
+                    return None
+                if result[0] == Outcome.REJECT:
+                    failing.append((a, b, result[1]))
+        return refused
 
     def run(self) -> None:
         """Loop until stopped: take, deliver, wait for more."""
+        # Learn the server's clock before the first batch goes out: a skewed agent's first
+        # request would otherwise be refused (or stored at the wrong time) once.
+        self.sender.probe()
         while not self.stop.is_set():
             try:
                 batch = self._next()
