@@ -44,6 +44,13 @@ def cmd_check_config(config: Config, args: argparse.Namespace) -> int:
     print(f"api key: {'set' if _api_key(config) else 'NOT SET (run fleetmon-agent enroll)'}")
     print(f"spool.dir: {config.spool.dir}")
     print(f"collectors: {', '.join(enabled)}")
+    if getattr(args, "online", False):
+        from fleetmon_agent.online import check_online
+
+        if not config.server.url:
+            print("server: FAILED: server.url is not set (FLEETMON_SERVER_URL)")
+            return 1
+        return check_online(config, _api_key(config))
     return 0
 
 
@@ -219,7 +226,12 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="collect and send until stopped")
     sub.add_parser("once", help="print one batch as JSON; send nothing")
-    sub.add_parser("check-config", help="validate the configuration")
+    check = sub.add_parser("check-config", help="validate the configuration")
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also check the server: reachability, TLS, the API key and the clock",
+    )
     sub.add_parser("spool", help="show the spool's status")
     sub.add_parser("example-config", help="print the documented default configuration")
     e = sub.add_parser("enroll", help="obtain this host's API key with an enrollment token")
