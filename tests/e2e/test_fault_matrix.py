@@ -28,6 +28,7 @@ import pytest
 from fleetmon_agent.agent import Agent, Running
 from fleetmon_agent.config import Config, build
 from fleetmon_agent.enroll import enroll
+from fleetmon_agent.online import check_online
 from fleetmon_agent.points import Point
 from fleetmon_agent.sender import Delivery, Sender
 from fleetmon_agent.spool import FileSpool
@@ -148,14 +149,15 @@ class Stack:
         data.mkdir()
         self.api = Api(data, f"{self.influx.url}/{self.db}")
         self.api.cli("migrate")
+        # One token for every host the scenarios enroll (a CLI run costs seconds).
+        self.token = self.api.cli("create-enroll-token", "--uses", "100")
         self.api.start()
 
     def enroll(self, tmp_path: Path) -> tuple[str, str]:
         """(host name, api key) of a freshly enrolled host."""
         name = f"fm-{uuid.uuid4().hex[:8]}"
-        token = self.api.cli("create-enroll-token", "--uses", "1")
         state = tmp_path / f"{name}.json"
-        enroll(self.api.url, token, str(state), name)
+        enroll(self.api.url, self.token, str(state), name)
         return name, str(read_state(str(state))["api_key"])
 
     def close(self) -> None:
@@ -404,26 +406,28 @@ def test_configuration_mistakes_keep_the_data(stack: Stack, tmp_path: Path, mist
 
 def test_check_config_online_names_what_is_wrong(stack: Stack, tmp_path: Path) -> None:
     _, key = stack.enroll(tmp_path)
+    env = agent_env(
+        FLEETMON_SERVER_URL=stack.api.url,
+        FLEETMON_SERVER_API_KEY=key,
+        FLEETMON_SPOOL_DIR=str(tmp_path / "spool"),
+    )
+    p = subprocess.run(
+        [str(BIN / "fleetmon-agent"), "check-config", "--online"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "server: OK" in p.stdout
+    assert "clock: OK" in p.stdout
+    assert "api key: OK" in p.stdout
 
     def check(url: str, api_key: str) -> tuple[int, str]:
-        env = agent_env(
-            FLEETMON_SERVER_URL=url,
-            FLEETMON_SERVER_API_KEY=api_key,
-            FLEETMON_SPOOL_DIR=str(tmp_path / "spool"),
-        )
-        p = subprocess.run(
-            [str(BIN / "fleetmon-agent"), "check-config", "--online"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return p.returncode, p.stdout + p.stderr
+        lines: list[str] = []
+        rc = check_online(config(tmp_path / "spool", url), api_key, lines.append)
+        return rc, "\n".join(lines)
 
-    rc, out = check(stack.api.url, key)
-    assert rc == 0, out
-    assert "api key: OK" in out
-    assert "clock: OK" in out
     rc, out = check(stack.api.url, "wrong")
     assert rc == 1
     assert "api key: FAILED: HTTP 401: the server rejected the API key" in out
