@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from fleetmon_agent.sender import encode
 from fleetmon_agent.spool import Batch, FileSpool
-from fleetmon_agent.spool.files import QUARANTINE
+from fleetmon_agent.spool.files import QUARANTINE, spool_status
 from tests.collector.test_spool_contract import pts
 
 _NOW_NS = time.time_ns() - 10**9  # within spool.max_age, older than anything added later
@@ -159,3 +159,23 @@ def test_fuzz_any_content_is_delivered_or_quarantined(
         assert spool.ledger.dropped == {"unreadable": 5}
         assert not others
     assert not [n for n in os.listdir(root) if n.endswith(".json") and n != "counters.json"]
+
+
+def test_refused_points_are_quarantined_as_spool_files_that_can_be_sent_again(
+    tmp_path: Path,
+) -> None:
+    spool = FileSpool(str(tmp_path))
+    spool.add(pts("a", 4))
+    batch = spool.take(100)
+    assert batch is not None
+    spool.settle(batch, [(batch.points[1:2], "HTTP 422: points[1]: bad")])
+    assert spool.stats()[0] == 0
+    (name,) = quarantined(tmp_path)
+    assert (tmp_path / QUARANTINE / f"{name}.reason").read_text() == "HTTP 422: points[1]: bad\n"
+    status = spool_status(str(tmp_path))
+    assert status["dropped_points"] == {"rejected": 1}
+    assert (status["quarantined_files"], status["quarantined_files_total"]) == (1, 1)
+    # The operator fixed the cause and moves the file back: it is a batch like any other.
+    os.rename(tmp_path / QUARANTINE / name, tmp_path / name)
+    (again,) = drain(FileSpool(str(tmp_path)))
+    assert again.points == pts("a", 4)[1:2]

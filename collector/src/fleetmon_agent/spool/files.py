@@ -358,10 +358,11 @@ class FileSpool(Spool):
         """Part of the batch was delivered, the `refused` parts were not: quarantine those
         (one file each, the reason beside it), then forget the batch."""
         with self._lock:
-            for i, (points, reason) in enumerate(refused):
-                name = _name(self._next_ns(), "r", len(points), batch.batch_id)
-                name = name.replace(".json", f".{i}.json")
-                doc = json.dumps({"batch_id": batch.batch_id, "points": points}).encode()
+            for points, reason in refused:
+                # A spool file of its own (a new id): moved back, it is sent like any other.
+                bid = new_batch_id()
+                name = _name(self._next_ns(), "n", len(points), bid)
+                doc = json.dumps({"batch_id": bid, "points": points}).encode()
                 self._move_to_quarantine(name, reason, doc)
                 self.ledger.add(REJECTED, len(points), files=1)
         self.ack(batch)
@@ -409,6 +410,8 @@ def spool_status(directory: str, now: float | None = None) -> dict[str, Any]:
         )
     except FileNotFoundError:
         quarantined = 0
+    # Read only: a ledger writes its file only when it counts something.
+    dropped, quarantined_total = DropLedger(os.path.join(directory, COUNTERS_FILE)).snapshot()
     return {
         "dir": os.path.abspath(directory),
         "files": files,
@@ -416,4 +419,6 @@ def spool_status(directory: str, now: float | None = None) -> dict[str, Any]:
         "bytes": size,
         "oldest_age_seconds": round(now - oldest / 1e9, 1) if oldest is not None else None,
         "quarantined_files": quarantined,
+        "dropped_points": dropped,
+        "quarantined_files_total": quarantined_total,
     }
