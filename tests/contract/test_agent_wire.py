@@ -102,3 +102,30 @@ def test_default_alert_rules_watch_series_the_agent_emits(agent_batch: dict[str,
             m == measurement and f == field and all(t.get(k) == v for k, v in wanted.items())
             for m, f, t in emitted
         ), f"default rule {rule['name']!r} watches {rule['metric']} {wanted}: never emitted"
+
+
+def test_the_agents_drop_reasons_and_state_pass_both_decoders() -> None:
+    """Every drop reason the agent defines, its counters and a large clock offset, as the
+    sender encodes them (timestamps corrected), are accepted by both decoders."""
+    from fleetmon_agent.drops import REASONS, DropLedger
+    from fleetmon_agent.sender import encode
+    from fleetmon_agent.spool import Batch
+
+    assert len(REASONS) <= wire.MAX_DROP_REASONS
+    ledger = DropLedger()
+    for i, reason in enumerate(REASONS):
+        ledger.add(reason, i + 1, files=1)
+    offset = 8 * 86400.0 + 0.25  # an agent 8 days behind
+    points = [{"measurement": "cpu", "time": time.time() - offset, "tags": {}, "fields": {"x": 1}}]
+    raw = gzip.decompress(encode(Batch("b-1", points), ledger, offset))
+    strict = wire.BatchIn.model_validate_json(raw)
+    assert strict.agent is not None
+    assert strict.agent.dropped == {r: i + 1 for i, r in enumerate(REASONS)}
+    assert strict.agent.dropped_points == sum(range(1, len(REASONS) + 1))
+    assert strict.agent.quarantined_files == len(REASONS)
+    assert strict.agent.clock_offset_s == offset
+    assert abs(strict.points[0].time - time.time()) < 60
+    fast = wire.fast_decode(raw)
+    assert fast is not None
+    assert fast.agent is not None
+    assert fast.agent.dropped == strict.agent.dropped
