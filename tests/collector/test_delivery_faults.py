@@ -129,6 +129,26 @@ def test_split_parts_keep_their_ids_so_a_repeated_split_is_deduplicated(tmp_path
     assert len(set(ids[0])) == len(ids[0]) == 4  # whole, [0,4), [4], [5,10)
 
 
+def test_an_older_server_refusing_the_new_agent_fields_still_gets_the_data(
+    tmp_path: Path,
+) -> None:
+    def older(got: Received) -> tuple[int, dict[str, str], bytes]:
+        headers = {"Content-Type": "application/json"}
+        if set(got.json()["agent"]) - {"version", "dropped_points"}:
+            detail = "agent.dropped: Extra inputs are not permitted"
+            return 422, headers, json.dumps({"detail": detail}).encode()
+        return 202, headers, b"{}"
+
+    spool = FileSpool(str(tmp_path))
+    for f in range(3):
+        spool.add(seq_points(f * 10, 10, time.time()))
+    with Receiver(handler=older) as receiver:
+        delivery(spool, receiver.url).drain_once()
+        assert accepted_ns(receiver) == list(range(30))
+        assert len(receiver.requests) == 2  # refused once, then without the new fields
+    assert spool.ledger.snapshot() == ({}, 0)
+
+
 # --- recovery: a probe ends the backoff -----------------------------------------------------
 
 

@@ -47,6 +47,8 @@ MAX_SPLIT_REQUESTS = 64
 # Answers that refuse the data itself; any other 4xx is a configuration problem.
 DATA_REFUSED = frozenset({400, 413, 415, 422})
 _POINT_INDEX = re.compile(r"points\[(\d+)\]")
+# A refusal of the `agent` object itself (`agent.dropped: Extra inputs are not permitted`).
+_AGENT_REFUSED = re.compile(r'"detail"\s*:\s*"agent\b')
 _INT64_MAX = 2**63 - 1
 
 
@@ -92,20 +94,22 @@ def agent_state(ledger: DropLedger, clock_offset: float = 0.0) -> dict[str, Any]
     }
 
 
-def encode(batch: Batch, ledger: DropLedger, clock_offset: float = 0.0) -> bytes:
+def encode(
+    batch: Batch, ledger: DropLedger, clock_offset: float = 0.0, legacy: bool = False
+) -> bytes:
     """The wire body (gzip'd JSON) for a batch; no host identity: the key is the identity.
 
     `clock_offset` (server minus agent) is added to every timestamp here, at send time: the
-    spool keeps the agent's own timestamps, so nothing is ever corrected twice.
+    spool keeps the agent's own timestamps, so nothing is ever corrected twice. `legacy`:
+    the `agent` object as servers before the drop counters accept it.
     """
     points: list[WirePoint] = batch.points
     if clock_offset:
         points = [dict(p, time=p["time"] + clock_offset) for p in points]
-    body = {
-        "batch_id": batch.batch_id,
-        "agent": agent_state(ledger, clock_offset),
-        "points": points,
-    }
+    agent = agent_state(ledger, clock_offset)
+    if legacy:
+        agent = {"version": agent["version"], "dropped_points": agent["dropped_points"]}
+    body = {"batch_id": batch.batch_id, "agent": agent, "points": points}
     return gzip.compress(json.dumps(body, separators=(",", ":")).encode(), compresslevel=5)
 
 
@@ -132,6 +136,9 @@ class Sender:
         self.timeout = timeout
         self.clock = clock  # the agent's wall clock (injected: tests skew it)
         self.offset = ClockOffset()
+        # Set when the server refuses the agent object's newer fields (an older fleetmon):
+        # from then on only version and dropped_points are sent, the data still flows.
+        self.legacy_agent = False
         self.session = requests.Session()
         # requests re-reads the environment (proxies, CA bundle) and ~/.netrc on every
         # request: about a third of the CPU a request costs. The environment is read once,
@@ -191,7 +198,7 @@ class Sender:
     def send(self, batch: Batch, ledger: DropLedger) -> tuple[str, float | None, str]:
         """POST one batch: (outcome, retry-after seconds or None, reason)."""
         used_offset = self.offset.applied
-        data = encode(batch, ledger, used_offset)
+        data = encode(batch, ledger, used_offset, self.legacy_agent)
         started, sent_at = time.monotonic(), self.clock()
         try:
             resp = self._post(data)
@@ -247,6 +254,14 @@ class Sender:
             # Refused with timestamps corrected by an offset we now know to be wrong (the
             # very first request of a skewed agent): not the data's fault. Send it again.
             return Outcome.RETRY, 0.0, f"HTTP {code} before the clock offset was known"
+        if not self.legacy_agent and _AGENT_REFUSED.search(detail):
+            self.legacy_agent = True
+            log.warning(
+                "the server refuses the agent's drop counters and clock offset (%s): an "
+                "older fleetmon; sending without them",
+                detail[:200],
+            )
+            return Outcome.RETRY, 0.0, f"HTTP {code} for the agent object, not the data"
         return Outcome.REJECT, None, f"HTTP {code}: {detail}"
 
     def probe(self) -> bool:
