@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -173,3 +174,31 @@ def test_collectors_sharing_an_interval_share_one_job(tmp_path: Path) -> None:
         assert len(agent.scheduler.jobs) == 1  # the flush goes on
     finally:
         agent.shutdown()
+
+
+def test_points_beyond_the_memory_buffer_are_counted_as_unspooled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fleetmon_agent import agent as agent_module
+    from fleetmon_agent.spool import MemorySpool
+
+    class FullDisk(MemorySpool):
+        full = True
+
+        def add(self, points: Any, batch_id: str | None = None) -> str:
+            if self.full:
+                raise OSError(28, "No space left on device")
+            return super().add(points, batch_id)
+
+    monkeypatch.setattr(agent_module, "MAX_UNSPOOLED", 3)
+    spool = FullDisk()
+    agent = Agent(make_config(tmp_path), "k", collectors=[Running("one", 0.05, One())], spool=spool)
+    for _ in range(5):
+        agent.run_collector(agent.collectors[0])
+        agent.flush()
+    assert spool.ledger.snapshot() == ({"unspooled": 2}, 0)
+    spool.full = False
+    agent.flush()
+    batch = spool.take(100)
+    assert batch is not None
+    assert len(batch.points) == 3  # the newest three: the oldest were dropped and counted
