@@ -310,6 +310,7 @@ def test_api_stopped_then_killed_recovers_within_seconds_and_loses_nothing(
     assert spool_files(run) > 1
     stack.api.start()
     recovered = wait_for(lambda: spool_files(run) <= 1, 15)
+    print(f"backlog delivered {recovered:.2f}s after the API answered again")
     assert recovered < 4, f"backlog delivery started {recovered:.1f}s after the API was back"
     # Killed: no graceful answer for what was in flight.
     stack.api.stop(signal.SIGKILL)
