@@ -11,6 +11,7 @@ BENCHMARKS: dict[str, str] = {
     "bench.agent": "agent CPU, RSS and collection latency vs node_exporter (issue: agent)",
     "bench.api": "API ingest vs direct influxd, query latency p95 (issue 3)",
     "bench.hostile": "/health latency and server RSS while hostile ingest bodies arrive (issue 15)",
+    "bench.faults": "every point stored or counted as dropped, long outages and skews (issue 12)",
     "bench.decode": "ingest decoding CPU per batch on each path vs orjson.loads (issue 10)",
     "bench.storage": "store write throughput vs direct influxd (issue: foundation)",
 }
