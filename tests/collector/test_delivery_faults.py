@@ -102,6 +102,27 @@ def test_one_nan_in_a_merged_replay_quarantines_that_point_only(
     assert math.isnan(bad["fields"]["n"])
 
 
+@pytest.mark.parametrize("name_index", [True, False], ids=["server-names-the-point", "bisect"])
+def test_many_bad_points_beyond_the_split_budget_lose_no_valid_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name_index: bool
+) -> None:
+    """The oldest part of a backlog too old for the server: a run of refused points."""
+    from fleetmon_agent import sender as sender_module
+
+    monkeypatch.setattr(sender_module, "MAX_SPLIT_REQUESTS", 8)
+    now = time.time()
+    spool = FileSpool(str(tmp_path))
+    points = seq_points(0, 60, now - 60)
+    for p in points[:25]:
+        p["time"] = now - MAX_PAST_S - 3600  # beyond the server's window
+    spool.add(points)
+    with Receiver(handler=StrictServer(name_index)) as receiver:
+        delivery(spool, receiver.url).drain_once()
+        assert accepted_ns(receiver) == list(range(25, 60))
+    assert spool.stats()[0] == 0
+    assert spool.ledger.snapshot() == ({"rejected": 25}, 25)
+
+
 def test_split_parts_keep_their_ids_so_a_repeated_split_is_deduplicated(tmp_path: Path) -> None:
     points = seq_points(0, 10, time.time())
     points[4]["fields"]["n"] = float("nan")

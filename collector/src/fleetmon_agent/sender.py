@@ -41,8 +41,9 @@ HEALTH_PATH = "/health"
 USER_AGENT = f"fleetmon-agent/{__version__}"
 MAX_RETRY_AFTER = 3600.0
 PROBE_INTERVAL = 2.0  # while backing off from an outage, ask /health this often
-# Requests spent isolating the refused points of one batch; beyond it, what still fails
-# goes to quarantine as it is (a batch with many bad points is a bug to fix, not to bisect).
+# Requests spent isolating the refused points of one batch in one go; what still fails then
+# goes back to the spool as batches of their own, split further when their turn comes, so
+# fresh data is not held up behind a batch with many bad points.
 MAX_SPLIT_REQUESTS = 64
 # Answers that refuse the data itself; any other 4xx is a configuration problem.
 DATA_REFUSED = frozenset({400, 413, 415, 422})
@@ -402,11 +403,21 @@ class Delivery:
             self._quarantine(batch, [(batch.points, reason)])
             self.spool.reject(batch, reason)
             return True
-        refused = self._split(batch, reason)
-        if refused is None:
+        split = self._split(batch, reason)
+        if split is None:
             return False  # stopped: the whole batch stays spooled, split again next time
+        refused, unresolved = split
         self._quarantine(batch, refused)
-        self.spool.settle(batch, refused)
+        if unresolved:
+            log.warning(
+                "batch %s: %d points in %d parts still refused after %d requests: back to "
+                "the spool, to be split further",
+                batch.batch_id,
+                sum(len(p) for p in unresolved),
+                len(unresolved),
+                MAX_SPLIT_REQUESTS,
+            )
+        self.spool.settle(batch, refused, unresolved)
         return True
 
     def _quarantine(self, batch: Batch, refused: list[tuple[list[WirePoint], str]]) -> None:
@@ -421,9 +432,12 @@ class Delivery:
         with self.sender.stats.lock:
             self.sender.stats.batches_quarantined += len(refused)
 
-    def _split(self, batch: Batch, reason: str) -> list[tuple[list[WirePoint], str]] | None:
+    def _split(
+        self, batch: Batch, reason: str
+    ) -> tuple[list[tuple[list[WirePoint], str]], list[list[WirePoint]]] | None:
         """Deliver the parts of a refused batch that the server takes: the (points, reason)
-        it refuses for good, or None if asked to stop.
+        it refuses for good and the parts not resolved within the request budget; None if
+        asked to stop.
 
         A part is cut around the point the server names first (`points[17]`), else in two
         halves; each part goes out under an id derived from the batch's and its range, so
@@ -431,12 +445,16 @@ class Delivery:
         """
         points = batch.points
         refused: list[tuple[list[WirePoint], str]] = []
+        unresolved: list[list[WirePoint]] = []
         failing = [(0, len(points), reason)]
         budget = MAX_SPLIT_REQUESTS
         while failing:
             lo, hi, why = failing.pop(0)
-            if hi - lo == 1 or budget <= 0:
+            if hi - lo == 1:
                 refused.append((points[lo:hi], why))
+                continue
+            if budget <= 0:
+                unresolved.append(points[lo:hi])
                 continue
             bad = first_offending_index(why)
             if bad is not None and 0 <= bad < hi - lo:
@@ -447,6 +465,9 @@ class Delivery:
             for a, b in cuts:
                 if a >= b:
                     continue
+                if budget <= 0:
+                    unresolved.append(points[a:b])
+                    continue
                 budget -= 1
                 part = Batch(f"{batch.batch_id}:{a}-{b}", points[a:b])
                 result = self.attempt(part)
@@ -454,13 +475,16 @@ class Delivery:
                     return None
                 if result[0] == Outcome.REJECT:
                     failing.append((a, b, result[1]))
-        return refused
+        return refused, unresolved
 
     def run(self) -> None:
         """Loop until stopped: take, deliver, wait for more."""
         # Learn the server's clock before the first batch goes out: a skewed agent's first
         # request would otherwise be refused (or stored at the wrong time) once.
-        self.sender.probe()
+        try:
+            self.sender.probe()
+        except Exception:  # only an early measurement: never a reason not to send
+            log.exception("probing the server failed")
         while not self.stop.is_set():
             try:
                 batch = self._next()

@@ -6,7 +6,7 @@ import abc
 import os
 from typing import Any
 
-from fleetmon_agent.drops import REJECTED, DropLedger
+from fleetmon_agent.drops import DropLedger
 
 WirePoint = dict[str, Any]
 _SCALARS = (bool, int, float, str)
@@ -104,11 +104,16 @@ class Spool(abc.ABC):
     def reject(self, batch: Batch, reason: str) -> None:
         """The server refused the batch for good: quarantine it with the reason."""
 
-    def settle(self, batch: Batch, refused: list[tuple[list[WirePoint], str]]) -> None:
-        """Part of the batch was delivered; set the `refused` parts aside, forget the batch."""
-        for points, _reason in refused:
-            self.ledger.add(REJECTED, len(points), files=1)
-        self.ack(batch)
+    @abc.abstractmethod
+    def settle(
+        self,
+        batch: Batch,
+        refused: list[tuple[list[WirePoint], str]],
+        unresolved: list[list[WirePoint]] | None = None,
+    ) -> None:
+        """Part of the batch was delivered: set the `refused` parts aside (with their
+        reasons, counted), spool the `unresolved` parts again as batches of their own
+        (taken alone, never merged: they were refused, so never stored), forget the batch."""
 
     @abc.abstractmethod
     def stats(self) -> tuple[int, int, int]:

@@ -354,10 +354,22 @@ class FileSpool(Spool):
                 self._move_to_quarantine(name, reason)
             self.ledger.add(REJECTED, len(batch.points), files=len(batch.keys))
 
-    def settle(self, batch: Batch, refused: list[tuple[list[WirePoint], str]]) -> None:
-        """Part of the batch was delivered, the `refused` parts were not: quarantine those
-        (one file each, the reason beside it), then forget the batch."""
+    def settle(
+        self,
+        batch: Batch,
+        refused: list[tuple[list[WirePoint], str]],
+        unresolved: list[list[WirePoint]] | None = None,
+    ) -> None:
+        """Part of the batch was delivered: quarantine the `refused` parts (one file each,
+        the reason beside it), spool the `unresolved` ones again (sealed), forget the batch."""
         with self._lock:
+            for points in unresolved or []:
+                bid = new_batch_id()
+                ns = self._next_ns()
+                name = _name(ns, "s", len(points), bid)
+                size = self._write(name, {"batch_id": bid, "points": points})
+                self._entries.append(_Entry(name, ns, "s", len(points), bid, size))
+                self._bytes += size
             for points, reason in refused:
                 # A spool file of its own (a new id): moved back, it is sent like any other.
                 bid = new_batch_id()

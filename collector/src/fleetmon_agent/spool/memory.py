@@ -126,10 +126,22 @@ class MemorySpool(Spool):
             self.quarantined.append((batch, reason))
         self.ledger.add(REJECTED, len(batch.points), files=1)
 
-    def settle(self, batch: Batch, refused: list[tuple[list[WirePoint], str]]) -> None:
-        """Part of the batch was delivered; set the `refused` parts aside, forget the batch."""
+    def settle(
+        self,
+        batch: Batch,
+        refused: list[tuple[list[WirePoint], str]],
+        unresolved: list[list[WirePoint]] | None = None,
+    ) -> None:
+        """Part of the batch was delivered: set the `refused` parts aside, keep the
+        `unresolved` ones as batches of their own (sealed), forget the batch."""
         with self._lock:
             self._remove(batch)
+            for points in unresolved or []:
+                self._seq += 1
+                size = len(json.dumps(points))
+                self._entries.append(
+                    _Entry(f"m{self._seq:012d}", self.clock(), new_batch_id(), points, size, True)
+                )
             for points, reason in refused:
                 self.quarantined.append((Batch(batch.batch_id, points), reason))
         for points, _reason in refused:
