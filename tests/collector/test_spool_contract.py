@@ -153,3 +153,24 @@ def test_age_bound_drops_old_entries(make_spool: SpoolFactory) -> None:
     batch = s.take(100)
     assert batch is not None
     assert batch.points == pts("mid", 3) + pts("new", 3)
+
+
+def test_settle_sets_refused_points_aside_and_respools_the_unresolved(
+    make_spool: SpoolFactory,
+) -> None:
+    s = make_spool()
+    s.add(pts("a", 6))
+    batch = s.take(100)
+    assert batch is not None
+    s.add(pts("fresh", 2))
+    s.settle(batch, [(batch.points[0:1], "HTTP 422: points[0]: bad")], [batch.points[3:6]])
+    assert s.ledger.snapshot() == ({"rejected": 1}, 1)
+    assert s.dropped_points == 1
+    # Oldest first; the unresolved part comes back alone, never merged with a neighbour.
+    s.add(pts("fresher", 2))
+    got = []
+    while (b := s.take(100)) is not None:
+        got.append(b)
+        s.ack(b)
+    assert [b.points for b in got] == [pts("fresh", 2), pts("a", 6)[3:6], pts("fresher", 2)]
+    assert got[1].batch_id != batch.batch_id
