@@ -123,6 +123,21 @@ def test_many_bad_points_beyond_the_split_budget_lose_no_valid_point(
     assert spool.ledger.snapshot() == ({"rejected": 25}, 25)
 
 
+def test_a_proxy_body_limit_splits_the_request(tmp_path: Path) -> None:
+    def proxy(got: Received) -> tuple[int, dict[str, str], bytes]:
+        if len(got.json()["points"]) > 10:  # nginx's client_max_body_size, say
+            return 413, {"Content-Type": "text/html"}, b"<html>413 Request Entity Too Large"
+        return 202, {"Content-Type": "application/json"}, b"{}"
+
+    spool = FileSpool(str(tmp_path))
+    for f in range(4):
+        spool.add(seq_points(f * 10, 10, time.time()))
+    with Receiver(handler=proxy) as receiver:
+        delivery(spool, receiver.url).drain_once()
+        assert accepted_ns(receiver) == list(range(40))
+    assert spool.ledger.snapshot() == ({}, 0)
+
+
 def test_split_parts_keep_their_ids_so_a_repeated_split_is_deduplicated(tmp_path: Path) -> None:
     points = seq_points(0, 10, time.time())
     points[4]["fields"]["n"] = float("nan")

@@ -242,7 +242,8 @@ class Sender:
                     "server's base URL, without /api/...)"
                 ),
             )
-        if code not in DATA_REFUSED or not _is_api_error(resp):
+        # 413 from anyone (a proxy's body limit too) means "smaller, please": split it.
+        if code not in DATA_REFUSED or (code != 413 and not _is_api_error(resp)):
             return (
                 Outcome.HOLD,
                 None,
