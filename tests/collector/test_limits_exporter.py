@@ -202,3 +202,18 @@ def test_points_beyond_the_memory_buffer_are_counted_as_unspooled(
     batch = spool.take(100)
     assert batch is not None
     assert len(batch.points) == 3  # the newest three: the oldest were dropped and counted
+
+
+def test_points_the_spool_cannot_take_at_exit_are_counted(tmp_path: Path) -> None:
+    from fleetmon_agent.spool import MemorySpool
+
+    class FullDisk(MemorySpool):
+        def add(self, points: Any, batch_id: str | None = None) -> str:
+            raise OSError(28, "No space left on device")
+
+    spool = FullDisk()
+    agent = Agent(make_config(tmp_path), "k", collectors=[Running("one", 0.05, One())], spool=spool)
+    agent.run_collector(agent.collectors[0])
+    agent.run_collector(agent.collectors[0])
+    agent.shutdown()
+    assert spool.ledger.snapshot() == ({"unspooled": 2}, 0)

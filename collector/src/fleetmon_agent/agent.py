@@ -299,6 +299,11 @@ class Agent:
             self.flush()
         except OSError as exc:
             log.error("could not spool the last batch: %s", exc)
+        with self._lock:
+            lost, self._pending = len(self._pending), []
+        if lost:  # the spool could not take them and the process ends: counted, not silent
+            log.error("%d points could not be spooled before exit: dropped", lost)
+            self.spool.ledger.add(UNSPOOLED, lost)
         if self._sender_thread is not None:
             # A reload reopens the spool next: let a request in flight finish first (a stop
             # must be quick; the next start reopens the spool anyway).
