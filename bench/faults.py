@@ -10,6 +10,7 @@ times, influxd stopped 2 minutes, the spool over its cap, the clock 15 minutes a
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import tempfile
@@ -125,7 +126,10 @@ def main(argv: list[str]) -> int:
         "backing off. "
         "*Exact*: every generated point is stored once or counted as dropped, nothing else "
         "stored. *Recovery*: from the server being back until the backlog was delivered "
-        f"(scale {args.scale:g}).\n\n" + table(headers, rows)
+        f"(scale {args.scale:g}). Load average (1/5/15 min) at the end: "
+        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        + ".\n\n"
+        + table(headers, rows)
     )
     write_section(
         "faults",
