@@ -109,18 +109,18 @@ def test_many_bad_points_beyond_the_split_budget_lose_no_valid_point(
     """The oldest part of a backlog too old for the server: a run of refused points."""
     from fleetmon_agent import sender as sender_module
 
-    monkeypatch.setattr(sender_module, "MAX_SPLIT_REQUESTS", 8)
+    monkeypatch.setattr(sender_module, "MAX_SPLIT_REQUESTS", 5)
     now = time.time()
     spool = FileSpool(str(tmp_path))
-    points = seq_points(0, 60, now - 60)
-    for p in points[:25]:
+    points = seq_points(0, 30, now - 60)
+    for p in points[:12]:
         p["time"] = now - MAX_PAST_S - 3600  # beyond the server's window
     spool.add(points)
     with Receiver(handler=StrictServer(name_index)) as receiver:
         delivery(spool, receiver.url).drain_once()
-        assert accepted_ns(receiver) == list(range(25, 60))
+        assert accepted_ns(receiver) == list(range(12, 30))
     assert spool.stats()[0] == 0
-    assert spool.ledger.snapshot() == ({"rejected": 25}, 25)
+    assert spool.ledger.snapshot() == ({"rejected": 12}, 12)
 
 
 def test_a_proxy_body_limit_splits_the_request(tmp_path: Path) -> None:

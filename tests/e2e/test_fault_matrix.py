@@ -49,7 +49,7 @@ def test_api_stopped_then_killed_recovers_within_seconds_and_loses_nothing(
     wait_for(lambda: len(run.stored()) > 0, 20)
     # Stopped: the backlog grows in the spool while the agent backs off (up to 60 s).
     stack.api.stop(signal.SIGTERM)
-    time.sleep(3)
+    time.sleep(2)
     assert spool_files(run) > 1
     stack.api.start()
     recovered = wait_for(lambda: spool_files(run) <= 1, 15)
@@ -57,7 +57,7 @@ def test_api_stopped_then_killed_recovers_within_seconds_and_loses_nothing(
     assert recovered < 4, f"backlog delivery started {recovered:.1f}s after the API was back"
     # Killed: no graceful answer for what was in flight.
     stack.api.stop(signal.SIGKILL)
-    time.sleep(2)
+    time.sleep(1)
     stack.api.start()
     wait_for(lambda: spool_files(run) <= 1, 15)
     spool = run.settle()
