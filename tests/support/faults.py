@@ -53,6 +53,8 @@ class Api:
             FLEETMON_STORE_URL=store_url,
             FLEETMON_SECRET_KEY=secrets.token_hex(32),
             FLEETMON_INGEST_RATE_LIMIT="100000/minute",  # the scenarios flush every 0.2 s
+            # Every scenario's agent is 127.0.0.1; the wrong-key ones must not lock out the rest.
+            FLEETMON_AUTH_FAILURE_RATE_LIMIT="100000/minute",
         )
         self.log = data / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
