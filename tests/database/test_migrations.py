@@ -26,6 +26,7 @@ EXPECTED_TABLES = {
     "alert_events",
     "alert_notifications",
     "silences",
+    "field_types",
 }
 
 

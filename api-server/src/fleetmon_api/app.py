@@ -14,7 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fleetmon_api import agentdist, apidocs, errors, logredact
 from fleetmon_api.idempotency import BatchLedger, MemoryLedger, RedisLedger
+from fleetmon_api.ingest.cardinality import Cardinality, CardinalityLimits
 from fleetmon_api.ingest.fastpath import FastCompiler
+from fleetmon_api.ingest.fieldtypes import FieldTypes
 from fleetmon_api.ingest.validate import Limits, Validator
 from fleetmon_api.jobs import RollupJob
 from fleetmon_api.keycache import KeyCache
@@ -111,6 +113,16 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
         validator=validator,
         compiler=FastCompiler(validator),
         overview_pools=OverviewPools.start(),
+        cardinality=Cardinality(
+            CardinalityLimits(
+                settings.max_series_per_host,
+                settings.max_measurements_per_host,
+                settings.max_fields_per_host,
+                settings.cardinality_window_s,
+            ),
+            time.monotonic,
+        ),
+        field_types=FieldTypes(engine),
     )
 
 

@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error with a status, a message and optional headers, raised from plain functions."""
 
+    # The `reason` label of fleetmon_ingest_rejects_total; None: derived from the status.
+    reason: str | None = None
+
     def __init__(self, status: int, detail: object, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
@@ -52,7 +55,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSON:
-        _telemetry_reject(request, {413: "too_large", 415: "media_type"}.get(exc.status, "invalid"))
+        reason = exc.reason or {413: "too_large", 415: "media_type"}.get(exc.status, "invalid")
+        _telemetry_reject(request, reason)
         return _json(request, exc.status, exc.detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)

@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     max_tag_value_length: int = Field(default=256, gt=0)
     max_past_s: int = Field(default=7 * 86400, gt=0)
     max_future_s: int = Field(default=600, gt=0)
+    # Per host, counted over a sliding window of one to two `cardinality_window_s`
+    # (fleetmon_api.ingest.cardinality). A big server with the agent (128 cores, 64 disks
+    # and interfaces, 100 sensors, procstat's top 100 + 100) has ~700 series, ~15
+    # measurements and ~200 fields; Telegraf with many inputs a few thousand series.
+    max_series_per_host: int = Field(default=20_000, gt=0)
+    max_measurements_per_host: int = Field(default=500, gt=0)
+    max_fields_per_host: int = Field(default=10_000, gt=0)
+    cardinality_window_s: float = Field(default=3600.0, gt=0)
     idempotency_ttl_s: int = Field(default=86400, gt=0)
     idempotency_cache_size: int = Field(default=100_000, gt=0)
     # How long an accepted host key stays cached (revocation in other workers lags this much).

@@ -15,7 +15,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleetmon_api.idempotency import BatchLedger
+from fleetmon_api.ingest.cardinality import Cardinality
 from fleetmon_api.ingest.fastpath import FastCompiler
+from fleetmon_api.ingest.fieldtypes import FieldTypes
 from fleetmon_api.ingest.validate import Validator
 from fleetmon_api.keycache import KeyCache
 from fleetmon_api.presence import Presence
@@ -73,6 +75,9 @@ class AppState:
     validator: Validator
     compiler: FastCompiler
     overview_pools: OverviewPools
+    # After decoding, before the store: per-host budgets, then the field-type contract.
+    cardinality: Cardinality
+    field_types: FieldTypes
     clock: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
     # The fleet overview's store reads (fleetmon_api.snapshot.Snapshot), per process.

@@ -246,3 +246,20 @@ class Silence(Base):
     comment: Mapped[str] = mapped_column(String(500), default="")
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FieldType(Base):
+    """The one value type of a field of a measurement, for every host (learnt from the first
+    accepted write; the agent's own fields are declared in code, fleetmon_db.metric_schema).
+
+    The primary key is what decides a race: two processes learning different types for one
+    new field both insert, and only the first insert stands (fleetmon_db.fieldtypes.claim).
+    """
+
+    __tablename__ = "field_types"
+
+    measurement: Mapped[str] = mapped_column(String(255), primary_key=True)
+    field: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # InfluxDB's names: float, integer, boolean, string.
+    type: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from fleetmon_api.deps import IngestHost
 from fleetmon_api.ingest import decode, influx
 from fleetmon_api.ingest.body import Body, read_body
+from fleetmon_api.ingest.fieldtypes import PointName, json_point
 from fleetmon_api.ingest.wire import Accepted, BatchIn
 from fleetmon_api.keycache import HostIdentity
 from fleetmon_api.state import AppState
@@ -51,6 +52,15 @@ async def _off_loop(state: AppState, inline: bool, work: Callable[[], T]) -> T:
     if inline:
         return work()
     return await asyncio.get_running_loop().run_in_executor(state.parse_pool, work)
+
+
+async def _admit(
+    state: AppState, host: HostIdentity, batch: PointBatch, name: PointName = json_point
+) -> None:
+    """The checks between decoding and the store that depend on what came before: the
+    host's cardinality budget, then the field-type contract (422 for this host only)."""
+    state.cardinality.check(host.host_id, batch)
+    await state.field_types.check(batch, name)
 
 
 async def _write(state: AppState, batch: PointBatch, endpoint: str) -> int:
@@ -118,6 +128,7 @@ async def collect(request: Request, host: IngestHost) -> Response:
         batch.size <= _INLINE_POINTS,
         lambda: batch.points(host.name, now_ns, state.compiler),
     )
+    await _admit(state, host, points)
     written = await _write(state, points, "collect") if points.times else 0
     state.ledger.record(ledger_key)
     state.presence.touch(host.host_id, batch.agent_version)
@@ -135,6 +146,11 @@ def _accepted(
         "duplicate": duplicate,
     }
     return Response(orjson.dumps(body), status_code=202, media_type="application/json")
+
+
+def _lp_point(i: int) -> str:
+    # Blank and comment lines are not points, so the index is not a line number.
+    return f"point {i + 1} of the request"
 
 
 _LP_BODY = {
@@ -156,6 +172,7 @@ async def _line_protocol(
         body.small(),
         lambda: decode.line_protocol(body, precision, host.name, state.validator, now_ns),
     )
+    await _admit(state, host, result.points, _lp_point)
     if result.points.times:
         await _write(state, result.points, "write")
     state.presence.touch(host.host_id, None)
