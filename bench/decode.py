@@ -8,6 +8,8 @@ body, the bare cost of reading its JSON into Python objects. Paths:
 - fast: msgspec structs, then the cached-shape compiler (what agents' batches take);
 - deferred: decoded by msgspec, the compiler does not vouch (here the last point is older
   than the accepted window): the Validator checks the same structs and refuses the batch;
+- fast + admission: the fast path, then the stage that follows it on every batch (per-host
+  cardinality budget and the field-type contract, both with warm caches);
 - strict: msgspec refuses the body (here one integer beyond 64 bits, which only the
   reference model accepts, as a float): the pydantic model reads it, the Validator checks.
 """
@@ -20,11 +22,14 @@ from collections.abc import Callable
 from functools import partial
 
 import orjson
+from sqlalchemy import create_engine
 
 from bench.report import table, write_section
 from fleetmon_api.errors import ApiError
 from fleetmon_api.ingest import decode
+from fleetmon_api.ingest.cardinality import Cardinality, CardinalityLimits
 from fleetmon_api.ingest.fastpath import FastCompiler
+from fleetmon_api.ingest.fieldtypes import FieldTypes
 from fleetmon_api.ingest.validate import Limits, Validator
 from fleetmon_db.timeseries import NS
 
@@ -74,15 +79,31 @@ def decode_once(raw: bytes, compiler: FastCompiler) -> str:
     return "accepted"
 
 
+def admit_once(raw: bytes, compiler: FastCompiler, card: Cardinality, types: FieldTypes) -> str:
+    """The fast path and then admission, as the collect endpoint runs them."""
+    batch = decode.agent_batch(raw, LIMITS.max_points).points("web-1", NOW_S * NS, compiler)
+    card.check(1, batch)
+    expected, complete = types.expectations(batch)
+    if not complete:  # never here: every field is one the agent declares
+        return "learning"
+    types.enforce(batch, expected)
+    return "accepted"
+
+
 def main(argv: list[str]) -> int:
     """Measure each path beside its anchor and write the `decode` section."""
     rows: list[list[object]] = []
-    for path in ("fast", "deferred", "strict"):
-        raw = body(path)
+    engine = create_engine("sqlite://")  # FieldTypes reads it only for unknown fields
+    for path in ("fast", "fast + admission", "deferred", "strict"):
+        raw = body(path.split()[0])
         compiler = FastCompiler(Validator(LIMITS))
-        outcome = decode_once(raw, compiler)
+        run = partial(decode_once, raw, compiler)
+        if path == "fast + admission":
+            card = Cardinality(CardinalityLimits(20_000, 500, 10_000, 3600.0), time.monotonic)
+            run = partial(admit_once, raw, compiler, card, FieldTypes(engine))
+        outcome = run()
         anchor = cpu_ms(partial(orjson.loads, raw))
-        took = cpu_ms(partial(decode_once, raw, compiler))
+        took = cpu_ms(run)
         print(f"  {path}: {took:.2f} ms ({outcome}), orjson.loads {anchor:.2f} ms", flush=True)
         rows.append([path, outcome, f"{took:.2f}", f"{anchor:.2f}", f"{took / anchor:.2f}"])
     headers = ["path", "outcome", "CPU ms/batch", "orjson.loads ms (anchor)", "x anchor"]

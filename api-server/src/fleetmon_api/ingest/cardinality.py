@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from fleetmon_api.errors import ApiError
-from fleetmon_db.timeseries import PointBatch
+from fleetmon_db.timeseries import PointBatch, PointShape
 
-# A point's shape without the host: (measurement, tags as sent, field names).
-_Shape = tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]
+# A point's shape as PointBatch has it: (host, measurement, tags as sent, field names); the
+# host is the same for every point of one host's batches.
+_Shape = PointShape
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +112,8 @@ class Cardinality:
         elif now >= h.turns_at:
             self._turn(h, now)
         seen = h.shapes
-        fresh = {
-            shape for _, m, tags, names in batch.shapes if (shape := (m, tags, names)) not in seen
-        }
+        # The shapes themselves (no new tuple per point): most are already in `seen`.
+        fresh = {shape for shape in batch.shapes if shape not in seen}
         if fresh:
             self._count(h, fresh)
 
@@ -131,9 +131,9 @@ class Cardinality:
     def _count(self, h: _Host, fresh: set[_Shape]) -> None:
         lim = self.limits
         # Tags in any order are one series; hash() is per process, as the counts are.
-        series = {hash((m, frozenset(tags))): (m, tags) for m, tags, _ in fresh}
-        measurements = {hash(m): m for m, _, _ in fresh}
-        fields = {hash((m, f)): (m, f) for m, _, names in fresh for f in names}
+        series = {hash((m, frozenset(tags))): (m, tags) for _, m, tags, _ in fresh}
+        measurements = {hash(m): m for _, m, _, _ in fresh}
+        fields = {hash((m, f)): (m, f) for _, m, _, names in fresh for f in names}
         checks = (
             (h.series, series, lim.max_series, "series", "FLEETMON_MAX_SERIES_PER_HOST"),
             (

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Engine
@@ -71,54 +72,71 @@ class FieldTypes:
 
     def _expected(self, sig: _Signature) -> _Expected:
         measurement, names = sig
-        exp = tuple(self._type_of((measurement, n)) for n in names)
+        # The time that follows the values of each point in `PointBatch.flat` is an int.
+        exp = (*(self._type_of((measurement, n)) for n in names), int)
         if None not in exp:
             if len(self._signatures) >= self._max_cached:
                 self._signatures.clear()
             self._signatures[sig] = exp
         return exp
 
-    def _unknown(self, batch: PointBatch) -> dict[FieldKey, type]:
-        """Fields of `batch` whose type this process does not know, with the type sent first."""
+    def expectations(self, batch: PointBatch) -> tuple[list[_Expected], bool]:
+        """The types expected in each point of `batch` (values, then the time), and whether
+        this process knows them all."""
+        get = self._signatures.get
+        exps = [get((m, names)) for _, m, _, names in batch.shapes]
+        complete = True
+        if None in exps:
+            for i, (_, m, _, names) in enumerate(batch.shapes):
+                e = exps[i]
+                if e is None:
+                    exps[i] = e = self._expected((m, names))
+                    complete = complete and None not in e
+        return exps, complete  # type: ignore[return-value]
+
+    @staticmethod
+    def _unknown(batch: PointBatch, exps: list[_Expected]) -> dict[FieldKey, type]:
+        """Fields of `batch` whose type is not known, with the type sent first."""
         out: dict[FieldKey, type] = {}
         flat, o = batch.flat, 0
-        get = self._signatures.get
-        for _, measurement, _, names in batch.shapes:
-            n = len(names)
-            sig = (measurement, names)
-            if get(sig) is None:
-                for j, t in enumerate(self._expected(sig)):
+        for (_, measurement, _, names), exp in zip(batch.shapes, exps, strict=True):
+            if None in exp:
+                for j, t in enumerate(exp[:-1]):
                     if t is None:
                         key, sent = (measurement, names[j]), type(flat[o + j])
                         # A JSON writer may drop the ".0" of whole floats: any float in
                         # the batch makes a field float.
                         if out.setdefault(key, sent) is int and sent is float:
                             out[key] = float
-            o += n + 1
+            o += len(names) + 1
         return out
 
     async def check(self, batch: PointBatch, name: PointName = json_point) -> None:
         """Raise FieldTypeConflict for the first point that breaks the contract; integers
         sent to float fields become floats in `batch`. New fields are learnt first."""
-        unknown = self._unknown(batch)
-        if unknown:
+        exps, complete = self.expectations(batch)
+        if not complete:
+            unknown = self._unknown(batch, exps)
             decided = await asyncio.to_thread(fieldtypes.claim, self._engine, unknown)
             if len(self._known) + len(decided) > self._max_cached:
                 self._known.clear()
                 self._signatures.clear()
             self._known.update(decided)
-        self._check_known(batch, name)
+            exps, complete = self.expectations(batch)
+        self.enforce(batch, exps, name)
 
-    def _check_known(self, batch: PointBatch, name: PointName) -> None:
-        flat, o = batch.flat, 0
-        get = self._signatures.get
-        for i, (_, measurement, _, names) in enumerate(batch.shapes):
+    def enforce(
+        self, batch: PointBatch, exps: list[_Expected], name: PointName = json_point
+    ) -> None:
+        """Check `batch` against its complete `expectations`."""
+        flat = batch.flat
+        # One comparison for the whole batch (C loops); point by point only when it fails.
+        if list(map(type, flat)) == list(chain.from_iterable(exps)):
+            return
+        o = 0
+        for i, ((_, measurement, _, names), exp) in enumerate(zip(batch.shapes, exps, strict=True)):
             n = len(names)
-            sig = (measurement, names)
-            exp = get(sig)
-            if exp is None:
-                exp = self._expected(sig)
-            if tuple(map(type, flat[o : o + n])) != exp:
+            if tuple(map(type, flat[o : o + n + 1])) != exp:
                 self._mismatch(name(i), measurement, names, exp, flat, o)
             o += n + 1
 
@@ -131,7 +149,7 @@ class FieldTypes:
         flat: list[Any],
         o: int,
     ) -> None:
-        for j, expected in enumerate(exp):
+        for j, expected in enumerate(exp[:-1]):
             value = flat[o + j]
             sent = type(value)
             if sent is expected:
@@ -139,7 +157,7 @@ class FieldTypes:
             if expected is float and sent is int:
                 flat[o + j] = float(value)
                 continue
-            # `expected` is never None here: `check` learns every unknown field first, with
-            # no await between learning and checking.
+            # `expected` is never None: `check` learns every unknown field first, with no
+            # await between learning and checking.
             assert expected is not None
             raise FieldTypeConflict(where, measurement, names[j], sent, expected)
