@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from fleetmon_api.errors import ApiError
 from fleetmon_api.ingest.fieldtypes import FieldTypeConflict, FieldTypes
 from fleetmon_db import migrate
 from fleetmon_db.db import make_engine
@@ -163,3 +164,20 @@ def test_sqlite_metadata_keeps_learnt_types_across_restarts(tmp_path: Path) -> N
         assert r.status_code == 422, r.text
         assert "svc.up is a boolean field" in r.json()["detail"]
         assert _collect(api, key, batch(2)["points"]).status_code == 202
+
+
+def test_a_new_field_while_the_metadata_database_is_down_is_retryable(tmp_path: Path) -> None:
+    import asyncio
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'meta.db'}")
+    try:
+        types = FieldTypes(engine, retry_after_s=7)
+        declared = PointBatch.of([Point("h", "cpu", 0, {}, {"usage_idle": 1.0})])
+        asyncio.run(types.check(declared))  # the agent's fields need no database
+        new = PointBatch.of([Point("h", "newthing", 0, {}, {"f": 1.0})])
+        with pytest.raises(ApiError) as exc:
+            asyncio.run(types.check(new))
+        assert exc.value.status == 503
+        assert exc.value.headers == {"Retry-After": "7"}
+    finally:
+        engine.dispose()

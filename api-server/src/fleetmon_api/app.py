@@ -122,7 +122,7 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
             ),
             time.monotonic,
         ),
-        field_types=FieldTypes(engine),
+        field_types=FieldTypes(engine, settings.store_retry_after_s),
     )
 
 

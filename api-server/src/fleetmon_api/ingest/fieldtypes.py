@@ -15,16 +15,20 @@ process reads the metadata database (in a thread, off the event loop).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from itertools import chain
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from fleetmon_api.errors import ApiError
 from fleetmon_db import fieldtypes
 from fleetmon_db.fieldtypes import TYPE_NAMES, FieldKey
 from fleetmon_db.timeseries import PointBatch
+
+log = logging.getLogger(__name__)
 
 # A point's type signature key: (measurement, field names in the point's order).
 _Signature = tuple[str, tuple[str, ...]]
@@ -58,8 +62,9 @@ class FieldTypes:
     """Each process's view of the field-type contract: declared types, and learnt ones
     cached after the metadata database has decided them (a decided type never changes)."""
 
-    def __init__(self, engine: Engine, max_cached: int = 200_000) -> None:
+    def __init__(self, engine: Engine, retry_after_s: int = 5, max_cached: int = 200_000) -> None:
         self._engine = engine
+        self._retry_after = str(retry_after_s)
         self._known: dict[FieldKey, type] = {}
         self._signatures: dict[_Signature, _Expected] = {}
         self._max_cached = max_cached
@@ -117,7 +122,16 @@ class FieldTypes:
         exps, complete = self.expectations(batch)
         if not complete:
             unknown = self._unknown(batch, exps)
-            decided = await asyncio.to_thread(fieldtypes.claim, self._engine, unknown)
+            try:
+                decided = await asyncio.to_thread(fieldtypes.claim, self._engine, unknown)
+            except SQLAlchemyError:
+                # Nothing stored: the sender retries (agents retry 503), as for the store.
+                log.warning("field types: metadata database unavailable", exc_info=True)
+                raise ApiError(
+                    503,
+                    "metadata database unavailable; retry later",
+                    {"Retry-After": self._retry_after},
+                ) from None
             if len(self._known) + len(decided) > self._max_cached:
                 self._known.clear()
                 self._signatures.clear()
