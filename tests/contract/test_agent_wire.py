@@ -15,6 +15,7 @@ from fleetmon_api.ingest import decode, wire
 from fleetmon_api.ingest.fastpath import FastCompiler
 from fleetmon_api.ingest.validate import Limits, Validator
 from fleetmon_api.settings import Settings
+from fleetmon_db import fieldtypes
 from fleetmon_db.timeseries import NS
 from tests.support.agent import agent_once_batch
 
@@ -129,3 +130,19 @@ def test_the_agents_drop_reasons_and_state_pass_both_decoders() -> None:
     assert fast is not None
     assert fast.agent is not None
     assert fast.agent.dropped == strict.agent.dropped
+
+
+def test_agent_fields_have_exactly_their_declared_types(agent_batch: dict[str, Any]) -> None:
+    """The field-type contract holds the agent's fields to their declarations: what the
+    agent sends matches them as sent (no integer that the server would turn into a float,
+    no field it does not declare, which would be learnt from its first value)."""
+    raw = json.dumps(agent_batch).encode()
+    fast = wire.fast_decode(raw)
+    assert fast is not None
+    off = [
+        (p.measurement, name, type(value).__name__, getattr(declared, "__name__", None))
+        for p in fast.points
+        for name, value in p.fields.items()
+        if type(value) is not (declared := fieldtypes.declared(p.measurement, name))
+    ]
+    assert off == [], f"(measurement, field, sent, declared): {off}"
