@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     max_points: int = Field(default=50_000, gt=0)
     max_fields_per_point: int = Field(default=256, gt=0)
     max_tags_per_point: int = Field(default=64, gt=0)
-    max_key_length: int = Field(default=128, gt=0)
+    # At most 255: the metadata database keeps measurement and field names (field_types).
+    max_key_length: int = Field(default=128, gt=0, le=255)
     max_tag_value_length: int = Field(default=256, gt=0)
     max_past_s: int = Field(default=7 * 86400, gt=0)
     max_future_s: int = Field(default=600, gt=0)
