@@ -148,13 +148,15 @@ _json_scalar = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=20),
 )
-_json_any = st.recursive(
-    _json_scalar,
-    lambda inner: st.one_of(
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
         st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
+    )
+
+
+_json_any = st.recursive(_json_scalar, _containers, max_leaves=20)
 _point = st.fixed_dictionaries(
     {
         "measurement": st.one_of(st.sampled_from(["cpu", "mem", "app"]), _name, _json_scalar),
