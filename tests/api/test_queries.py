@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -81,6 +82,23 @@ def test_history_counter_defaults_to_rate(api: ApiServer, seeded: dict[str, Any]
     values = [v for _, v in body["series"][0]["points"] if v is not None]
     assert values
     assert all(v == pytest.approx(100.0) for v in values)  # 1000 bytes per 10 s
+
+
+def test_history_long_ranges_show_fresh_data(api: ApiServer, seeded: dict[str, Any]) -> None:
+    # Ten minutes of data: the 7 d and 30 d views read rollup tiers whose windows may not
+    # be rolled up yet; finer data answers the rest, and the answer says which tier gave what.
+    end = seeded["end"]
+    for days in (1, 7, 30):
+        r = _get(api, "/api/v1/metrics/history", host="q-web", metric="cpu.usage_user",
+                 start=str(end - days * 86_400 + 60), end=str(end))  # fmt: skip
+        assert r.status_code == 200, r.text
+        (series,) = r.json()["series"]
+        assert [v for _, v in series["points"] if v is not None], days
+        tiers = series["tiers"]
+        assert tiers[-1]["name"] == "raw"
+        assert tiers[-1]["to"] == end
+        assert series["tier"] == tiers[0]["name"]
+        assert all(a["to"] == b["from"] for a, b in itertools.pairwise(tiers))
 
 
 def test_summary(api: ApiServer, seeded: dict[str, Any]) -> None:

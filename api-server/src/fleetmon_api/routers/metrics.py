@@ -81,11 +81,23 @@ class CurrentOut(BaseModel):
     series: list[SampleOut]
 
 
+class TierPart(BaseModel):
+    """The part of a history answer one storage tier gave: [from, to) in epoch seconds."""
+
+    name: str = Field(description="storage tier: raw, 5m, 1h or 1d")
+    from_: float = Field(alias="from")
+    to: float
+
+
 class HistorySeries(BaseModel):
     """One series of a history answer: [epoch seconds, value or null] per bucket."""
 
     tags: dict[str, str]
-    tier: str = Field(description="storage tier the values came from: raw, 5m, 1h or 1d")
+    tier: str = Field(description="the coarsest storage tier that answered: raw, 5m, 1h or 1d")
+    tiers: list[TierPart] = Field(
+        description="every tier's part, oldest first: the chosen tier where its windows are"
+        " rolled up, finer tiers for the rest up to the end"
+    )
     points: list[tuple[float, float | None]]
 
 
@@ -199,6 +211,10 @@ def history(
             {
                 "tags": d.key.tag_dict,
                 "tier": d.tier,
+                "tiers": [
+                    {"name": t.tier, "from": t.start_ns / NS, "to": t.end_ns / NS}
+                    for t in d.tiers
+                ],
                 "points": [[t / NS, v] for t, v in d.points],
             }
             for d in data

@@ -24,6 +24,7 @@ from fleetmon_db.timeseries.model import (
     StoreError,
     StoreUnavailable,
     Summary,
+    TierSpan,
     series_key,
 )
 from fleetmon_db.timeseries.tiers import DEFAULT_TIERS, Tier, pick_tier
@@ -50,6 +51,7 @@ __all__ = [
     "Summary",
     "ThreadOffloadWriter",
     "Tier",
+    "TierSpan",
     "TimeSeriesStore",
     "open_store",
     "pick_tier",

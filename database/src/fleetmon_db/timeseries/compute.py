@@ -6,7 +6,15 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from fleetmon_db.timeseries.model import NS, Aggregate, SeriesData, SeriesKey, StoreError, Summary
+from fleetmon_db.timeseries.model import (
+    NS,
+    Aggregate,
+    SeriesData,
+    SeriesKey,
+    StoreError,
+    Summary,
+    TierSpan,
+)
 
 MAX_BUCKETS = 100_000
 
@@ -181,8 +189,9 @@ def assemble(
     per_series: Mapping[SeriesKey, dict[int, float]],
     aggregate: Aggregate,
     tier: str,
+    spans: tuple[TierSpan, ...] = (),
 ) -> list[SeriesData]:
-    """A range query's answer from each series' values per bucket (one tier's).
+    """A range query's answer from each series' values per bucket (from the tiers in `spans`).
 
     RATE values are the counter per bucket (including the bucket before the first one),
     differentiated here.
@@ -191,6 +200,6 @@ def assemble(
     for key, by_bucket in per_series.items():
         if aggregate is Aggregate.RATE:
             by_bucket = rate_per_bucket(by_bucket, buckets)
-        out.append(SeriesData(key, fill(buckets, by_bucket), tier))
+        out.append(SeriesData(key, fill(buckets, by_bucket), tier, spans))
     out.sort(key=lambda s: s.key)
     return out

@@ -124,7 +124,8 @@ class TimeSeriesStore(Protocol):
         ...
 
     def query_range(self, query: RangeQuery, now_ns: int | None = None) -> list[SeriesData]:
-        """Bucketed values per series; the tier is chosen from range and step."""
+        """Bucketed values per series: the tier chosen from range and step where its windows
+        are rolled up, finer tiers for the rest up to now (stitch.py)."""
         ...
 
     def aggregate(

@@ -175,12 +175,25 @@ class RangeQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class TierSpan:
+    """The part [start_ns, end_ns) of a range answer that one tier gave."""
+
+    tier: str
+    start_ns: int
+    end_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class SeriesData:
-    """One series' values: (bucket start ns, value or None where the bucket is empty)."""
+    """One series' values: (bucket start ns, value or None where the bucket is empty).
+
+    `tier` is the coarsest tier that answered; `tiers` every tier's part, oldest first.
+    """
 
     key: SeriesKey
     points: list[tuple[int, float | None]]
     tier: str = "raw"
+    tiers: tuple[TierSpan, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,10 @@
 # ruff: noqa: S608  -- every spliced value goes through quoting (influxql.py) or is an int
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from fleetmon_db.timeseries.compute import assemble, bucket_starts, window_rate
+from fleetmon_db.timeseries.compute import window_rate
 from fleetmon_db.timeseries.influx.client import InfluxClient
 from fleetmon_db.timeseries.influx.influxql import (
     host_regex,
@@ -20,7 +20,6 @@ from fleetmon_db.timeseries.influx.influxql import (
 from fleetmon_db.timeseries.influx.names import decode_name, encode_name
 from fleetmon_db.timeseries.influx.results import KeyDecoder, key, number, rows, tag_items
 from fleetmon_db.timeseries.model import (
-    NS,
     Aggregate,
     RangeQuery,
     Sample,
@@ -28,7 +27,8 @@ from fleetmon_db.timeseries.model import (
     SeriesData,
     SeriesKey,
 )
-from fleetmon_db.timeseries.tiers import Tier, pick_tier
+from fleetmon_db.timeseries.stitch import stitched_range
+from fleetmon_db.timeseries.tiers import Tier
 
 # The columns that answer each aggregate from a rollup tier's stored statistics.
 _ROLLUP_COLUMNS: dict[Aggregate, tuple[str, ...]] = {
@@ -57,8 +57,16 @@ def scope_conditions(selector: Selector, start_ns: int, end_ns: int) -> list[str
 class InfluxReads:
     """The read side of the InfluxDB store."""
 
-    def __init__(self, client: InfluxClient, tiers: Sequence[Tier], clock: Callable[[], int]):
+    def __init__(
+        self,
+        client: InfluxClient,
+        tiers: Sequence[Tier],
+        clock: Callable[[], int],
+        watermarks: Callable[[], Mapping[str, int]],
+    ):
         self._client = client
+        # Rollup tier -> end of its rolled-up windows, as the rollup bookkeeping stores it.
+        self._watermarks = watermarks
         self._tiers = tuple(tiers)
         self._raw = self._tiers[0].name
         self._clock = clock
@@ -133,18 +141,16 @@ class InfluxReads:
         return sorted(seen.values(), key=lambda s: s.key)
 
     def query_range(self, query: RangeQuery, now_ns: int | None = None) -> list[SeriesData]:
-        """Bucketed values per series from the tier that `pick_tier` chooses."""
+        """Bucketed values per series, stitched across tiers (stitch.py)."""
         now = self._clock() if now_ns is None else now_ns
-        sel, agg = query.selector, Aggregate(query.aggregate)
-        step_ns = query.step_s * NS
-        buckets = bucket_starts(query.start_ns, query.end_ns, step_ns)
-        if not buckets or (sel.hosts is not None and not sel.hosts):
-            return []
-        tier = pick_tier(self._tiers, query.start_ns, query.step_s, now)
-        # RATE reads the bucket before the first one too, so that the first has a rate.
-        lo = buckets[0] - step_ns if agg is Aggregate.RATE else query.start_ns
-        values = self.tier_buckets(tier, sel, agg, lo, query.end_ns, query.step_s)
-        return assemble(buckets, values, agg, tier.name)
+        agg, sel, step_s = Aggregate(query.aggregate), query.selector, query.step_s
+        return stitched_range(
+            query,
+            self._tiers,
+            now,
+            self._watermarks,
+            lambda tier, lo, hi: self.tier_buckets(tier, sel, agg, lo, hi, step_s),
+        )
 
     def tier_buckets(
         self, tier: Tier, sel: Selector, agg: Aggregate, lo: int, hi: int, step_s: int

@@ -79,7 +79,12 @@ class InfluxStore(TimeSeriesStore):
         )
         self._raw = RawWriter(self.lines, self.tiers[0].name, self.rollups, backend.mark, clock)
         self._async = AsyncRawWriter(self._raw)
-        self._reads = InfluxReads(self.client, self.tiers, clock)
+        self._reads = InfluxReads(
+            self.client,
+            self.tiers,
+            clock,
+            lambda: {tier: wm for tier, (wm, _) in backend.read_state().items()},
+        )
         self._summaries = InfluxSummaries(self.client, self.tiers, clock)
 
     @property
@@ -128,7 +133,7 @@ class InfluxStore(TimeSeriesStore):
         return self._reads.latest_many(selectors, since_ns)
 
     def query_range(self, query: RangeQuery, now_ns: int | None = None) -> list[SeriesData]:
-        """Bucketed values per series from the tier that `pick_tier` chooses."""
+        """Bucketed values per series, stitched across tiers (stitch.py)."""
         return self._reads.query_range(query, now_ns)
 
     def aggregate(

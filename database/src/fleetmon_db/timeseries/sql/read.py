@@ -25,8 +25,6 @@ from sqlalchemy.sql.selectable import Subquery
 
 from fleetmon_db.timeseries.compute import (
     RollupBucket,
-    assemble,
-    bucket_starts,
     last_per_bucket,
     window_rate,
 )
@@ -42,7 +40,8 @@ from fleetmon_db.timeseries.model import (
     series_key,
 )
 from fleetmon_db.timeseries.sql.database import Database, rows
-from fleetmon_db.timeseries.tiers import Tier, pick_tier
+from fleetmon_db.timeseries.stitch import stitched_range
+from fleetmon_db.timeseries.tiers import Tier
 
 # Series id -> (key, group id)
 Matched = Mapping[int, tuple[SeriesKey, int]]
@@ -172,18 +171,22 @@ class SqlReads:
         return sorted(out, key=lambda x: x.key)
 
     def query_range(self, query: RangeQuery, now_ns: int | None = None) -> list[SeriesData]:
-        """Bucketed values per series from the tier that `pick_tier` chooses."""
+        """Bucketed values per series, stitched across tiers (stitch.py)."""
         now = self._clock() if now_ns is None else now_ns
-        agg = Aggregate(query.aggregate)
-        step_ns = query.step_s * NS
-        buckets = bucket_starts(query.start_ns, query.end_ns, step_ns)
-        if not buckets:
-            return []
-        tier = pick_tier(self._tiers, query.start_ns, query.step_s, now)
-        # RATE reads the bucket before the first one too, so that the first has a rate.
-        lo = buckets[0] - step_ns if agg is Aggregate.RATE else query.start_ns
-        values = self.tier_buckets(tier, query.selector, agg, lo, query.end_ns, query.step_s)
-        return assemble(buckets, values, agg, tier.name)
+        agg, sel, step_s = Aggregate(query.aggregate), query.selector, query.step_s
+        return stitched_range(
+            query,
+            self._tiers,
+            now,
+            self.watermarks,
+            lambda tier, lo, hi: self.tier_buckets(tier, sel, agg, lo, hi, step_s),
+        )
+
+    def watermarks(self) -> dict[str, int]:
+        """Rollup tier -> end of its rolled-up windows (tiers never rolled up are absent)."""
+        st = self._db.tables.state
+        with self._db.reading() as conn:
+            return {t: int(wm) for t, wm in rows(conn, select(st.c.tier, st.c.watermark_ns))}
 
     def tier_buckets(
         self, tier: Tier, sel: Selector, agg: Aggregate, lo: int, hi: int, step_s: int

@@ -99,7 +99,7 @@ class SqlStore(TimeSeriesStore):
         return self._reads.latest_many(selectors, since_ns)
 
     def query_range(self, query: RangeQuery, now_ns: int | None = None) -> list[SeriesData]:
-        """Bucketed values per series from the tier that `pick_tier` chooses."""
+        """Bucketed values per series, stitched across tiers (stitch.py)."""
         return self._reads.query_range(query, now_ns)
 
     def aggregate(

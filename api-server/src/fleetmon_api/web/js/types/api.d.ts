@@ -146,8 +146,10 @@ export type HistoryOut = {
 /** One series of a history answer: [epoch seconds, value or null] per bucket. */
 export type HistorySeries = {
   tags: { [key: string]: string };
-  /** storage tier the values came from: raw, 5m, 1h or 1d */
+  /** the coarsest storage tier that answered: raw, 5m, 1h or 1d */
   tier: string;
+  /** every tier's part, oldest first: the chosen tier where its windows are rolled up, finer tiers for the rest up to the end */
+  tiers: Array<TierPart>;
   points: Array<[number, number | null]>;
 };
 
@@ -374,6 +376,14 @@ export type SummaryOut = {
   p99: number | null;
   /** true when p95/p99 come from rollups */
   approximate: boolean;
+};
+
+/** The part of a history answer one storage tier gave: [from, to) in epoch seconds. */
+export type TierPart = {
+  /** storage tier: raw, 5m, 1h or 1d */
+  name: string;
+  from: number;
+  to: number;
 };
 
 /** The token value is shown only here. */
