@@ -203,3 +203,45 @@ def test_silence_mutes_then_notifies_when_it_ends(
         state = s.scalars(select(AlertState)).one()
         assert state.status == "firing"
         assert state.last_notified_at == clock.now()
+
+
+def test_silence_ending_on_a_refired_alert_notifies_then_resolves(
+    sessions: sessionmaker[Session], sqlite_store: TimeSeriesStore, clock: FakeClock
+) -> None:
+    # Fired and notified, resolved and notified, fired again under a silence: when the
+    # silence ends the new episode is notified at the next evaluation, not a repeat interval
+    # after the previous episode's notification, and its resolution goes out too.
+    add_host(sessions, "a", {"team": "web"})
+    rule_id = add_rule(sessions, **{**CPU_RULE, "for_s": 0})
+    add_channel(sessions, "log", "log", {})
+    ev = Evaluator(sessions, sqlite_store, clock)
+
+    def at(idle: float) -> list[tuple[str, str, int, bool, bool]]:
+        cpu(sqlite_store, clock.now(), {"a": idle})
+        return [(d.from_status, d.to_status, d.notifications, d.silenced, d.repeat)
+                for d in ev.run_once()]  # fmt: skip
+
+    assert at(2.0) == [("inactive", "firing", 1, False, False)]
+    clock.advance(60)
+    assert at(90.0) == [("firing", "resolved", 1, False, False)]
+    with sessions() as s:
+        s.add(
+            Silence(
+                rule_id=rule_id,
+                starts_at=clock.now(),
+                ends_at=clock.now() + timedelta(seconds=150),
+            )
+        )
+        s.commit()
+    clock.advance(60)
+    assert at(2.0) == [("resolved", "firing", 0, True, False)]
+    clock.advance(60)
+    assert at(2.0) == []  # still silenced
+    clock.advance(60)  # the silence ended 30 s ago; the previous notification is 3 min old
+    assert at(2.0) == [("firing", "firing", 1, False, False)]
+    clock.advance(60)
+    assert at(2.0) == []  # notified once, not again until the repeat interval
+    clock.advance(60)
+    assert at(90.0) == [("firing", "resolved", 1, False, False)]
+    sent = [n.payload["status"] for n in notifications(sessions)]
+    assert sent == ["firing", "resolved", "firing", "resolved"]

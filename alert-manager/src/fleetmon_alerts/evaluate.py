@@ -263,6 +263,11 @@ class Evaluator:
         details: dict[str, Any] = dict(obs.details)
         channels: list[AlertChannel] = []
         silence = None
+        if after.status == AlertStatus.FIRING:
+            # A new episode: nothing of it is notified yet. Keeping the previous episode's
+            # time would hold back a silenced firing until a repeat interval after that
+            # episode's notification, instead of notifying as soon as the silence ends.
+            state.last_notified_at = None
         if after.status in (AlertStatus.FIRING, AlertStatus.RESOLVED):
             silence = matching_silence(
                 cycle.silences, rule.id, obs.host, self._alert_labels(cycle, rule, state)
@@ -370,12 +375,19 @@ class Evaluator:
             )
             cycle.session.add(event)
             cycle.session.flush()
+            # The episode's first notification (its silence ended) lists what runs now.
+            procs = (
+                payload.top_processes(self.store, state.host, cycle.now)
+                if not sent and rule.kind != RuleKind.HOST_DOWN
+                else None
+            )
             body = payload.build(
                 rule=rule,
                 state=state,
                 status=AlertStatus.FIRING.value,
                 at=cycle.now,
                 public_url=self.public_url,
+                processes=procs,
                 repeat=bool(sent),
             )
             outbox.enqueue(cycle.session, event, channels, body, cycle.now)
