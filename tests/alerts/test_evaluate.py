@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from fleetmon_alerts import payload
 from fleetmon_alerts.clock import to_ns
 from fleetmon_alerts.evaluate import Evaluator
 from fleetmon_db.models import AlertState, Silence
@@ -245,3 +246,26 @@ def test_silence_ending_on_a_refired_alert_notifies_then_resolves(
     assert at(90.0) == [("firing", "resolved", 1, False, False)]
     sent = [n.payload["status"] for n in notifications(sessions)]
     assert sent == ["firing", "resolved", "firing", "resolved"]
+
+
+def test_top_processes_come_from_the_newest_collection(
+    store: TimeSeriesStore, clock: FakeClock
+) -> None:
+    now = clock.now()
+
+    def collection(at: datetime, procs: dict[str, float]) -> None:
+        store.write(
+            [
+                Point("a", "procstat", to_ns(at), {"process_name": name, "pid": str(i)},
+                      {"cpu_usage": v, "memory_usage": v / 10})
+                for i, (name, v) in enumerate(procs.items())
+            ]
+        )  # fmt: skip
+
+    # 100 s ago two busy processes ran that have exited since; the newest collection does
+    # not list them, so neither may the notification.
+    collection(now - timedelta(seconds=100), {"gone-1": 99.0, "gone-2": 98.0, "stays": 5.0})
+    collection(now - timedelta(seconds=10), {"stays": 7.0, "new": 3.0})
+    procs = payload.top_processes(store, "a", now)
+    assert [(p["name"], p["value"]) for p in procs["cpu"]] == [("stays", 7.0), ("new", 3.0)]
+    assert [p["name"] for p in procs["memory"]] == ["stays", "new"]

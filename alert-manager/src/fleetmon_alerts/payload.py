@@ -13,10 +13,20 @@ from fleetmon_db.timeseries import Selector, StoreError, TimeSeriesStore
 TOP_N = 5
 
 
+# Points of one collection share its timestamp; an agent that stamps each point itself
+# spreads one collection over far less than a collection interval.
+SAME_COLLECTION_NS = 1_000_000_000
+
+
 def top_processes(
     store: TimeSeriesStore, host: str, now: datetime
 ) -> dict[str, list[dict[str, Any]]]:
-    """The host's busiest processes by CPU and by memory, from its latest `procstat` points."""
+    """The host's busiest processes by CPU and by memory, from its newest collection only.
+
+    The latest sample of each process series over the lookback would also list processes
+    that exited minutes ago (their last sample is still their latest); only the samples of
+    the newest collection that reported the field describe what runs now.
+    """
     selectors = [
         Selector("procstat", "cpu_usage", hosts=[host]),
         Selector("procstat", "memory_usage", hosts=[host]),
@@ -25,9 +35,13 @@ def top_processes(
         samples = store.latest_many(selectors, to_ns(now - timedelta(minutes=2)))
     except StoreError:
         return {"cpu": [], "memory": []}
+    numeric = [s for s in samples if isinstance(s.value, int | float)]
+    newest: dict[str, int] = {}
+    for s in numeric:
+        newest[s.key.field] = max(newest.get(s.key.field, s.time_ns), s.time_ns)
     by_field: dict[str, list[dict[str, Any]]] = {"cpu_usage": [], "memory_usage": []}
-    for s in samples:
-        if s.key.field in by_field and isinstance(s.value, int | float):
+    for s in numeric:
+        if s.key.field in by_field and s.time_ns > newest[s.key.field] - SAME_COLLECTION_NS:
             tags = s.key.tag_dict
             by_field[s.key.field].append(
                 {
