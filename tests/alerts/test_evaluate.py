@@ -269,3 +269,35 @@ def test_top_processes_come_from_the_newest_collection(
     procs = payload.top_processes(store, "a", now)
     assert [(p["name"], p["value"]) for p in procs["cpu"]] == [("stays", 7.0), ("new", 3.0)]
     assert [p["name"] for p in procs["memory"]] == ["stays", "new"]
+
+
+def test_summary_and_value_describe_the_same_evaluation(
+    sessions: sessionmaker[Session], sqlite_store: TimeSeriesStore, clock: FakeClock
+) -> None:
+    add_host(sessions, "a", {"role": "web"})
+    add_rule(sessions, **{**CPU_RULE, "for_s": 0})
+    add_channel(sessions, "log", "log", {}, repeat_interval_s=120)
+    ev = Evaluator(sessions, sqlite_store, clock)
+
+    def summary(value: float) -> str:
+        return f"a busy: idle {value:.2f} % < 20 % (web)"
+
+    cpu(sqlite_store, clock.now(), {"a": 3.0})
+    ev.run_once()
+    clock.advance(60)
+    cpu(sqlite_store, clock.now(), {"a": 7.0})
+    ev.run_once()
+    with sessions() as s:
+        state = s.scalars(select(AlertState)).one()
+        # The live alert (what the UI shows): the current value and a summary made from it.
+        assert state.value is not None
+        assert state.value > 3.0
+        assert state.annotations["summary"] == summary(state.value)
+    clock.advance(60)
+    cpu(sqlite_store, clock.now(), {"a": 9.0})
+    assert [d.repeat for d in ev.run_once()] == [True]
+    first, repeat = (n.payload for n in notifications(sessions))
+    assert first["value"] == pytest.approx(3.0)
+    assert first["annotations"]["summary"] == summary(3.0)
+    assert repeat["value"] > state.value
+    assert repeat["annotations"]["summary"] == summary(repeat["value"])

@@ -44,6 +44,8 @@ def check_block_kit(doc: dict[str, Any]) -> None:
     assert "3.50" in text
     assert "&lt; 20" in text  # `<` escaped for mrkdwn
     assert "Firing since" in text
+    assert "12:00 UTC" in text
+    assert "2026-01-01T" not in text  # a person's time, not an ISO stamp
     button = next(b for b in blocks if b["type"] == "actions")["elements"][0]
     assert button["url"] == "http://fleetmon.test/hosts/web-1"
     all_text = str(blocks)
@@ -127,7 +129,8 @@ def test_discord_embed(sessions: sessionmaker[Session], receiver: Receiver) -> N
     assert embed["title"] == "[FIRING] CPU usage high on web-1"
     assert embed["color"] == 0xD32F2F
     assert embed["url"].endswith("/hosts/web-1")
-    assert {f["name"] for f in embed["fields"]} >= {"Severity", "Host", "Value", "Since"}
+    names = {f["name"] for f in embed["fields"]}
+    assert names >= {"Severity", "Host", "Value at 12:00 UTC", "Firing since"}
 
 
 def test_failing_channel_does_not_block_another(

@@ -171,7 +171,13 @@ class Evaluator:
                     and obs.value is not None
                     and obs.value != row.value
                 ):
-                    cycle.touched.append({"id": row.id, "value": obs.value})
+                    cycle.touched.append(
+                        {
+                            "id": row.id,
+                            "value": obs.value,
+                            "annotations": self._annotations(cycle, rule, row.host, obs.value),
+                        }
+                    )
                 return
             changed.append((None if row is None else row.id, fp, obs))
 
@@ -232,7 +238,14 @@ class Evaluator:
             # Still pending or firing: only the value moves. Batched into one executemany per
             # rule instead of one ORM UPDATE per alert.
             value = state.value if obs.value is None else obs.value
-            cycle.touched.append({"id": state.id, "value": value, "last_eval_at": cycle.now})
+            cycle.touched.append(
+                {
+                    "id": state.id,
+                    "value": value,
+                    "last_eval_at": cycle.now,
+                    "annotations": self._annotations(cycle, rule, state.host, value),
+                }
+            )
             return None
         if state is None:
             state = AlertState(rule_id=rule.id, fingerprint=fp, host=obs.host)
@@ -248,16 +261,7 @@ class Evaluator:
         if transition is None:
             return None
         if after.status in (AlertStatus.PENDING, AlertStatus.FIRING):
-            ctx = templating.context(
-                rule=rule.name,
-                host=obs.host,
-                severity=rule.severity,
-                value=state.value,
-                threshold=rule.threshold,
-                comparison=rule.comparison,
-                metric=rule.metric,
-                host_labels=cycle.host_labels.get(obs.host, {}),
-            )
+            ctx = self._context(cycle, rule, obs.host, state.value)
             state.labels = templating.render(rule.labels or {}, ctx)
             state.annotations = templating.render(rule.annotations or {}, ctx)
         details: dict[str, Any] = dict(obs.details)
@@ -324,6 +328,28 @@ class Evaluator:
             len(channels),
             silence is not None,
         )
+
+    def _context(
+        self, cycle: _Cycle, rule: AlertRule, host: str, value: float | None
+    ) -> dict[str, str]:
+        return templating.context(
+            rule=rule.name,
+            host=host,
+            severity=rule.severity,
+            value=value,
+            threshold=rule.threshold,
+            comparison=rule.comparison,
+            metric=rule.metric,
+            host_labels=cycle.host_labels.get(host, {}),
+        )
+
+    def _annotations(
+        self, cycle: _Cycle, rule: AlertRule, host: str, value: float | None
+    ) -> dict[str, str]:
+        """The annotations rendered with the value stored next to them: a live alert's
+        summary and value always describe the same evaluation (the UI shows both, and a
+        repeated notification sends both)."""
+        return templating.render(rule.annotations or {}, self._context(cycle, rule, host, value))
 
     def _alert_labels(self, cycle: _Cycle, rule: AlertRule, state: AlertState) -> dict[str, Any]:
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fleetmon_alerts import escape
+from fleetmon_alerts import escape, humantime
 from fleetmon_alerts.channels.base import (
     ChannelContext,
     HttpChannel,
@@ -32,8 +32,16 @@ def message(payload: Payload) -> dict[str, Any]:
     fields = [
         {"name": "Severity", "value": escape.discord(payload["severity"]), "inline": True},
         {"name": "Host", "value": escape.discord(payload["host"], 1024), "inline": True},
-        {"name": "Value", "value": escape.discord(value_text(payload)), "inline": False},
-        {"name": "Since", "value": escape.discord(payload.get("since")), "inline": False},
+        {
+            "name": printable(humantime.value_label(payload)),
+            "value": escape.discord(value_text(payload)),
+            "inline": False,
+        },
+        {
+            "name": printable(humantime.since_label(payload)),
+            "value": escape.discord(humantime.since_text(payload)),
+            "inline": False,
+        },
     ]
     summary = payload.get("annotations", {}).get("summary", "")
     embed = {

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
 
-from fleetmon_alerts import escape
+from fleetmon_alerts import escape, humantime
 from fleetmon_alerts.channels.base import (
     ChannelContext,
     ConfigError,
@@ -33,8 +33,8 @@ def message(payload: Payload, sender: str, recipients: list[str]) -> EmailMessag
         "",
         f"Severity: {printable(payload['severity'])}",
         f"Host:     {printable(payload['host'])}",
-        f"Value:    {value_text(payload)}",
-        f"Since:    {payload.get('since')}",
+        f"{humantime.value_label(payload)}: {value_text(payload)}",
+        f"{humantime.since_label(payload)}: {humantime.since_text(payload)}",
         f"Host page: {payload['host_url']}",
     ]
     summary = (payload.get("annotations") or {}).get("summary")

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from fleetmon_alerts import humantime
 from fleetmon_alerts.channels.base import ChannelContext, Payload, headline, value_text
 
 logger = logging.getLogger("fleetmon_alerts.notify")
@@ -25,11 +26,12 @@ class LogChannel:
         """Log one line."""
         logger.log(
             self.level,
-            "%s: %s severity=%s since=%s %s",
+            "%s: %s severity=%s %s %s %s",
             headline(payload),
             value_text(payload),
             payload.get("severity"),
-            payload.get("since"),
+            humantime.since_label(payload).lower(),
+            humantime.since_text(payload),
             payload.get("host_url"),
         )
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from fleetmon_alerts import humantime
 from fleetmon_alerts.channels.base import (
     ChannelContext,
     ConfigError,
@@ -62,10 +63,9 @@ def message(payload: Payload, topic: str) -> dict[str, Any]:
     resolved = payload["status"] == "resolved"
     severity = str(payload["severity"])
     lines = [
-        f"Value: {value_text(payload)}",
+        f"{humantime.value_label(payload)}: {value_text(payload)}",
         f"Severity: {severity}",
-        f"{'Resolved at' if resolved else 'Firing since'}: "
-        f"{payload.get('ended_at') if resolved else payload.get('since')}",
+        f"{humantime.since_label(payload)}: {humantime.since_text(payload)}",
     ]
     summary = (payload.get("annotations") or {}).get("summary")
     if summary:

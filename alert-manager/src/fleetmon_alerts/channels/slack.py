@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fleetmon_alerts import escape
+from fleetmon_alerts import escape, humantime
 from fleetmon_alerts.channels.base import (
     ChannelContext,
     HttpChannel,
@@ -50,13 +50,18 @@ def blocks(payload: Payload) -> dict[str, Any]:
     resolved = payload["status"] == "resolved"
     icon = ":white_check_mark:" if resolved else EMOJI.get(str(payload["severity"]), ":bell:")
     title = printable(f"{icon} {headline(payload)}")[:150]  # plain_text: no markup to escape
-    since = payload.get("ended_at") if resolved else payload.get("since")
     host_link = f"<{escape.mrkdwn(payload['host_url'])}|{escape.mrkdwn(payload['host'])}>"
     fields = [
         _mrkdwn(f"*Severity*\n{escape.mrkdwn(payload['severity'])}"),
         _mrkdwn(f"*Host*\n{host_link}"),
-        _mrkdwn(f"*Value*\n{escape.mrkdwn(value_text(payload))}"),
-        _mrkdwn(f"*{'Resolved at' if resolved else 'Firing since'}*\n{escape.mrkdwn(since)}"),
+        _mrkdwn(
+            f"*{escape.mrkdwn(humantime.value_label(payload))}*\n"
+            f"{escape.mrkdwn(value_text(payload))}"
+        ),
+        _mrkdwn(
+            f"*{escape.mrkdwn(humantime.since_label(payload))}*\n"
+            f"{escape.mrkdwn(humantime.since_text(payload))}"
+        ),
     ]
     out: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title, "emoji": True}},
