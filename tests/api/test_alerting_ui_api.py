@@ -3,6 +3,7 @@ the worker's outbox, silence expiry; and real answers conform to the published s
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,9 @@ import pytest
 
 from fleetmon_alerts.clock import SystemClock
 from fleetmon_alerts.delivery import Dispatcher, RetryPolicy
+from fleetmon_alerts.evaluate import Evaluator
 from fleetmon_db.db import make_engine, make_sessionmaker
+from fleetmon_db.timeseries import open_store
 from tests.api.harness import ApiServer, now_s, running_api
 from tests.support.receiver import Receiver
 
@@ -336,3 +339,73 @@ def test_answers_the_ui_reads_conform_to_the_published_schema(tight_api: ApiServ
     row = next(h for h in overview["hosts"] if h["name"] == name)
     assert row["mem_percent"] == 42.0
     assert row["disk_path"] == "/"
+
+
+def test_notification_preview_renders_what_the_channel_sends(tight_api: ApiServer) -> None:
+    c, admin = tight_api.client, tight_api.auth()
+    slack_url = "https://hooks.slack.example.test/services/T0/B0/secret-path"
+    ch = c.post(
+        f"{R}/channels",
+        json={"name": uniq("slack"), "kind": "slack", "config": {"webhook_url": slack_url}},
+        headers=admin,
+    ).json()
+    mail = c.post(
+        f"{R}/channels",
+        json={
+            "name": uniq("mail"),
+            "kind": "email",
+            "config": {"host": "smtp.example.test", "from": "fm@example.test",
+                       "to": ["oncall@example.test"], "password": "hunter2"},
+        },
+        headers=admin,
+    ).json()  # fmt: skip
+    url = f"{R}/channels/{ch['id']}/preview"
+    assert c.get(url, headers=tight_api.auth("viewer")).status_code == 403
+    assert c.get(f"{R}/channels/999999/preview", headers=admin).status_code == 404
+    assert c.get(url, params={"host": "x"}, headers=admin).status_code == 422
+
+    # A sample: the Block Kit body the worker posts, with people's times, no secret.
+    r = c.get(url, headers=admin)
+    assert r.status_code == 200, r.text
+    sample = r.json()
+    assert (sample["source"], sample["status"], sample["format"]) == ("sample", "firing", "json")
+    blocks = json.loads(sample["body"])
+    fields = " ".join(f["text"] for b in blocks["blocks"] for f in b.get("fields", []))
+    assert "Firing since" in fields
+    assert "(35 min)" in fields
+    assert sample["title"] == blocks["text"]
+    assert "secret-path" not in sample["body"]
+    resolved = c.get(url, params={"status": "resolved"}, headers=admin).json()
+    assert "Resolved at" in resolved["body"]
+    assert "after 35 min" in resolved["body"]
+    email_text = c.get(f"{R}/channels/{mail['id']}/preview", headers=admin).json()
+    assert email_text["format"] == "text"
+    assert "To: oncall@example.test" in email_text["body"]
+    assert "hunter2" not in email_text["body"]
+
+    # An actual alert, evaluated by the worker: its rule, host, value and summary.
+    host = uniq("prev-host")
+    key = tight_api.enroll(host)
+    now = now_s()
+    push(tight_api, key, [mem(97.0, now - s) for s in (0, 10, 20)])
+    rule_id = c.post(
+        f"{R}/rules",
+        json=rule(for_s=0, window_s=60, annotations={"summary": "$host memory at $value %"}),
+        headers=admin,
+    ).json()["id"]
+    engine = make_engine(tight_api.settings.database_url)
+    store = open_store(tight_api.settings.store_url)
+    try:
+        fired = Evaluator(make_sessionmaker(engine), store, SystemClock()).run_once()
+    finally:
+        store.close()
+        engine.dispose()
+    assert [(d.host, d.to_status) for d in fired if d.host == host] == [(host, "firing")]
+    r = c.get(url, params={"rule_id": rule_id, "host": host}, headers=admin)
+    assert r.status_code == 200, r.text
+    actual = r.json()
+    assert actual["source"] == "alert"
+    assert host in actual["title"]
+    assert f"{host} memory at 97.00 %" in actual["body"]
+    missing = c.get(url, params={"rule_id": rule_id, "host": "nobody"}, headers=admin)
+    assert missing.status_code == 404

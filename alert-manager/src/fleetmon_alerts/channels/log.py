@@ -12,6 +12,15 @@ from fleetmon_alerts.channels.base import ChannelContext, Payload, headline, val
 logger = logging.getLogger("fleetmon_alerts.notify")
 
 
+def line(payload: Payload) -> str:
+    """The log line of one notification."""
+    return (
+        f"{headline(payload)}: {value_text(payload)} severity={payload.get('severity')}"
+        f" {humantime.since_label(payload).lower()} {humantime.since_text(payload)}"
+        f" {payload.get('host_url')}"
+    )
+
+
 class LogChannel:
     """Writes notifications to the `fleetmon_alerts.notify` logger."""
 
@@ -24,16 +33,7 @@ class LogChannel:
 
     def send(self, payload: Payload) -> None:
         """Log one line."""
-        logger.log(
-            self.level,
-            "%s: %s severity=%s %s %s %s",
-            headline(payload),
-            value_text(payload),
-            payload.get("severity"),
-            humantime.since_label(payload).lower(),
-            humantime.since_text(payload),
-            payload.get("host_url"),
-        )
+        logger.log(self.level, "%s", line(payload))
 
     def close(self) -> None:
         """Nothing to release."""

@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from fleetmon_api.routers import auth, health, hosts, influx, ingest, metrics, tokens, ui, ui_config
-from fleetmon_api.routers.alerts import channel_tests, channels, events, preview, rules, silences
+from fleetmon_api.routers.alerts import (
+    channel_tests,
+    channels,
+    events,
+    notification_preview,
+    preview,
+    rules,
+    silences,
+)
 
 # Order matters only for the OpenAPI page; add a module's `router` here when it exists.
 ROUTERS: list[APIRouter] = [
@@ -21,6 +29,7 @@ ROUTERS: list[APIRouter] = [
     rules.router,
     channels.router,
     channel_tests.router,
+    notification_preview.router,
     silences.router,
     events.router,
     ui_config.router,

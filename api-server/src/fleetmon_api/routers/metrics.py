@@ -212,8 +212,7 @@ def history(
                 "tags": d.key.tag_dict,
                 "tier": d.tier,
                 "tiers": [
-                    {"name": t.tier, "from": t.start_ns / NS, "to": t.end_ns / NS}
-                    for t in d.tiers
+                    {"name": t.tier, "from": t.start_ns / NS, "to": t.end_ns / NS} for t in d.tiers
                 ],
                 "points": [[t / NS, v] for t, v in d.points],
             }

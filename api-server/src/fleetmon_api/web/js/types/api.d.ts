@@ -201,6 +201,20 @@ export type NotificationOut = {
   last_error: string | null;
 };
 
+/** A channel's message for one notification, as the worker would send it. */
+export type NotificationPreviewOut = {
+  channel_id: number;
+  kind: string;
+  /** a sample alert, or the stored state of the alert asked for */
+  source: "sample" | "alert";
+  status: "firing" | "resolved";
+  /** what the reader sees first: subject, header, log line */
+  title: string;
+  /** json: the request body the channel posts; text: the message as shown */
+  format: "json" | "text";
+  body: string;
+};
+
 /** An outbox row: pending until delivered (sent) or given up (failed). */
 export type NotificationStatus = "pending" | "sent" | "failed";
 
@@ -497,6 +511,20 @@ export interface Paths {
       query: never;
       body: never;
       response: null;
+    };
+  };
+  "/api/v1/alerts/channels/{channel_id}/preview": {
+    get: {
+      path: {
+        channel_id: number;
+      };
+      query: {
+        rule_id?: number | null;
+        host?: string | null;
+        status?: "firing" | "resolved";
+      };
+      body: never;
+      response: NotificationPreviewOut;
     };
   };
   "/api/v1/alerts/channels/{channel_id}/test": {
