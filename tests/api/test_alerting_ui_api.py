@@ -407,5 +407,6 @@ def test_notification_preview_renders_what_the_channel_sends(tight_api: ApiServe
     assert actual["source"] == "alert"
     assert host in actual["title"]
     assert f"{host} memory at 97.00 %" in actual["body"]
+    assert f"https://fleet.example.test/hosts/{host}" in actual["body"]
     missing = c.get(url, params={"rule_id": rule_id, "host": "nobody"}, headers=admin)
     assert missing.status_code == 404

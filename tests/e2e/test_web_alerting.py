@@ -332,6 +332,70 @@ def test_channel_test_failure_is_shown(browser: Browser, site: Site) -> None:
         site.receiver.responder = None
 
 
+def test_notification_preview_per_channel(browser: Browser, site: Site, shots: Path) -> None:
+    secret_url = f"{site.receiver.url}/slack/s3cr3t-hook"
+    r = site.client.post(
+        "/api/v1/alerts/channels",
+        # Disabled: previewed, never sent (a preview works for any channel).
+        json={
+            "name": "team-slack",
+            "kind": "slack",
+            "config": {"webhook_url": secret_url},
+            "enabled": False,
+        },
+        headers=site.auth(),
+    )
+    assert r.status_code == 201, r.text
+    rule = {
+        "name": "Memory hot (preview)",
+        "metric": "mem.used_percent",
+        "aggregate": "avg",
+        "window_s": 120,
+        "comparison": ">",
+        "threshold": 80,
+        "severity": "critical",
+        "channels": ["team-slack"],
+        "annotations": {"summary": "$host uses $value % of its memory"},
+    }
+    r = site.client.post("/api/v1/alerts/rules", json=rule, headers=site.auth())
+    assert r.status_code == 201, r.text
+    site.push_memory()
+    deadline = time.monotonic() + 20
+    while not any(
+        a["rule_name"] == rule["name"]
+        for a in site.client.get("/api/v1/alerts/active", headers=site.auth()).json()
+    ):
+        assert time.monotonic() < deadline, "the worker did not fire the rule"
+        time.sleep(0.3)
+    page, seen = _page(browser, site)
+    page.goto("/#/channels")
+    page.locator("#channels-table").get_by_role("button", name="Preview team-slack").click()
+    panel = page.locator("#channel-preview")
+    body = page.locator("#preview-body")
+    # A sample alert, as Slack would receive it: people's times, the webhook URL nowhere.
+    expect(panel).to_have_attribute("data-source", "sample")
+    expect(body).to_contain_text('"type": "header"')
+    expect(body).to_contain_text("*Firing since*")
+    expect(body).to_contain_text("(35 min)")
+    expect(page.locator("#preview-title")).to_contain_text("[FIRING] Test notification")
+    page.get_by_label("Notification").select_option("resolved")
+    expect(panel).to_have_attribute("data-status", "resolved")
+    expect(body).to_contain_text("*Resolved at*")
+    # The actual alert: its host, its value and its summary, as the worker renders them.
+    page.get_by_label("Notification").select_option("firing")
+    page.get_by_label("Alert").select_option(label="Memory hot (preview) on web-01 (firing)")
+    expect(panel).to_have_attribute("data-source", "alert")
+    expect(page.locator("#preview-title")).to_have_text(
+        "[FIRING] Memory hot (preview) on web-01: 91.00 (> 80)"
+    )
+    expect(body).to_contain_text("web-01 uses 91.00 % of its memory")
+    page.screenshot(path=str(shots / "channel-preview.png"), full_page=True)
+    assert "s3cr3t-hook" not in page.content()
+    assert site.receiver.received("/slack/s3cr3t-hook") == []  # a preview sends nothing
+    assert seen.errors == []
+    page.context.close()
+
+
 def test_silence_an_alert_then_expire_it(browser: Browser, site: Site, shots: Path) -> None:
     body = {
         "name": "Memory hot (silence test)",

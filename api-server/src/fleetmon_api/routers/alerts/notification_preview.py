@@ -65,7 +65,7 @@ def _alert_payload(
         state=alert,
         status=want,
         at=now,
-        public_url=settings.public_url or str(request.base_url),
+        public_url=(settings.public_url or str(request.base_url)).rstrip("/"),
         processes=procs,
     )
     if want == AlertStatus.RESOLVED.value and body["ended_at"] is None:

@@ -1,4 +1,5 @@
-// Notification channels (admins only): list, create, edit and test. Secrets are write-only:
+// Notification channels (admins only): list, create, edit, test and preview (what the channel
+// would send for a sample or an actual alert, rendered by the worker's code). Secrets are write-only:
 // the API names the secret keys a channel has but never returns their values, and a field
 // left blank when editing keeps the stored value (credentials go when the URL or SMTP host changes).
 
@@ -6,6 +7,7 @@ import { del, get, post, put } from "../api.js";
 import { h, replace } from "../dom.js";
 import { formatSeconds, parseSeconds } from "../format.js";
 import { isAbort } from "../live.js";
+import { loadActiveAlerts } from "../model.js";
 import { errorText, field, input, select, toast } from "./widgets.js";
 
 /** @typedef {import("../types/ui").ViewContext} ViewContext */
@@ -13,6 +15,7 @@ import { errorText, field, input, select, toast } from "./widgets.js";
 /** @typedef {import("../types/api").ChannelIn} ChannelIn */
 /** @typedef {import("../types/api").ChannelOut} ChannelOut */
 /** @typedef {import("../types/api").NotificationOut} NotificationOut */
+/** @typedef {import("../types/api").NotificationPreviewOut} NotificationPreviewOut */
 
 const TEST_POLL_MS = 700;
 const TEST_WAIT_MS = 30000;
@@ -32,6 +35,7 @@ export function mountChannels(main, { admin, config }) {
   const errorBox = h("p", { class: "banner banner-error", role: "alert", id: "channel-error", hidden: true });
   const listBody = h("div", { class: "card table-wrap" }, h("p", { class: "empty" }, "Loading…"));
   const formSlot = h("div");
+  const previewSlot = h("div");
   let destroyed = false;
 
   /** @param {unknown} err */
@@ -50,9 +54,10 @@ export function mountChannels(main, { admin, config }) {
     h(
       "section",
       { class: "page" },
-      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Notification channels"), h("p", { class: "muted page-sub" }, "Where alerts go. The alert worker delivers; “Test” sends a sample through it.")), newBtn),
+      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Notification channels"), h("p", { class: "muted page-sub" }, "Where alerts go. The alert worker delivers; “Test” sends a sample through it; “Preview” shows what it would send.")), newBtn),
       errorBox,
       formSlot,
+      previewSlot,
       listBody,
     ),
   );
@@ -123,6 +128,7 @@ export function mountChannels(main, { admin, config }) {
             const out = h("span", { class: "test-state", "aria-live": "polite" });
             const testBtn = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "btn btn-small", "aria-label": `Test ${ch.name}` }, "Test"));
             testBtn.addEventListener("click", () => void runTest(ch, out, testBtn));
+            const previewBtn = h("button", { type: "button", class: "btn btn-small", "aria-label": `Preview ${ch.name}`, onclick: () => void openPreview(ch) }, "Preview");
             return h(
               "tr",
               { "data-channel": ch.name },
@@ -133,7 +139,7 @@ export function mountChannels(main, { admin, config }) {
               h("td", {}, ch.send_resolved ? "yes" : "no"),
               h("td", {}, formatSeconds(ch.repeat_interval_s)),
               h("td", {}, ch.enabled ? "yes" : "no"),
-              h("td", { class: "nowrap" }, testBtn, " ", out),
+              h("td", { class: "nowrap" }, testBtn, " ", previewBtn, " ", out),
               h(
                 "td",
                 { class: "nowrap" },
@@ -146,6 +152,64 @@ export function mountChannels(main, { admin, config }) {
         ),
       ),
     );
+  }
+
+  /**
+   * The notification preview of one channel: a sample alert or one of the active alerts,
+   * firing or resolved, exactly as the worker would render it.
+   * @param {ChannelOut} ch
+   */
+  async function openPreview(ch) {
+    errorBox.hidden = true;
+    replace(formSlot);
+    const fSource = /** @type {HTMLSelectElement} */ (h("select", { id: "p-source" }, h("option", { value: "" }, "Sample alert")));
+    const fStatus = select("p-status", ["firing", "resolved"], "firing");
+    const title = h("p", { class: "preview-title strong", id: "preview-title" });
+    const meta = h("p", { class: "hint", id: "preview-meta" });
+    const body = h("pre", { class: "preview-body mono", id: "preview-body", tabindex: "0" }, "Loading…");
+    const panel = h(
+      "section",
+      { class: "card form-card", id: "channel-preview", "aria-label": `Preview of ${ch.name}` },
+      h("h2", {}, `Preview: ${ch.name} (${ch.kind})`),
+      h("div", { class: "form-grid" }, field("Alert", fSource, "a sample, or an alert that is active now"), field("Notification", fStatus)),
+      title,
+      meta,
+      body,
+      h("div", { class: "form-actions" }, h("button", { type: "button", class: "btn btn-ghost", id: "preview-close", onclick: () => replace(previewSlot) }, "Close")),
+    );
+    replace(previewSlot, panel);
+
+    async function show() {
+      const [ruleId, ...rest] = fSource.value ? fSource.value.split(" ") : [];
+      const host = rest.join(" ");
+      try {
+        /** @type {NotificationPreviewOut} */
+        const p = await get("/api/v1/alerts/channels/{channel_id}/preview", {
+          path: { channel_id: ch.id },
+          query: { rule_id: ruleId ? Number(ruleId) : undefined, host: ruleId ? host : undefined, status: fStatus.value === "resolved" ? "resolved" : "firing" },
+        });
+        if (destroyed) return;
+        title.textContent = p.title;
+        meta.textContent = p.format === "json" ? `The request body ${ch.kind} receives (secrets left out).` : "The message as sent.";
+        body.textContent = p.body;
+        panel.dataset.source = p.source;
+        panel.dataset.status = p.status;
+      } catch (err) {
+        if (isAbort(err)) return;
+        title.textContent = "";
+        meta.textContent = "";
+        body.textContent = `Could not render: ${errorText(err)}`;
+      }
+    }
+    fSource.addEventListener("change", () => void show());
+    fStatus.addEventListener("change", () => void show());
+    await show();
+    try {
+      const active = await loadActiveAlerts();
+      for (const a of active) fSource.append(h("option", { value: `${a.ruleId} ${a.host}` }, `${a.rule} on ${a.host} (${a.status})`));
+    } catch (err) {
+      if (!isAbort(err)) showError(err);
+    }
   }
 
   /** @param {ChannelOut} ch */
