@@ -171,72 +171,81 @@ class SqlReads:
         return sorted(out, key=lambda x: x.key)
 
     def query_range(self, query: RangeQuery, now_ns: int | None = None) -> list[SeriesData]:
-        """Bucketed values per series, stitched across tiers (stitch.py)."""
+        """Bucketed values per series, stitched across tiers (stitch.py): one connection and
+        one series lookup for every tier's part."""
         now = self._clock() if now_ns is None else now_ns
         agg, sel, step_s = Aggregate(query.aggregate), query.selector, query.step_s
-        return stitched_range(
-            query,
-            self._tiers,
-            now,
-            self.watermarks,
-            lambda tier, lo, hi: self.tier_buckets(tier, sel, agg, lo, hi, step_s),
-        )
-
-    def watermarks(self) -> dict[str, int]:
-        """Rollup tier -> end of its rolled-up windows (tiers never rolled up are absent)."""
-        st = self._db.tables.state
-        with self._db.reading() as conn:
-            return {t: int(wm) for t, wm in rows(conn, select(st.c.tier, st.c.watermark_ns))}
-
-    def tier_buckets(
-        self, tier: Tier, sel: Selector, agg: Aggregate, lo: int, hi: int, step_s: int
-    ) -> dict[SeriesKey, dict[int, float]]:
-        """Each series' value per epoch-aligned bucket of `step_s`, from one tier, in [lo, hi).
-
-        RATE: the counter per bucket (last raw value, max on rollup tiers).
-        """
-        step_ns = step_s * NS
-        values: dict[int, dict[int, float]] = {}
         with self._db.reading() as conn:
             matched = match(self._db, conn, sel)
             if not matched:
-                return {}
-            if tier.is_raw:
-                x = raw_values(self._db, lo, hi, matched)
-                if agg in (Aggregate.LAST, Aggregate.RATE):
-                    stmt = select(x.c.sid, x.c.t, x.c.v).order_by(x.c.sid, x.c.t)
-                    per: dict[int, list[tuple[int, float]]] = {}
-                    for sid, t, v in rows(conn, stmt):
-                        per.setdefault(sid, []).append((t, float(v)))
-                    values = {sid: last_per_bucket(found, step_ns) for sid, found in per.items()}
-                else:
-                    bucket = x.c.t - x.c.t % int_sql(step_ns)
-                    fn = getattr(func, _SQL_FN[agg])
-                    stmt2 = select(x.c.sid, bucket, fn(x.c.v)).group_by(x.c.sid, bucket)
-                    for sid, b, v in rows(conn, stmt2):
-                        values.setdefault(sid, {})[int(b)] = float(v)
+                return []
+            return stitched_range(
+                query,
+                self._tiers,
+                now,
+                lambda: self._watermarks(conn),
+                lambda tier, lo, hi: self._tier_buckets(conn, matched, tier, agg, lo, hi, step_s),
+            )
+
+    def watermarks(self) -> dict[str, int]:
+        """Rollup tier -> end of its rolled-up windows (tiers never rolled up are absent)."""
+        with self._db.reading() as conn:
+            return self._watermarks(conn)
+
+    def _watermarks(self, conn: Connection) -> dict[str, int]:
+        st = self._db.tables.state
+        return {t: int(wm) for t, wm in rows(conn, select(st.c.tier, st.c.watermark_ns))}
+
+    def _tier_buckets(
+        self,
+        conn: Connection,
+        matched: Matched,
+        tier: Tier,
+        agg: Aggregate,
+        lo: int,
+        hi: int,
+        step_s: int,
+    ) -> dict[SeriesKey, dict[int, float]]:
+        """Each matched series' value per epoch-aligned bucket of `step_s`, from one tier, in
+        [lo, hi). RATE: the counter per bucket (last raw value, max on rollup tiers)."""
+        step_ns = step_s * NS
+        values: dict[int, dict[int, float]] = {}
+        if tier.is_raw:
+            x = raw_values(self._db, lo, hi, matched)
+            if agg in (Aggregate.LAST, Aggregate.RATE):
+                stmt = select(x.c.sid, x.c.t, x.c.v).order_by(x.c.sid, x.c.t)
+                per: dict[int, list[tuple[int, float]]] = {}
+                for sid, t, v in rows(conn, stmt):
+                    per.setdefault(sid, []).append((t, float(v)))
+                values = {sid: last_per_bucket(found, step_ns) for sid, found in per.items()}
             else:
-                ru = self._db.tables.rollup
-                stmt3 = (
-                    select(ru.c.series_id, ru.c.bucket_ns, ru.c.mean, ru.c.vmin, ru.c.vmax)
-                    .add_columns(ru.c.vcount, ru.c.vsum)
-                    .where(
-                        ru.c.tier == tier.name,
-                        ru.c.series_id.in_(list(matched)),
-                        ru.c.bucket_ns >= lo,
-                        ru.c.bucket_ns < hi,
-                    )
+                bucket = x.c.t - x.c.t % int_sql(step_ns)
+                fn = getattr(func, _SQL_FN[agg])
+                stmt2 = select(x.c.sid, bucket, fn(x.c.v)).group_by(x.c.sid, bucket)
+                for sid, b, v in rows(conn, stmt2):
+                    values.setdefault(sid, {})[int(b)] = float(v)
+        else:
+            ru = self._db.tables.rollup
+            stmt3 = (
+                select(ru.c.series_id, ru.c.bucket_ns, ru.c.mean, ru.c.vmin, ru.c.vmax)
+                .add_columns(ru.c.vcount, ru.c.vsum)
+                .where(
+                    ru.c.tier == tier.name,
+                    ru.c.series_id.in_(list(matched)),
+                    ru.c.bucket_ns >= lo,
+                    ru.c.bucket_ns < hi,
                 )
-                acc: dict[int, dict[int, RollupBucket]] = {}
-                for sid, t, mean, mn, mx, cnt, total in rows(conn, stmt3):
-                    b = t - t % step_ns
-                    acc.setdefault(sid, {}).setdefault(b, RollupBucket()).add(
-                        t, mean, mn, mx, cnt, total
-                    )
-                for sid, per_bucket in acc.items():
-                    values[sid] = {
-                        b: v for b, rb in per_bucket.items() if (v := rb.value(agg)) is not None
-                    }
+            )
+            acc: dict[int, dict[int, RollupBucket]] = {}
+            for sid, t, mean, mn, mx, cnt, total in rows(conn, stmt3):
+                b = t - t % step_ns
+                acc.setdefault(sid, {}).setdefault(b, RollupBucket()).add(
+                    t, mean, mn, mx, cnt, total
+                )
+            for sid, per_bucket in acc.items():
+                values[sid] = {
+                    b: v for b, rb in per_bucket.items() if (v := rb.value(agg)) is not None
+                }
         return {matched[sid][0]: by_bucket for sid, by_bucket in values.items()}
 
     def aggregate(
