@@ -356,6 +356,8 @@ def test_notification_preview_renders_what_the_channel_sends(tight_api: ApiServe
             "kind": "email",
             "config": {"host": "smtp.example.test", "from": "fm@example.test",
                        "to": ["oncall@example.test"], "password": "hunter2"},
+            "min_severity": "critical",
+            "send_resolved": False,
         },
         headers=admin,
     ).json()  # fmt: skip
@@ -374,6 +376,7 @@ def test_notification_preview_renders_what_the_channel_sends(tight_api: ApiServe
     assert "Firing since" in fields
     assert "(35 min)" in fields
     assert sample["title"] == blocks["text"]
+    assert (sample["would_send"], sample["why_not"]) == (True, None)
     assert "secret-path" not in sample["body"]
     resolved = c.get(url, params={"status": "resolved"}, headers=admin).json()
     assert "Resolved at" in resolved["body"]
@@ -382,6 +385,10 @@ def test_notification_preview_renders_what_the_channel_sends(tight_api: ApiServe
     assert email_text["format"] == "text"
     assert "To: oncall@example.test" in email_text["body"]
     assert "hunter2" not in email_text["body"]
+    resolved_mail = c.get(
+        f"{R}/channels/{mail['id']}/preview", params={"status": "resolved"}, headers=admin
+    ).json()
+    assert resolved_mail["why_not"] == "the channel does not take resolved notifications"
 
     # An actual alert, evaluated by the worker: its rule, host, value and summary.
     host = uniq("prev-host")
@@ -408,5 +415,13 @@ def test_notification_preview_renders_what_the_channel_sends(tight_api: ApiServe
     assert host in actual["title"]
     assert f"{host} memory at 97.00 %" in actual["body"]
     assert f"https://fleet.example.test/hosts/{host}" in actual["body"]
+    assert actual["would_send"] is True
+    # The worker would not send a warning to a channel that takes critical alerts only.
+    to_mail = c.get(
+        f"{R}/channels/{mail['id']}/preview", params={"rule_id": rule_id, "host": host},
+        headers=admin,
+    ).json()  # fmt: skip
+    assert to_mail["would_send"] is False
+    assert to_mail["why_not"] == "severity warning is below the channel's minimum (critical)"
     missing = c.get(url, params={"rule_id": rule_id, "host": "nobody"}, headers=admin)
     assert missing.status_code == 404

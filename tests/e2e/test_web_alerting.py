@@ -389,6 +389,10 @@ def test_notification_preview_per_channel(browser: Browser, site: Site, shots: P
         "[FIRING] Memory hot (preview) on web-01: 91.00 (> 80)"
     )
     expect(body).to_contain_text("web-01 uses 91.00 % of its memory")
+    expect(panel).to_have_attribute("data-would-send", "false")
+    expect(page.locator("#preview-meta")).to_contain_text(
+        "The worker would not send it here: the channel is disabled."
+    )
     page.screenshot(path=str(shots / "channel-preview.png"), full_page=True)
     assert "s3cr3t-hook" not in page.content()
     assert site.receiver.received("/slack/s3cr3t-hook") == []  # a preview sends nothing

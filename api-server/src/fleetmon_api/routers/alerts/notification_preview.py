@@ -14,6 +14,7 @@ from fastapi import HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from fleetmon_alerts import outbox
 from fleetmon_alerts import payload as payloads
 from fleetmon_alerts.preview import render
 from fleetmon_api.deps import AdminUser, AppSettings, DbSession, State
@@ -42,6 +43,29 @@ class NotificationPreviewOut(BaseModel):
         description="json: the request body the channel posts; text: the message as shown"
     )
     body: str
+    would_send: bool = Field(
+        description="whether the worker would send this notification to this channel"
+    )
+    why_not: str | None = Field(
+        description="when it would not: the reason, in words (a resolution also goes only to"
+        " channels that were notified of the firing)"
+    )
+
+
+def why_not(ch: AlertChannel, rule: AlertRule | None, alert_status: str) -> str | None:
+    """Why the worker would not send this notification to `ch` (None: it would).
+
+    The decision is the worker's (`outbox.targets`); this only puts it in words.
+    """
+    if not ch.enabled:
+        return "the channel is disabled"
+    if rule is not None and not outbox.targets(rule, [ch]):
+        if rule.channels and ch.name not in rule.channels:
+            return f"rule {rule.name!r} notifies only: {', '.join(rule.channels)}"
+        return f"severity {rule.severity} is below the channel's minimum ({ch.min_severity})"
+    if alert_status == AlertStatus.RESOLVED.value and not ch.send_resolved:
+        return "the channel does not take resolved notifications"
+    return None
 
 
 def _alert_payload(
@@ -98,8 +122,10 @@ def preview_notification(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such channel")
     if (rule_id is None) != (host is None):
         raise HTTPException(422, "rule_id and host go together (an alert is a rule on a host)")
+    rule = None
     if rule_id is not None and host is not None:
         body = _alert_payload(request, state, db, settings, rule_id, host, alert_status)
+        rule = db.get(AlertRule, rule_id)
     else:
         now = state.clock()
         public_url = settings.public_url or str(request.base_url)
@@ -109,6 +135,7 @@ def preview_notification(
         body["status"] = alert_status
         body["ended_at"] = body["at"] if alert_status == "resolved" else None
     out = render(ch.kind, dict(ch.config or {}), body, ch.repeat_interval_s)
+    reason = why_not(ch, rule, alert_status)
     return NotificationPreviewOut(
         channel_id=ch.id,
         kind=ch.kind,
@@ -117,4 +144,6 @@ def preview_notification(
         title=out.title,
         format="json" if out.format == "json" else "text",
         body=out.body,
+        would_send=reason is None,
+        why_not=reason,
     )

@@ -213,6 +213,10 @@ export type NotificationPreviewOut = {
   /** json: the request body the channel posts; text: the message as shown */
   format: "json" | "text";
   body: string;
+  /** whether the worker would send this notification to this channel */
+  would_send: boolean;
+  /** when it would not: the reason, in words (a resolution also goes only to channels that were notified of the firing) */
+  why_not: string | null;
 };
 
 /** An outbox row: pending until delivered (sent) or given up (failed). */

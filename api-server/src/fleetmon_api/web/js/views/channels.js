@@ -190,7 +190,9 @@ export function mountChannels(main, { admin, config }) {
         });
         if (destroyed) return;
         title.textContent = p.title;
-        meta.textContent = p.format === "json" ? `The request body ${ch.kind} receives (secrets left out).` : "The message as sent.";
+        const what = p.format === "json" ? `The request body ${ch.kind} receives (secrets left out).` : "The message as sent.";
+        meta.textContent = p.why_not ? `${what} The worker would not send it here: ${p.why_not}.` : what;
+        panel.dataset.wouldSend = String(p.would_send);
         body.textContent = p.body;
         panel.dataset.source = p.source;
         panel.dataset.status = p.status;
