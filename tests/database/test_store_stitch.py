@@ -117,3 +117,25 @@ def test_plan_spans_walks_down_to_raw() -> None:
     assert spans[0].end_ns % (2100 * NS) == 0
     assert spans[0].end_ns <= now - 10 * MIN
     assert spans[1].start_ns == spans[0].end_ns
+
+
+def test_summary_beyond_raw_retention_counts_what_is_not_rolled_up(
+    store: TimeSeriesStore, clock: FakeClock
+) -> None:
+    now = clock.now_ns
+    sel = Selector("cpu", "usage_user", ["a"])
+    # A fresh install: one collection, no rollup yet; a 7 d summary still counts it.
+    store.write([pt("a", now - 6 * H - 10 * NS, {"usage_user": 50.0})])
+    first = store.summary(sel, now - 7 * D, now, now_ns=now)
+    assert (first.count, first.avg, first.approximate) == (1, 50.0, True)
+    # Rolled up 100 minutes ago: windows before that from the 5m tier, the rest raw, each
+    # value counted once.
+    rows = gauge(now - 6 * H, now, every_s=10, seed=12)
+    write_rows(store, "a", rows)
+    store.rollup(now - 100 * MIN)
+    s = store.summary(sel, now - 2 * D, now, now_ns=now)
+    values = [50.0] + [v for _, v in rows]
+    assert s.approximate
+    assert s.count == len(values)
+    assert s.avg == pytest.approx(sum(values) / len(values), rel=1e-9)
+    assert (s.min, s.max) == (min(values), max(values))

@@ -106,3 +106,29 @@ def stitched_range(
     )
     primary = used[0].tier if used else chosen.name
     return assemble(buckets, merged, agg, primary, used)
+
+
+# One rollup window's statistics (mean, min, max, count, sum); a raw value v is (v, v, v, 1, v).
+Window = tuple[float, float, float, float, float]
+# Reads one tier's windows (raw: one per value) in [lo, hi).
+WindowReader = Callable[[Tier, int, int], list[Window]]
+
+
+def stitched_summary_windows(
+    tiers: Sequence[Tier],
+    start_ns: int,
+    end_ns: int,
+    now_ns: int,
+    watermarks: Callable[[], Mapping[str, int]],
+    read: WindowReader,
+) -> list[Window] | None:
+    """The windows a summary of [start, end) is computed from when `pick_tier` chooses a
+    rollup tier: that tier where rolled up, finer tiers for the rest (raw values as windows
+    of one). None when the chosen tier is raw: the store computes that exactly itself.
+    """
+    chosen = pick_tier(tiers, start_ns, 0, now_ns)
+    if chosen.is_raw:
+        return None
+    # A step of one second: seams fall on the coarser tier's window boundaries.
+    spans = plan_spans(tiers, chosen, watermarks(), start_ns, end_ns, 1)
+    return [w for s in spans for w in read(s.tier, s.start_ns, s.end_ns)]

@@ -79,13 +79,13 @@ class InfluxStore(TimeSeriesStore):
         )
         self._raw = RawWriter(self.lines, self.tiers[0].name, self.rollups, backend.mark, clock)
         self._async = AsyncRawWriter(self._raw)
-        self._reads = InfluxReads(
-            self.client,
-            self.tiers,
-            clock,
-            lambda: {tier: wm for tier, (wm, _) in backend.read_state().items()},
-        )
-        self._summaries = InfluxSummaries(self.client, self.tiers, clock)
+
+        # Rollup tier -> watermark, as the rollup bookkeeping stores it (for stitching).
+        def watermarks() -> dict[str, int]:
+            return {tier: wm for tier, (wm, _) in backend.read_state().items()}
+
+        self._reads = InfluxReads(self.client, self.tiers, clock, watermarks)
+        self._summaries = InfluxSummaries(self.client, self.tiers, clock, watermarks)
 
     @property
     def database(self) -> str:

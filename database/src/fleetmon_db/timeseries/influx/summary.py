@@ -3,7 +3,7 @@
 # ruff: noqa: S608  -- every spliced value goes through quoting (influxql.py) or is an int
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fleetmon_db.timeseries.compute import percentile_ranks, summary_of_rollups
@@ -20,6 +20,7 @@ from fleetmon_db.timeseries.influx.names import encode_name
 from fleetmon_db.timeseries.influx.results import rows
 from fleetmon_db.timeseries.influx.rollup import ROLLUP_STATS
 from fleetmon_db.timeseries.model import NS, Selector, Summary
+from fleetmon_db.timeseries.stitch import Window, stitched_summary_windows
 from fleetmon_db.timeseries.tiers import Tier, pick_tier
 
 # Raw summaries read the values from p95's rank up with one top() while there are at most
@@ -32,8 +33,16 @@ SUMMARY_MEMO_MAX = 4_096
 class InfluxSummaries:
     """avg/min/max exact; p95/p99 exact on raw (one or two requests), estimated on rollups."""
 
-    def __init__(self, client: InfluxClient, tiers: Sequence[Tier], clock: Callable[[], int]):
+    def __init__(
+        self,
+        client: InfluxClient,
+        tiers: Sequence[Tier],
+        clock: Callable[[], int],
+        watermarks: Callable[[], Mapping[str, int]],
+    ):
         self._client = client
+        # Rollup tier -> end of its rolled-up windows (stitch.py completes the rest).
+        self._watermarks = watermarks
         self._tiers = tuple(tiers)
         self._clock = clock
         self._counts: dict[tuple[Any, ...], int] = {}
@@ -50,15 +59,16 @@ class InfluxSummaries:
         src = self._client.source(tier.name, encode_name(selector.measurement))
         w = where(time_range(start_ns, end_ns) + tag_conditions(selector.hosts, selector.tags))
         if not tier.is_raw:
-            cols = ", ".join(ident(f"{f}_{s}") for s in ROLLUP_STATS)
-            (result,) = self._client.query([f"SELECT {cols} FROM {src}{w}"])
-            windows: list[tuple[float, float, float, float, float]] = [
-                (float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5]))
-                for _, _, _, values in rows(result)
-                for r in values
-                if None not in r[1:6]
-            ]
-            return summary_of_rollups(windows)
+            # The rollup tier where rolled up, finer data for the rest (stitch.py).
+            windows = stitched_summary_windows(
+                self._tiers,
+                start_ns,
+                end_ns,
+                now,
+                self._watermarks,
+                lambda t, lo, hi: self._windows(selector, t, lo, hi),
+            )
+            return summary_of_rollups(windows or [])
         # The same question (selector and range length) usually has about the same count as
         # last time: remembered to size a speculative top().
         memo = (
@@ -69,6 +79,24 @@ class InfluxSummaries:
             (end_ns - start_ns) // NS,
         )
         return self._raw(ident(f), f"{src}{w}", memo)
+
+    def _windows(self, selector: Selector, tier: Tier, lo: int, hi: int) -> list[Window]:
+        """Rollup windows of `tier` in [lo, hi); raw values as windows of one."""
+        f = encode_name(selector.field)
+        src = self._client.source(tier.name, encode_name(selector.measurement))
+        w = where(time_range(lo, hi) + tag_conditions(selector.hosts, selector.tags))
+        if tier.is_raw:
+            (result,) = self._client.query([f"SELECT {ident(f)} FROM {src}{w}"])
+            values = [r[1] for _, _, _, found in rows(result) for r in found]
+            return [(v, v, v, 1.0, v) for v in (float(x) for x in values if x is not None)]
+        cols = ", ".join(ident(f"{f}_{s}") for s in ROLLUP_STATS)
+        (result,) = self._client.query([f"SELECT {cols} FROM {src}{w}"])
+        return [
+            (float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5]))
+            for _, _, _, found in rows(result)
+            for r in found
+            if None not in r[1:6]
+        ]
 
     def _raw(self, fi: str, src: str, memo: tuple[Any, ...]) -> Summary:
         """Exact statistics of raw values of field `fi` in `src` (FROM ... WHERE ...)."""
