@@ -1,5 +1,6 @@
 """Range answers stitched across tiers: the coarse tier where its windows are closed, finer
-data for the rest, up to now. Both stores answer `query_range` through `stitched_range`.
+data for the rest, up to now. Both stores answer `query_range` through `stitched_range`,
+and summaries that read a rollup tier through `stitched_summary_windows`.
 
 A rollup tier only holds windows that have closed and been rolled up: everything before its
 watermark. A range read from that tier alone would be empty on a fresh install and would
