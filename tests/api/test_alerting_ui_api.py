@@ -1,9 +1,11 @@
 """Endpoints the web UI's alerting pages use: UI config, rule preview, channel tests through
-the worker's outbox, silence expiry; and real answers conform to the published schema."""
+the worker's outbox, notification previews rendered by the worker, silence expiry; and real
+answers conform to the published schema."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +18,9 @@ import pytest
 from fleetmon_alerts.clock import SystemClock
 from fleetmon_alerts.delivery import Dispatcher, RetryPolicy
 from fleetmon_alerts.evaluate import Evaluator
+from fleetmon_alerts.previews import PreviewResponder
 from fleetmon_db.db import make_engine, make_sessionmaker
+from fleetmon_db.models import NotificationPreview
 from fleetmon_db.timeseries import open_store
 from tests.api.harness import ApiServer, now_s, running_api
 from tests.support.receiver import Receiver
@@ -72,6 +76,7 @@ def tight_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
         stale_after_s=30,
         down_after_s=90,
         public_url="https://fleet.example.test",
+        notification_preview_wait_s=1.0,
         ingest_rate_limit="100000/minute",
         login_rate_limit="100000/minute",
         enroll_rate_limit="100000/minute",
@@ -341,7 +346,62 @@ def test_answers_the_ui_reads_conform_to_the_published_schema(tight_api: ApiServ
     assert row["disk_path"] == "/"
 
 
-def test_notification_preview_renders_what_the_channel_sends(tight_api: ApiServer) -> None:
+@pytest.fixture
+def previews(tight_api: ApiServer) -> Iterator[None]:
+    """The worker's preview step (what each pass of `fleetmon-alerts run` does) in a thread;
+    tests/e2e/test_web_alerting.py goes through the real worker process."""
+    engine = make_engine(tight_api.settings.database_url)
+    store = open_store(tight_api.settings.store_url)
+    responder = PreviewResponder(
+        make_sessionmaker(engine), store, SystemClock(), "https://fleet.example.test"
+    )
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            responder.answer_pending()
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=loop, name="preview-responder", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        store.close()
+        engine.dispose()
+
+
+def preview_rows(api: ApiServer) -> int:
+    engine = make_engine(api.settings.database_url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            return len(db.query(NotificationPreview).all())
+    finally:
+        engine.dispose()
+
+
+def test_notification_preview_without_a_worker_says_so(tight_api: ApiServer) -> None:
+    c, admin = tight_api.client, tight_api.auth()
+    ch = c.post(
+        f"{R}/channels",
+        json={"name": uniq("log"), "kind": "log", "config": {}},
+        headers=admin,
+    ).json()
+    started = time.monotonic()
+    r = c.get(f"{R}/channels/{ch['id']}/preview", headers=admin)
+    waited = time.monotonic() - started
+    assert r.status_code == 503, r.text
+    assert "`fleetmon-alerts run`" in r.json()["detail"]
+    assert r.headers["Retry-After"] == "5"
+    assert 1.0 <= waited < 5.0  # notification_preview_wait_s, not forever
+    assert preview_rows(tight_api) == 0  # the request given up on is not left behind
+
+
+def test_notification_preview_renders_what_the_channel_sends(
+    tight_api: ApiServer, previews: None
+) -> None:
     c, admin = tight_api.client, tight_api.auth()
     slack_url = "https://hooks.slack.example.test/services/T0/B0/secret-path"
     ch = c.post(
@@ -425,3 +485,4 @@ def test_notification_preview_renders_what_the_channel_sends(tight_api: ApiServe
     assert to_mail["why_not"] == "severity warning is below the channel's minimum (critical)"
     missing = c.get(url, params={"rule_id": rule_id, "host": "nobody"}, headers=admin)
     assert missing.status_code == 404
+    assert preview_rows(tight_api) == 0  # each request is deleted once answered

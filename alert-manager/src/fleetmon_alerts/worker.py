@@ -1,4 +1,5 @@
-"""The worker loop: win the leader lock, evaluate every interval, pump the outbox."""
+"""The worker loop: win the leader lock, evaluate every interval, pump the outbox, answer
+notification previews."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fleetmon_alerts.clock import Clock
 from fleetmon_alerts.delivery import Dispatcher
 from fleetmon_alerts.evaluate import Evaluator
 from fleetmon_alerts.leader import LeaderLock
+from fleetmon_alerts.previews import PreviewResponder
 from fleetmon_db.timeseries import TimeSeriesStore
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ class Worker:
     ) -> None:
         self.evaluator = Evaluator(sessions, store, clock, public_url)
         self.dispatcher = dispatcher
+        self.previews = PreviewResponder(sessions, store, clock, public_url)
         self.lock = lock
         self.interval_s = interval_s
         self.stop = threading.Event()
@@ -70,6 +73,11 @@ class Worker:
                     self.dispatcher.pump()
                 except Exception:
                     log.exception("outbox pump failed")
+                # Someone waits for each preview: answered on every pass (at most 0.2 s apart).
+                try:
+                    self.previews.answer_pending()
+                except Exception:
+                    log.exception("answering notification previews failed")
                 self.stop.wait(min(0.2, max(next_eval - time.monotonic(), 0.0)))
         finally:
             self.dispatcher.stop()

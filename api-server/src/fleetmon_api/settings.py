@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     # request came in on.
     public_url: str = ""
 
+    # The alert worker renders notification previews; the API waits this long for its answer
+    # (the leading worker answers within a fraction of a second), then says it got none.
+    notification_preview_wait_s: float = Field(default=5.0, gt=0, le=30)
+
     # Host status from last seen.
     stale_after_s: int = Field(default=120, gt=0)
     down_after_s: int = Field(default=600, gt=0)

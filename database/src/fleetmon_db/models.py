@@ -232,6 +232,32 @@ class AlertNotification(Base):
     payload: Mapped[JSONDict] = mapped_column(default=dict)
 
 
+class NotificationPreview(Base):
+    """A request to render what a channel would send, answered by the alert worker.
+
+    The API may not run the worker's channel code (the dependency direction is
+    api -> db <- alerts), so it records the request here and waits for the leading worker
+    to store the rendered message in `result`; the API deletes the row once read, and the
+    worker deletes rows nobody came back for.
+    """
+
+    __tablename__ = "notification_previews"
+    __table_args__ = (Index("ix_notification_previews_requested_at", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("alert_channels.id", ondelete="CASCADE"))
+    # Both set: the stored alert of this rule on this host; both None: a sample alert.
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("alert_rules.id", ondelete="CASCADE"))
+    host: Mapped[str | None] = mapped_column(String(253))
+    # Which notification: firing or resolved (AlertStatus values).
+    status: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+    # The worker's answer: title, body, format, would_send, why_not; or error (no such alert).
+    result: Mapped[JSONDict | None] = mapped_column(JSON)
+
+
 class Silence(Base):
     """Mutes notifications matching a rule, a host and/or labels between two instants."""
 

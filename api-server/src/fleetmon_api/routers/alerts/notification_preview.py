@@ -1,32 +1,35 @@
 """Notification preview: what a channel would send, for a sample or an actual alert.
 
-Rendered with the alert worker's own code (fleetmon_alerts.payload builds the payload,
-fleetmon_alerts.preview runs the channel's message functions), so the preview is the message,
-not a description of it. Nothing is sent and nothing is stored.
+The message is rendered by the alert worker with its own payload and channel code, so the
+preview is the message, not a description of it; the API does not import the worker (the
+dependency direction is api -> db <- alerts). It records the request in
+`notification_previews`, the leading worker renders it within a fraction of a second, and
+the API waits for that answer, bounded by `notification_preview_wait_s`. Nothing is sent.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Any, Literal
+import time
+from typing import Annotated, Literal
 
-from fastapi import HTTPException, Query, Request, status
+from fastapi import HTTPException, Query, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from fleetmon_alerts import outbox
-from fleetmon_alerts import payload as payloads
-from fleetmon_alerts.preview import render
 from fleetmon_api.deps import AdminUser, AppSettings, DbSession, State
 from fleetmon_api.routers.alerts.common import Id, make_router
-from fleetmon_db.alerting import AlertStatus, RuleKind
-from fleetmon_db.models import AlertChannel, AlertRule, AlertState
-from fleetmon_db.sample_alert import sample_payload
+from fleetmon_db.models import AlertChannel, AlertState, NotificationPreview
 
 router = make_router()
 
-# How long the sample alert has been firing: long enough to show how times read.
-SAMPLE_FIRING_FOR = timedelta(minutes=35)
+# How often the waiting request looks for the worker's answer.
+POLL_S = 0.1
+
+NO_WORKER = (
+    "the alert worker did not answer within {wait:g} s: is `fleetmon-alerts run` running"
+    " (and connected to this database)?"
+)
 
 
 class NotificationPreviewOut(BaseModel):
@@ -52,59 +55,35 @@ class NotificationPreviewOut(BaseModel):
     )
 
 
-def why_not(ch: AlertChannel, rule: AlertRule | None, alert_status: str) -> str | None:
-    """Why the worker would not send this notification to `ch` (None: it would).
-
-    The decision is the worker's (`outbox.targets`); this only puts it in words.
-    """
-    if not ch.enabled:
-        return "the channel is disabled"
-    if rule is not None and not outbox.targets(rule, [ch]):
-        if rule.channels and ch.name not in rule.channels:
-            return f"rule {rule.name!r} notifies only: {', '.join(rule.channels)}"
-        return f"severity {rule.severity} is below the channel's minimum ({ch.min_severity})"
-    if alert_status == AlertStatus.RESOLVED.value and not ch.send_resolved:
-        return "the channel does not take resolved notifications"
-    return None
-
-
-def _alert_payload(
-    request: Request, state: State, db: DbSession, settings: AppSettings, rule_id: int, host: str,
-    want: str,
-) -> dict[str, Any]:  # fmt: skip
-    rule = db.get(AlertRule, rule_id)
-    alert = db.scalars(
-        select(AlertState).where(AlertState.rule_id == rule_id, AlertState.host == host)
-    ).first()
-    if rule is None or alert is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert of rule {rule_id} on {host!r}")
-    now = state.clock()
-    procs = (
-        payloads.top_processes(state.store, host, now)
-        if want == AlertStatus.FIRING.value and rule.kind != RuleKind.HOST_DOWN
-        else None
-    )
-    body = payloads.build(
-        rule=rule,
-        state=alert,
-        status=want,
-        at=now,
-        public_url=(settings.public_url or str(request.base_url)).rstrip("/"),
-        processes=procs,
-    )
-    if want == AlertStatus.RESOLVED.value and body["ended_at"] is None:
-        body["ended_at"] = body["at"]  # still firing: as if it resolved now
-    return body
+def _wait_for_answer(db: Session, request_id: int, wait_s: float) -> dict[str, object] | None:
+    """The worker's answer to request `request_id`, or None when it did not come in time."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        # End the read transaction each time: SQLite would otherwise keep showing the
+        # snapshot taken before the worker wrote its answer.
+        db.rollback()
+        result = db.scalar(
+            select(NotificationPreview.result).where(
+                NotificationPreview.id == request_id, NotificationPreview.answered_at.is_not(None)
+            )
+        )
+        if result is not None:
+            return dict(result)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(POLL_S)
 
 
 @router.get(
     "/channels/{channel_id}/preview",
     response_model=NotificationPreviewOut,
-    responses={404: {"description": "No such channel, or no such alert"}},
+    responses={
+        404: {"description": "No such channel, or no such alert"},
+        503: {"description": "The alert worker did not answer in time"},
+    },
 )
 def preview_notification(
     channel_id: Id,
-    request: Request,
     state: State,
     settings: AppSettings,
     db: DbSession,
@@ -116,34 +95,56 @@ def preview_notification(
     ] = "firing",
 ) -> NotificationPreviewOut:
     """What this channel would send for a sample alert, or for the alert of `rule_id` on
-    `host` as it stands; secrets the channel keeps (URLs, tokens) are not shown."""
+    `host` as it stands, rendered by the alert worker; secrets the channel keeps (URLs,
+    tokens) are not shown. 503 when no worker answers in time."""
     ch = db.get(AlertChannel, channel_id)
     if ch is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such channel")
     if (rule_id is None) != (host is None):
         raise HTTPException(422, "rule_id and host go together (an alert is a rule on a host)")
-    rule = None
     if rule_id is not None and host is not None:
-        body = _alert_payload(request, state, db, settings, rule_id, host, alert_status)
-        rule = db.get(AlertRule, rule_id)
-    else:
-        now = state.clock()
-        public_url = settings.public_url or str(request.base_url)
-        body = sample_payload(ch.name, public_url, now, admin.username)
-        body["since"] = (now - SAMPLE_FIRING_FOR).isoformat()
-        body["annotations"] = {"summary": f"Sample alert: what channel {ch.name} would send"}
-        body["status"] = alert_status
-        body["ended_at"] = body["at"] if alert_status == "resolved" else None
-    out = render(ch.kind, dict(ch.config or {}), body, ch.repeat_interval_s)
-    reason = why_not(ch, rule, alert_status)
-    return NotificationPreviewOut(
+        alert = db.scalars(
+            select(AlertState.id).where(AlertState.rule_id == rule_id, AlertState.host == host)
+        ).first()
+        if alert is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"no alert of rule {rule_id} on {host!r}"
+            )
+    kind = ch.kind
+    req = NotificationPreview(
         channel_id=ch.id,
-        kind=ch.kind,
+        rule_id=rule_id,
+        host=host,
+        status=alert_status,
+        requested_by=admin.username,
+        requested_at=state.clock(),
+    )
+    db.add(req)
+    db.commit()
+    request_id = req.id
+    try:
+        answer = _wait_for_answer(db, request_id, settings.notification_preview_wait_s)
+    finally:
+        # Read once, or given up on: either way nobody needs the row any more.
+        db.rollback()
+        db.execute(delete(NotificationPreview).where(NotificationPreview.id == request_id))
+        db.commit()
+    if answer is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            NO_WORKER.format(wait=settings.notification_preview_wait_s),
+            headers={"Retry-After": "5"},
+        )
+    if "error" in answer:
+        raise HTTPException(int(str(answer.get("code", 500))), str(answer["error"]))
+    return NotificationPreviewOut(
+        channel_id=channel_id,
+        kind=kind,
         source="sample" if rule_id is None else "alert",
         status=alert_status,
-        title=out.title,
-        format="json" if out.format == "json" else "text",
-        body=out.body,
-        would_send=reason is None,
-        why_not=reason,
+        title=str(answer["title"]),
+        format="json" if answer["format"] == "json" else "text",
+        body=str(answer["body"]),
+        would_send=bool(answer["would_send"]),
+        why_not=None if answer["why_not"] is None else str(answer["why_not"]),
     )

@@ -179,7 +179,12 @@ export function mountChannels(main, { admin, config }) {
     );
     replace(previewSlot, panel);
 
+    // The worker renders each preview (a fraction of a second each): answers can arrive out
+    // of order when the choice changes quickly, and only the latest choice's answer is shown.
+    let latest = 0;
     async function show() {
+      const mine = ++latest;
+      panel.setAttribute("aria-busy", "true");
       const [ruleId, ...rest] = fSource.value ? fSource.value.split(" ") : [];
       const host = rest.join(" ");
       try {
@@ -188,7 +193,8 @@ export function mountChannels(main, { admin, config }) {
           path: { channel_id: ch.id },
           query: { rule_id: ruleId ? Number(ruleId) : undefined, host: ruleId ? host : undefined, status: fStatus.value === "resolved" ? "resolved" : "firing" },
         });
-        if (destroyed) return;
+        if (destroyed || mine !== latest) return;
+        panel.removeAttribute("aria-busy");
         title.textContent = p.title;
         const what = p.format === "json" ? `The request body ${ch.kind} receives (secrets left out).` : "The message as sent.";
         meta.textContent = p.why_not ? `${what} The worker would not send it here: ${p.why_not}.` : what;
@@ -197,7 +203,8 @@ export function mountChannels(main, { admin, config }) {
         panel.dataset.source = p.source;
         panel.dataset.status = p.status;
       } catch (err) {
-        if (isAbort(err)) return;
+        if (isAbort(err) || mine !== latest) return;
+        panel.removeAttribute("aria-busy");
         title.textContent = "";
         meta.textContent = "";
         body.textContent = `Could not render: ${errorText(err)}`;
