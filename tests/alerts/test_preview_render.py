@@ -6,6 +6,7 @@ import json
 
 from fleetmon_alerts import preview
 from fleetmon_alerts.channels import REGISTRY, log, slack
+from fleetmon_alerts.channels.base import headline, value_text
 from fleetmon_db.alerting import CHANNELS
 from tests.alerts.helpers import sample_payload
 
@@ -30,3 +31,14 @@ def test_renderers_use_the_channels_message_code() -> None:
     assert preview.render("log", {}, payload, 3600).body == log.line(payload)
     # The ntfy topic is the secret part of the channel's URL: not shown.
     assert "private-topic" not in preview.render("ntfy", configs["ntfy"], payload, 3600).body
+
+
+def test_titles_read_as_the_receiver_shows_them() -> None:
+    payload = {**sample_payload(), "rule": "disk <90% & (rising) *now*"}
+    shown = f"{headline(payload)}: {value_text(payload)}"
+    slack_out = preview.render("slack", {}, payload, 3600)
+    assert slack_out.title == shown
+    assert "&lt;90% &amp; (rising)" in json.loads(slack_out.body)["text"]  # as posted
+    discord_out = preview.render("discord", {}, payload, 3600)
+    assert discord_out.title == headline(payload)
+    assert r"\<90% & \(rising\) \*now\*" in json.loads(discord_out.body)["content"]

@@ -435,7 +435,9 @@ def test_notification_preview_renders_what_the_channel_sends(
     fields = " ".join(f["text"] for b in blocks["blocks"] for f in b.get("fields", []))
     assert "Firing since" in fields
     assert "(35 min)" in fields
-    assert sample["title"] == blocks["text"]
+    # The title as the reader sees it; the body as posted (mrkdwn-escaped).
+    assert sample["title"].endswith(": 92.50 (> 80)")
+    assert blocks["text"].endswith(": 92.50 (&gt; 80)")
     assert (sample["would_send"], sample["why_not"]) == (True, None)
     assert "secret-path" not in sample["body"]
     resolved = c.get(url, params={"status": "resolved"}, headers=admin).json()

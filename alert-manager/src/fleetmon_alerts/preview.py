@@ -8,6 +8,7 @@ tokens, an ntfy topic) is left out. One renderer per kind in fleetmon_db.alertin
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email import policy
@@ -30,18 +31,35 @@ class Rendered:
     format: str
 
 
+# The title is text as its reader sees it: the sinks' escaping (fleetmon_alerts.escape) undone
+# the way the receiver shows it. Slack shows its three entities as the characters; Discord
+# shows a backslash-escaped character as itself.
+_SLACK_SHOWS = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+_DISCORD_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _as_slack_shows(text: str) -> str:
+    for entity, char in _SLACK_SHOWS:
+        text = text.replace(entity, char)
+    return text
+
+
+def _as_discord_shows(text: str) -> str:
+    return _DISCORD_ESCAPE.sub(r"\1", text)
+
+
 def _json(doc: Any) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False)
 
 
 def _slack(config: Mapping[str, Any], payload: Payload, repeat_s: int) -> Rendered:
     doc = slack.blocks(payload)
-    return Rendered(str(doc["text"]), _json(doc), "json")
+    return Rendered(_as_slack_shows(str(doc["text"])), _json(doc), "json")
 
 
 def _discord(config: Mapping[str, Any], payload: Payload, repeat_s: int) -> Rendered:
     doc = discord.message(payload)
-    return Rendered(str(doc["content"]), _json(doc), "json")
+    return Rendered(_as_discord_shows(str(doc["content"])), _json(doc), "json")
 
 
 def _ntfy(config: Mapping[str, Any], payload: Payload, repeat_s: int) -> Rendered:
