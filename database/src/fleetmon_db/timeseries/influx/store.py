@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from fleetmon_db.timeseries.contract import AsyncWriter, Capabilities, TimeSeriesStore
+from fleetmon_db.timeseries.groupcommit import GroupCommitWriter
 from fleetmon_db.timeseries.influx.client import InfluxClient, auth_headers
 from fleetmon_db.timeseries.influx.influxql import ident, literal
 from fleetmon_db.timeseries.influx.names import encode_name
@@ -78,7 +79,11 @@ class InfluxStore(TimeSeriesStore):
             backend, self.tiers, delay_s=rollup_delay_s, chunk_windows=rollup_chunk_windows
         )
         self._raw = RawWriter(self.lines, self.tiers[0].name, self.rollups, backend.mark, clock)
-        self._async = AsyncRawWriter(self._raw)
+        # Concurrent ingest requests share writes (group commit): a fleet's small batches
+        # would otherwise cost influxd one request each.
+        self._async = GroupCommitWriter(
+            AsyncRawWriter(self._raw), count=lambda b: self.lines.encoder.encode_batch(b)[1]
+        )
 
         # Rollup tier -> watermark, as the rollup bookkeeping stores it (for stitching).
         def watermarks() -> dict[str, int]:
