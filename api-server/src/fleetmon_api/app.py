@@ -19,7 +19,7 @@ from fleetmon_api.ingest.fastpath import FastCompiler
 from fleetmon_api.ingest.fieldtypes import FieldTypes
 from fleetmon_api.ingest.validate import Limits, Validator
 from fleetmon_api.jobs import RollupJob
-from fleetmon_api.keycache import KeyCache
+from fleetmon_api.keycache import KeyCache, KeyRevalidator
 from fleetmon_api.presence import Presence
 from fleetmon_api.ratelimit import RateLimiter
 from fleetmon_api.routers import ROUTERS
@@ -98,8 +98,8 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
         store=store,
         limiter=limiter,
         ledger=ledger,
-        # Per process. Every revocation goes through KeyCache.evict_host: the place where a
-        # cross-worker cache would also tell the other workers (today they lag by the TTL).
+        # Per process: a revocation evicts here at once and in the other workers at their
+        # next revalidation sweep (see keycache.py).
         keys=KeyCache(settings.key_cache_ttl_s),
         presence=Presence(sessions, utc_now),
         telemetry=Telemetry(),
@@ -164,6 +164,9 @@ def create_app(
         app.state.fleetmon = state
         ensure_schema_soon(state.store, state.stop, settings.store_retry_after_s)
         _start(state, "presence-flush", settings.presence_flush_s, state.presence.flush)
+        if settings.key_revalidate_s > 0 and settings.key_cache_ttl_s > 0:
+            sweep = KeyRevalidator(state.keys, state.sessions, state.clock).sweep
+            _start(state, "key-revalidate", settings.key_revalidate_s, sweep)
         rollups = RollupJob(state) if settings.rollup_interval_s > 0 else None
         if rollups is not None:
             _start(state, "rollup", settings.rollup_interval_s, rollups.run_once)

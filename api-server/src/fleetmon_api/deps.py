@@ -174,7 +174,8 @@ def _load_host_key(state: AppState, key: str, digest: str) -> HostIdentity:
     if hk.expires_at is not None and hk.expires_at <= now:
         raise _unauthorized("host API key expired")
     ident = HostIdentity(host_id=hk.host_id, name=name, key_id=hk.id)
-    state.keys.put(digest, ident)
+    expires_in = None if hk.expires_at is None else (hk.expires_at - now).total_seconds()
+    state.keys.put(digest, ident, expires_in)
     return ident
 
 

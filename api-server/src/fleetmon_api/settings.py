@@ -87,8 +87,12 @@ class Settings(BaseSettings):
     cardinality_window_s: float = Field(default=3600.0, gt=0)
     idempotency_ttl_s: int = Field(default=86400, gt=0)
     idempotency_cache_size: int = Field(default=100_000, gt=0)
-    # How long an accepted host key stays cached (revocation in other workers lags this much).
+    # How long an accepted host key is trusted after its last confirmation (0: no cache).
     key_cache_ttl_s: float = Field(default=10.0, ge=0)
+    # Every worker re-checks its cached keys against the database this often, which keeps
+    # them cached under a live fleet and makes a revocation effective everywhere within it;
+    # 0: no re-checks (entries then expire after key_cache_ttl_s).
+    key_revalidate_s: float = Field(default=2.0, ge=0)
 
     # Base URL people reach this server at (links in test notifications); empty: the URL the
     # request came in on.
