@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from fleetmon_db.timeseries.influx.client import InfluxClient
 from fleetmon_db.timeseries.influx.influxql import ident, integer, literal, time_range, where
@@ -37,6 +38,34 @@ GEN_OVERLAP_NS = 60 * NS
 
 # Stored measurement -> stored raw field names that can be rolled up from a source tier.
 Fields = dict[str, list[str]]
+
+# Bounded work per rollup request whatever the fleet's size: at most HOST_GROUP hosts, and
+# a time span holding about ROWS_PER_REQUEST source rows per series (hosts x rows per host;
+# raw rows are counted at RAW_STEP_S, the agent's default interval). One request reads every
+# measurement of its hosts and span; a fleet ten times larger means ten times more requests,
+# never a request ten times longer (one statement over every host timed out at 2,000 hosts).
+HOST_GROUP = 200
+ROWS_PER_REQUEST = 12_000
+RAW_STEP_S = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """What a rollup reads from a source tier: the numeric fields, and the hosts (stored form)."""
+
+    fields: Fields
+    hosts: tuple[str, ...]
+
+
+def span_windows(src: Tier, dst: Tier, hosts: int) -> int:
+    """Destination windows per request for `hosts` hosts (at least one)."""
+    step = src.resolution_s or RAW_STEP_S
+    return max(1, ROWS_PER_REQUEST * step // (max(1, hosts) * dst.resolution_s))
+
+
+def host_condition(stored_hosts: Sequence[str]) -> str:
+    """Matches any of these stored host tag values."""
+    return "(" + " OR ".join(f"{ident('host')} = {literal(h)}" for h in stored_hosts) + ")"
 
 
 class InfluxRollupBackend:
@@ -126,10 +155,32 @@ class InfluxRollupBackend:
                 out[name] = sorted(fields)
         return out
 
-    def roll(self, src: Tier, dst: Tier, start: int, end: int, fields: Fields) -> None:
-        """Every `dst` window in [start, end): one statement per measurement, lines written."""
+    def source_hosts(self, src: Tier) -> tuple[str, ...]:
+        """Every host tag value (stored form) of the source tier, sorted."""
+        (result,) = self.client.query(
+            [f"SHOW TAG VALUES ON {ident(self.client.database)} FROM {ident(src.name)}./.*/"
+             f" WITH KEY = {ident('host')}"]
+        )  # fmt: skip
+        return tuple(sorted({str(v[1]) for _, _, _, values in rows(result) for v in values}))
+
+    def roll(self, src: Tier, dst: Tier, start: int, end: int, sources: Sources) -> None:
+        """Every `dst` window in [start, end): requests of bounded hosts and span, lines written."""
+        if not sources.fields or not sources.hosts:
+            return
+        res = dst.resolution_s * NS
+        for i in range(0, len(sources.hosts), HOST_GROUP):
+            group = sources.hosts[i : i + HOST_GROUP]
+            span = span_windows(src, dst, len(group)) * res
+            for a in range(start, end, span):
+                self._roll_part(src, dst, a, min(end, a + span), sources.fields, group)
+
+    def _roll_part(
+        self, src: Tier, dst: Tier, start: int, end: int, fields: Fields, hosts: Sequence[str]
+    ) -> None:
+        """The `dst` windows of [start, end) for `hosts`: one statement per measurement."""
         stmts = []
         names = sorted(fields)
+        conds = [*time_range(start, end), host_condition(hosts)]
         for m in names:
             cols = []
             for f in fields[m]:
@@ -146,7 +197,7 @@ class InfluxRollupBackend:
             cols = [f"{c} AS {ident(f'c{i}')}" for i, c in enumerate(cols)]
             stmts.append(
                 f"SELECT {', '.join(cols)} FROM {self.client.source(src.name, m)}"
-                f"{where(time_range(start, end))}"
+                f"{where(conds)}"
                 f" GROUP BY time({integer(dst.resolution_s)}s), * fill(none)"
             )
         lines: list[str] = []
@@ -208,11 +259,11 @@ class _Step:
         """Written at once (a mark too many costs a recomputation, never a stale window)."""
         self._b.mark(tier, windows)
 
-    def sources(self, src: Tier) -> Fields:
-        """The numeric fields of every measurement of the source tier."""
-        return self._b.source_fields(src)
+    def sources(self, src: Tier) -> Sources:
+        """The numeric fields of every measurement of the source tier, and its hosts."""
+        return Sources(self._b.source_fields(src), self._b.source_hosts(src))
 
-    def roll(self, src: Tier, dst: Tier, start_ns: int, end_ns: int, sources: Fields) -> None:
+    def roll(self, src: Tier, dst: Tier, start_ns: int, end_ns: int, sources: Sources) -> None:
         """Written at once."""
         self._b.roll(src, dst, start_ns, end_ns, sources)
 

@@ -1,0 +1,73 @@
+"""InfluxDB rollups over many hosts: bounded requests (host groups, time spans) that together
+roll up every host's every window exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetmon_db.timeseries import NS, Aggregate, Point, RangeQuery, Selector
+from fleetmon_db.timeseries.influx import InfluxStore
+from fleetmon_db.timeseries.influx import rollup as influx_rollup
+from fleetmon_db.timeseries.influx.rollup import span_windows
+from fleetmon_db.timeseries.tiers import DEFAULT_TIERS
+from tests.database.helpers import MIN, H
+from tests.support.clock import FakeClock
+from tests.support.stores import fresh_store
+
+HOSTS = 45
+RAW, T5M, T1H, T1D = DEFAULT_TIERS
+
+
+@pytest.fixture
+def influx(
+    request: pytest.FixtureRequest, tmp_path: Path, store_options: dict[str, Any]
+) -> Iterator[InfluxStore]:
+    with fresh_store("influxdb", request, tmp_path, **store_options) as store:
+        assert isinstance(store, InfluxStore)
+        yield store
+
+
+def test_span_is_bounded_by_hosts_and_source_resolution() -> None:
+    assert span_windows(RAW, T5M, 200) == 1  # 200 hosts x 60 raw rows
+    assert span_windows(RAW, T5M, 1) >= 24  # one host: a whole chunk in one request
+    assert span_windows(T5M, T1H, 200) == 5
+    assert span_windows(T1H, T1D, 5000) == 1
+
+
+def test_rollup_in_host_groups_covers_every_host_exactly(
+    influx: InfluxStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 45 hosts in groups of 10: five requests per span, the last one with five hosts.
+    monkeypatch.setattr(influx_rollup, "HOST_GROUP", 10)
+    queries: list[list[str]] = []
+    real_query = influx.client.query
+
+    def counting(stmts: list[str], *args: Any, **kwargs: Any) -> Any:
+        queries.append(stmts)
+        return real_query(stmts, *args, **kwargs)
+
+    monkeypatch.setattr(influx.client, "query", counting)
+    now = clock.now_ns
+    start = now - H
+    points = [
+        Point(f"host-{h:02d}", "cpu", t, {"cpu": "cpu-total"}, {"usage_user": float(h)})
+        for h in range(HOSTS)
+        for t in range(start, now - 10 * MIN, 10 * NS)
+    ]
+    clock.now_ns = start  # written before their windows closed: nothing is dirty
+    influx.write(points)
+    clock.now_ns = now
+    influx.rollup(now)
+    selects = [s for q in queries for s in q if s.startswith("SELECT min(")]
+    assert selects, queries
+    assert all(1 <= s.count('"host" = ') <= 10 for s in selects)
+    # Every host's every 5m window: the mean of a constant is the host's number, 30 samples.
+    q = RangeQuery(Selector("cpu", "usage_user"), start, now - 10 * MIN, 300, Aggregate.COUNT)
+    got = {s.key.host: s for s in influx.query_range(q, now_ns=now)}
+    assert sorted(got) == [f"host-{h:02d}" for h in range(HOSTS)]
+    for series in got.values():
+        assert [v for _, v in series.points] == [30.0] * 10, series
