@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import threading
@@ -22,6 +23,7 @@ from fleetmon_api.jobs import RollupJob
 from fleetmon_api.keycache import KeyCache, KeyRevalidator
 from fleetmon_api.presence import Presence
 from fleetmon_api.ratelimit import RateLimiter
+from fleetmon_api.rolluplag import RollupLag
 from fleetmon_api.routers import ROUTERS
 from fleetmon_api.security import JWTConfig
 from fleetmon_api.settings import Settings
@@ -123,6 +125,7 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
             time.monotonic,
         ),
         field_types=FieldTypes(engine, settings.store_retry_after_s),
+        rollup_lag=RollupLag(store.tiers),
     )
 
 
@@ -167,6 +170,9 @@ def create_app(
         if settings.key_revalidate_s > 0 and settings.key_cache_ttl_s > 0:
             sweep = KeyRevalidator(state.keys, state.sessions, state.clock).sweep
             _start(state, "key-revalidate", settings.key_revalidate_s, sweep)
+        for tier in state.rollup_lag.tiers:
+            gauge = state.telemetry.rollup_lag.labels(tier.name)
+            gauge.set_function(functools.partial(state.rollup_lag.lag_s, tier.name))
         rollups = RollupJob(state) if settings.rollup_interval_s > 0 else None
         if rollups is not None:
             _start(state, "rollup", settings.rollup_interval_s, rollups.run_once)

@@ -54,6 +54,7 @@ class RollupJob:
             if self.leading:
                 log.warning("lost the rollup leader lock; another worker takes over")
             self.leading = False
+            self.read_lag()
             return False
         if not self.leading:
             log.info("this worker (pid %d) runs the rollup and retention job", os.getpid())
@@ -63,12 +64,23 @@ class RollupJob:
         try:
             report = state.store.rollup(now_ns)
             state.store.enforce_retention(now_ns)
-        except Exception:
+        except Exception as exc:
             state.telemetry.rollup_runs.labels("error").inc()
+            state.rollup_lag.ran(False, f"{type(exc).__name__}: {str(exc)[:200]}")
             raise
+        finally:
+            self.read_lag()
         state.telemetry.rollup_runs.labels("ok").inc()
+        state.rollup_lag.ran(True)
         log.debug("rollup wrote %s", dict(report.windows))
         return True
+
+    def read_lag(self) -> None:
+        """Refresh the tiers' watermarks from the store (every worker, leading or not)."""
+        try:
+            self.state.rollup_lag.update(self.state.store.rollups.watermarks())
+        except Exception as exc:  # noqa: BLE001 - the lag stays as last read
+            log.warning("reading the rollup watermarks failed: %s", type(exc).__name__)
 
     def close(self) -> None:
         """Give the lock up, so another worker leads at once."""

@@ -22,6 +22,7 @@ from fleetmon_api.ingest.validate import Validator
 from fleetmon_api.keycache import KeyCache
 from fleetmon_api.presence import Presence
 from fleetmon_api.ratelimit import RateLimiter
+from fleetmon_api.rolluplag import RollupLag
 from fleetmon_api.security import JWTConfig
 from fleetmon_api.settings import Settings
 from fleetmon_api.snapshot import Snapshot
@@ -78,6 +79,7 @@ class AppState:
     # After decoding, before the store: per-host budgets, then the field-type contract.
     cardinality: Cardinality
     field_types: FieldTypes
+    rollup_lag: RollupLag
     clock: Callable[[], datetime] = utc_now
     stop: threading.Event = field(default_factory=threading.Event)
     # The fleet overview's store reads (fleetmon_api.snapshot.Snapshot), per process.

@@ -47,5 +47,12 @@ class Telemetry:
         self.rollup_runs = Counter(
             "fleetmon_rollup_runs", "Rollup + retention runs", ["outcome"], registry=r
         )
+        # Seconds of data not yet rolled up into each tier, from the store's watermarks.
+        self.rollup_lag = Gauge(
+            "fleetmon_rollup_lag_seconds",
+            "Now minus the end of the windows rolled up, per rollup tier",
+            ["tier"],
+            registry=r,
+        )
         self.up = Gauge("fleetmon_up", "1 while the API process serves", registry=r)
         self.up.set(1)

@@ -33,7 +33,8 @@ def health(request: Request, state: State) -> JSON:
     """200 when every dependency answers, 503 when one does not.
 
     Anyone gets `status`; `checks` (each dependency, with the store's error text, which
-    names addresses and versions) only with a signed-in person's Bearer token.
+    names addresses and versions) and `rollups` (each rollup tier's lag and the last run's
+    outcome: reported, never a reason for 503) only with a signed-in person's Bearer token.
 
     InfluxDB 2 clients (they say so in User-Agent, or send `Authorization: Token`) get the
     same verdict in InfluxDB 2's shape, which is what they parse.
@@ -56,6 +57,8 @@ def health(request: Request, state: State) -> JSON:
     body: dict[str, Any] = {"status": "ok" if ok else "degraded"}
     if _signed_in(request, state):
         body["checks"] = checks
+        # Reported, not checked: a lagging tier must not take the API out of service.
+        body["rollups"] = state.rollup_lag.detail()
     return JSON(body, status_code=200 if ok else 503)
 
 

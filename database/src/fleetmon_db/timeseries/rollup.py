@@ -119,6 +119,11 @@ class RollupScheduler(Generic[C]):
         window = first.resolution_s * NS
         return LateCutoff(first.name, window, align_down(now_ns - self.delay_ns, window))
 
+    def watermarks(self) -> dict[str, int]:
+        """Tier name -> end of the windows already rolled up, as stored (read only)."""
+        with self.backend.step() as step:
+            return step.watermarks()
+
     def run(self, now_ns: int) -> RollupReport:
         """Recompute dirty windows, then roll up every closed window, tier after tier."""
         report: dict[str, int] = {}
