@@ -186,3 +186,28 @@ def _overview_host(api: ApiServer, name: str) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     hosts: dict[str, dict[str, Any]] = {h["name"]: h for h in r.json()["hosts"]}
     return hosts[name]
+
+
+def test_fleet_overview_sorts_filters_and_pages_on_the_server(
+    api: ApiServer, seeded: dict[str, Any]
+) -> None:
+    # q-db has the busiest CPU (30 %), q-web 20 %, q-edge none (sorted last either way).
+    r = _get(api, "/api/v1/metrics/overview", q="q-", sort="cpu", order="desc", limit="2")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [h["name"] for h in body["hosts"]] == ["q-db", "q-web"]
+    assert body["total"] >= 3
+    assert body["offset"] == 0
+    rest = _get(
+        api, "/api/v1/metrics/overview", q="q-", sort="cpu", order="desc", limit="2", offset="2"
+    ).json()
+    assert "q-edge" in [h["name"] for h in rest["hosts"]]
+    asc = _get(api, "/api/v1/metrics/overview", q="q-", sort="cpu", order="asc").json()
+    names = [h["name"] for h in asc["hosts"]]
+    assert names.index("q-web") < names.index("q-db") < names.index("q-edge")
+    # Counts stay those of the whole fleet; a status filter that matches nothing is empty.
+    none = _get(api, "/api/v1/metrics/overview", q="q-web", status="down").json()
+    assert none["hosts"] == []
+    assert none["total"] == 0
+    assert none["counts"] == body["counts"]
+    assert _get(api, "/api/v1/metrics/overview", sort="bogus").status_code == 422

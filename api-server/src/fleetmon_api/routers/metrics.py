@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -14,6 +15,7 @@ from fleetmon_api import services
 from fleetmon_api.catalog import CATEGORY_MEASUREMENTS, LOOPBACK_INTERFACES, Category
 from fleetmon_api.deps import DbSession, State, ViewerUser
 from fleetmon_api.errors import ApiError
+from fleetmon_api.fleetview import Order, SortKey, select_rows
 from fleetmon_api.responses import JSON
 from fleetmon_api.state import AppState
 from fleetmon_api.timeparse import check_range, parse_duration, parse_instant
@@ -357,12 +359,22 @@ class OverviewHost(BaseModel):
 
 
 class OverviewOut(BaseModel):
-    """The fleet overview: every host and the count of hosts per status."""
+    """The fleet overview: one page of the matching hosts and the count of hosts per status."""
 
     time: float = Field(description="epoch seconds of the answer")
     values_time: float = Field(description="epoch seconds when the store values were read")
-    counts: dict[str, int]
+    counts: dict[str, int] = Field(description="hosts per status, whole fleet (no filter)")
+    total: int = Field(description="hosts matching q and status (every page)")
+    offset: int
     hosts: list[OverviewHost]
+
+
+class StatusFilter(StrEnum):
+    """Host status to filter by."""
+
+    UP = "up"
+    STALE = "stale"
+    DOWN = "down"
 
 
 # Documented, not validated: the answer is built and rendered straight (see below).
@@ -372,8 +384,23 @@ class OverviewOut(BaseModel):
     response_class=JSON,
     responses={200: {"model": OverviewOut, "description": "Every host's status and values"}},
 )
-def overview(state: State, db: DbSession, _user: ViewerUser) -> JSON:
-    """Every host's status and latest cpu/mem/disk/net/load in one call.
+def overview(
+    state: State,
+    db: DbSession,
+    _user: ViewerUser,
+    q: Annotated[
+        str, Query(max_length=200, description="terms, all must match: name text or label k=v")
+    ] = "",
+    only: Annotated[
+        StatusFilter | None, Query(alias="status", description="only hosts in this status")
+    ] = None,
+    sort: Annotated[SortKey, Query(description="column to sort by")] = SortKey.NAME,
+    order: Annotated[Order, Query(description="asc or desc; missing values last")] = Order.ASC,
+    limit: Annotated[int | None, Query(ge=1, le=1000, description="page size; none: all")] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> JSON:
+    """Hosts' status and latest cpu/mem/disk/net/load in one call: filtered, sorted and paged
+    here, so a page of a large fleet costs the browser one page.
 
     The store values come from a per-worker snapshot re-read in the background once older
     than `overview_cache_s` (never served older than `overview_max_age_s`);
@@ -415,6 +442,10 @@ def overview(state: State, db: DbSession, _user: ViewerUser) -> JSON:
                 **latest.get(name, {}),
             }
         )
+    shown = select_rows(
+        out_hosts, q=q, status=None if only is None else only.value, sort=sort, order=order
+    )
+    page = shown[offset:] if limit is None else shown[offset : offset + limit]
     # Rendered straight with orjson: FastAPI's generic encoding of 1,000 host dicts costs
     # more than everything else here.
     return JSON(
@@ -422,7 +453,9 @@ def overview(state: State, db: DbSession, _user: ViewerUser) -> JSON:
             "time": now_ns / NS,
             "values_time": values_time,
             "counts": dict(counts),
-            "hosts": out_hosts,
+            "total": len(shown),
+            "offset": offset,
+            "hosts": page,
         }
     )
 

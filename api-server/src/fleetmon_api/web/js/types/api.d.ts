@@ -222,6 +222,9 @@ export type NotificationPreviewOut = {
 /** An outbox row: pending until delivered (sent) or given up (failed). */
 export type NotificationStatus = "pending" | "sent" | "failed";
 
+/** Sort direction. */
+export type Order = "asc" | "desc";
+
 /** One host of the fleet overview; a value is absent when the host sent none recently. */
 export type OverviewHost = {
   name: string;
@@ -245,13 +248,17 @@ export type OverviewHost = {
   net_sent_bps?: number | null;
 };
 
-/** The fleet overview: every host and the count of hosts per status. */
+/** The fleet overview: one page of the matching hosts and the count of hosts per status. */
 export type OverviewOut = {
   /** epoch seconds of the answer */
   time: number;
   /** epoch seconds when the store values were read */
   values_time: number;
+  /** hosts per status, whole fleet (no filter) */
   counts: { [key: string]: number };
+  /** hosts matching q and status (every page) */
+  total: number;
+  offset: number;
   hosts: Array<OverviewHost>;
 };
 
@@ -379,6 +386,12 @@ export type SilenceOut = {
   created_by: string | null;
   active: boolean;
 };
+
+/** Columns the overview sorts by. */
+export type SortKey = "status" | "name" | "cpu" | "mem" | "disk" | "load" | "net" | "seen";
+
+/** Host status to filter by. */
+export type StatusFilter = "up" | "stale" | "down";
 
 /** Statistics of one metric of a host over a range (every matching series together). */
 export type SummaryOut = {
@@ -807,7 +820,14 @@ export interface Paths {
   "/api/v1/metrics/overview": {
     get: {
       path: never;
-      query: never;
+      query: {
+        q?: string;
+        status?: StatusFilter | null;
+        sort?: SortKey;
+        order?: Order;
+        limit?: number | null;
+        offset?: number;
+      };
       body: never;
       response: OverviewOut;
     };
