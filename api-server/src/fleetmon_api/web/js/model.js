@@ -77,25 +77,60 @@ export async function loadHost(host, signal) {
 }
 
 /**
- * Every host with its latest headline values, in one call.
- * @param {AbortSignal} [signal]
- * @returns {Promise<FleetRow[]>}
+ * @typedef {object} FleetQuery
+ * @property {string} q filter terms (name text or label k=v, all must match)
+ * @property {string} status "all", "up", "stale" or "down"
+ * @property {"status" | "name" | "cpu" | "mem" | "disk" | "load" | "net" | "seen"} sort
+ * @property {"asc" | "desc"} dir
+ * @property {number} offset
+ * @property {number} limit
  */
-export async function loadFleet(signal) {
-  const data = await get("/api/v1/metrics/overview", { signal });
-  return data.hosts.map((r) => ({
-    name: r.name,
-    status: r.status,
-    labels: r.labels,
-    lastSeen: toEpoch(r.last_seen),
-    cpu: asNum(r.cpu_percent),
-    mem: asNum(r.mem_percent),
-    disk: asNum(r.disk_percent),
-    diskPath: r.disk_path ?? null,
-    rx: asNum(r.net_recv_bps),
-    tx: asNum(r.net_sent_bps),
-    load1: asNum(r.load1),
-  }));
+
+/**
+ * @typedef {object} FleetPage
+ * @property {FleetRow[]} rows the page, filtered and sorted by the server
+ * @property {number} total hosts matching the filter
+ * @property {number} offset
+ * @property {Record<string, number>} counts hosts per status, whole fleet
+ */
+
+/**
+ * One page of hosts with their latest headline values: the server filters, sorts and pages,
+ * so a fleet of thousands never reaches the browser at once.
+ * @param {FleetQuery} view
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<FleetPage>}
+ */
+export async function loadFleet(view, signal) {
+  const data = await get("/api/v1/metrics/overview", {
+    signal,
+    query: {
+      q: view.q.trim(),
+      status: view.status === "all" ? undefined : /** @type {"up" | "stale" | "down"} */ (view.status),
+      sort: view.sort,
+      order: view.dir,
+      limit: view.limit,
+      offset: view.offset,
+    },
+  });
+  return {
+    total: data.total,
+    offset: data.offset,
+    counts: data.counts,
+    rows: data.hosts.map((r) => ({
+      name: r.name,
+      status: r.status,
+      labels: r.labels,
+      lastSeen: toEpoch(r.last_seen),
+      cpu: asNum(r.cpu_percent),
+      mem: asNum(r.mem_percent),
+      disk: asNum(r.disk_percent),
+      diskPath: r.disk_path ?? null,
+      rx: asNum(r.net_recv_bps),
+      tx: asNum(r.net_sent_bps),
+      load1: asNum(r.load1),
+    })),
+  };
 }
 
 /**

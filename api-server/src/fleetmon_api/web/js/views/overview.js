@@ -1,8 +1,9 @@
-// Fleet overview: every host with status, CPU, memory, worst disk, network and last seen.
-// Sortable, filterable by name or label, refreshed every few seconds.
+// Fleet overview: hosts with status, CPU, memory, worst disk, network and last seen, one page
+// at a time. The server filters (name or label), sorts and pages, so a fleet of thousands
+// never builds thousands of rows here; refreshed every few seconds.
 
 import { h, replace } from "../dom.js";
-import { ago, bits, duration, isNum, num } from "../format.js";
+import { ago, bits, duration, num } from "../format.js";
 import { loadFleet, loadActiveAlerts } from "../model.js";
 import { isAbort, poll } from "../live.js";
 import { statusPill, meter, labelChips, severityRank, setAlertBadge, errorText } from "./widgets.js";
@@ -11,65 +12,27 @@ import { statusPill, meter, labelChips, severityRank, setAlertBadge, errorText }
 /** @typedef {import("../types/ui").View} View */
 /** @typedef {import("../model.js").FleetRow} FleetRow */
 /** @typedef {import("../model.js").AlertRow} AlertRow */
-/** @typedef {{key: string, label: string, get: (r: FleetRow) => number | string | null, numeric?: boolean}} Column */
-
-/** @type {Record<string, number>} */
-const STATUS_ORDER = { down: 0, stale: 1, unknown: 2, up: 3 };
+/** @typedef {import("../model.js").FleetQuery} FleetQuery */
+/** @typedef {{key: FleetQuery["sort"], label: string, numeric?: boolean}} Column */
 
 /** @type {Column[]} */
 const COLUMNS = [
-  { key: "status", label: "Status", get: (r) => STATUS_ORDER[r.status] ?? 2 },
-  { key: "name", label: "Host", get: (r) => r.name.toLowerCase() },
-  { key: "cpu", label: "CPU", get: (r) => r.cpu, numeric: true },
-  { key: "mem", label: "Memory", get: (r) => r.mem, numeric: true },
-  { key: "disk", label: "Disk (worst)", get: (r) => r.disk, numeric: true },
-  { key: "load", label: "Load 1m", get: (r) => r.load1, numeric: true },
-  { key: "net", label: "Network in / out", get: (r) => (isNum(r.rx) || isNum(r.tx) ? (r.rx || 0) + (r.tx || 0) : null), numeric: true },
-  { key: "seen", label: "Last seen", get: (r) => r.lastSeen, numeric: true },
+  { key: "status", label: "Status" },
+  { key: "name", label: "Host" },
+  { key: "cpu", label: "CPU", numeric: true },
+  { key: "mem", label: "Memory", numeric: true },
+  { key: "disk", label: "Disk (worst)", numeric: true },
+  { key: "load", label: "Load 1m", numeric: true },
+  { key: "net", label: "Network in / out", numeric: true },
+  { key: "seen", label: "Last seen", numeric: true },
 ];
 
+// Hosts per page: a page renders fast whatever the fleet's size.
+const PAGE = 100;
+
 // Kept for the session so returning from a host page restores the same view.
-const state = { sort: "status", dir: "asc", q: "", status: "all" };
-
-/**
- * @param {FleetRow} row
- * @param {string} q
- */
-function matches(row, q) {
-  if (!q) return true;
-  // Every term must match: "web env=prod" = name contains web AND label env is prod.
-  return q
-    .toLowerCase()
-    .split(/\s+/)
-    .filter(Boolean)
-    .every((term) => {
-      const eq = term.indexOf("=");
-      if (eq > 0) {
-        const k = term.slice(0, eq);
-        const v = term.slice(eq + 1);
-        return Object.entries(row.labels).some(([lk, lv]) => lk.toLowerCase() === k && String(lv).toLowerCase().includes(v));
-      }
-      if (row.name.toLowerCase().includes(term)) return true;
-      return Object.entries(row.labels).some(([lk, lv]) => `${lk}=${lv}`.toLowerCase().includes(term));
-    });
-}
-
-/**
- * @param {FleetRow} a
- * @param {FleetRow} b
- * @param {Column} col
- * @param {string} dir
- */
-function compare(a, b, col, dir) {
-  const va = col.get(a);
-  const vb = col.get(b);
-  // Missing values sort last whatever the direction.
-  const na = va === null || va === undefined;
-  const nb = vb === null || vb === undefined;
-  if (na || nb) return na === nb ? a.name.localeCompare(b.name) : na ? 1 : -1;
-  const c = va < vb ? -1 : va > vb ? 1 : 0;
-  return (dir === "asc" ? c : -c) || a.name.localeCompare(b.name);
-}
+/** @type {{sort: FleetQuery["sort"], dir: FleetQuery["dir"], q: string, status: string, offset: number}} */
+const state = { sort: "status", dir: "asc", q: "", status: "all", offset: 0 };
 
 /**
  * @param {HTMLElement} main
@@ -90,6 +53,9 @@ export function mountOverview(main, { navigate, config }) {
     : {};
   /** @type {FleetRow[]} */
   let rows = [];
+  let total = 0;
+  /** @type {Record<string, number>} */
+  let fleetCounts = {};
   /** @type {Map<string, AlertRow[]>} */
   let alertsByHost = new Map();
   let alertsKnown = false;
@@ -135,8 +101,9 @@ export function mountOverview(main, { navigate, config }) {
                   state.sort = col.key;
                   state.dir = col.numeric ? "desc" : "asc";
                 }
+                state.offset = 0;
                 renderHead();
-                renderBody();
+                reload();
               },
             },
             col.label,
@@ -149,8 +116,8 @@ export function mountOverview(main, { navigate, config }) {
 
   function renderTiles() {
     /** @type {Record<string, number>} */
-    const c = { up: 0, stale: 0, down: 0, unknown: 0 };
-    for (const r of rows) c[r.status in c ? r.status : "unknown"] += 1;
+    const c = { up: 0, stale: 0, down: 0, unknown: 0, ...fleetCounts };
+    const all = Object.values(fleetCounts).reduce((n, v) => n + v, 0);
     const firing = [...alertsByHost.values()].reduce((n, list) => n + list.length, 0);
     /**
      * @param {string} label
@@ -169,8 +136,9 @@ export function mountOverview(main, { navigate, config }) {
           onclick: () => {
             state.status = state.status === filter ? "all" : filter;
             statusSel.value = state.status;
+            state.offset = 0;
             renderTiles();
-            renderBody();
+            reload();
           },
         },
         h("span", { class: "tile-value" }, String(value)),
@@ -178,7 +146,7 @@ export function mountOverview(main, { navigate, config }) {
       );
     replace(
       counts,
-      tile("Hosts", rows.length, "tile-total", "all"),
+      tile("Hosts", all, "tile-total", "all"),
       tile("Up", c.up, "tile-up", "up"),
       tile("Stale", c.stale, "tile-stale", "stale"),
       tile("Down", c.down, "tile-down", "down"),
@@ -186,10 +154,30 @@ export function mountOverview(main, { navigate, config }) {
     );
   }
 
+  const pagerText = h("span", { class: "muted", id: "fleet-page" });
+  const prevBtn = h("button", { type: "button", class: "btn", id: "fleet-prev", onclick: () => turn(-1) }, "Previous");
+  const nextBtn = h("button", { type: "button", class: "btn", id: "fleet-next", onclick: () => turn(1) }, "Next");
+  const pager = h("div", { class: "toolbar pager", "aria-label": "Pages of hosts" }, prevBtn, pagerText, nextBtn);
+
+  /** @param {number} step */
+  function turn(step) {
+    state.offset = Math.max(0, state.offset + step * PAGE);
+    reload();
+  }
+
+  function renderPager() {
+    const first = total === 0 ? 0 : state.offset + 1;
+    const last = Math.min(total, state.offset + rows.length);
+    pagerText.textContent = `${first.toLocaleString()}–${last.toLocaleString()} of ${total.toLocaleString()}`;
+    /** @type {HTMLButtonElement} */ (prevBtn).disabled = state.offset === 0;
+    /** @type {HTMLButtonElement} */ (nextBtn).disabled = state.offset + PAGE >= total;
+    pager.hidden = total <= PAGE && state.offset === 0;
+  }
+
   function renderBody() {
-    const col = COLUMNS.find((c) => c.key === state.sort) || COLUMNS[0];
-    const shown = rows.filter((r) => (state.status === "all" || r.status === state.status) && matches(r, state.q)).sort((a, b) => compare(a, b, col, state.dir));
+    const shown = rows;
     if (!loaded) return;
+    renderPager();
     if (shown.length === 0) {
       replace(
         tbody,
@@ -199,7 +187,7 @@ export function mountOverview(main, { navigate, config }) {
           h(
             "td",
             { colspan: COLUMNS.length, class: "empty" },
-            rows.length === 0 ? "No hosts yet. Enroll an agent and its host appears here within seconds." : "No host matches this filter.",
+            Object.keys(fleetCounts).length === 0 ? "No hosts yet. Enroll an agent and its host appears here within seconds." : "No host matches this filter.",
           ),
         ),
       );
@@ -241,14 +229,20 @@ export function mountOverview(main, { navigate, config }) {
     }
   }
 
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let typing;
   search.addEventListener("input", () => {
     state.q = search.value;
-    renderBody();
+    state.offset = 0;
+    // One request once typing pauses, not one per key.
+    clearTimeout(typing);
+    typing = setTimeout(reload, 200);
   });
   statusSel.addEventListener("change", () => {
     state.status = statusSel.value;
+    state.offset = 0;
     renderTiles();
-    renderBody();
+    reload();
   });
 
   main.append(
@@ -260,6 +254,7 @@ export function mountOverview(main, { navigate, config }) {
       counts,
       h("div", { class: "toolbar" }, h("div", { class: "search-box" }, search), statusSel),
       h("div", { class: "table-wrap card" }, table),
+      pager,
     ),
   );
   renderHead();
@@ -268,8 +263,17 @@ export function mountOverview(main, { navigate, config }) {
 
   const poller = poll(async (signal) => {
     try {
-      const [fleet, alerts] = await Promise.all([loadFleet(signal), loadActiveAlerts(signal).catch(() => null)]);
-      rows = fleet;
+      const view = { ...state, limit: PAGE };
+      const [fleet, alerts] = await Promise.all([loadFleet(view, signal), loadActiveAlerts(signal).catch(() => null)]);
+      // Past the end (hosts went away, or a narrower filter): back to the last page.
+      if (fleet.rows.length === 0 && fleet.total > 0 && state.offset > 0) {
+        state.offset = Math.floor((fleet.total - 1) / PAGE) * PAGE;
+        again();
+        return;
+      }
+      rows = fleet.rows;
+      total = fleet.total;
+      fleetCounts = fleet.counts;
       alertsByHost = new Map();
       alertsKnown = Array.isArray(alerts);
       for (const a of (alerts || []).filter((x) => x.status === "firing")) {
@@ -280,7 +284,8 @@ export function mountOverview(main, { navigate, config }) {
       loaded = true;
       setAlertBadge([...alertsByHost.values()].reduce((n, list) => n + list.length, 0));
       errorBox.hidden = true;
-      subtitle.textContent = `${rows.length} host${rows.length === 1 ? "" : "s"} · updated ${new Date().toLocaleTimeString()}`;
+      const all = Object.values(fleetCounts).reduce((n, v) => n + v, 0);
+      subtitle.textContent = `${all.toLocaleString()} host${all === 1 ? "" : "s"} · updated ${new Date().toLocaleTimeString()}`;
       renderTiles();
       renderBody();
     } catch (err) {
@@ -292,5 +297,17 @@ export function mountOverview(main, { navigate, config }) {
     }
   }, 5000);
 
-  return { destroy: () => poller.stop() };
+  function reload() {
+    poller.now();
+  }
+  function again() {
+    setTimeout(reload, 0);
+  }
+
+  return {
+    destroy: () => {
+      clearTimeout(typing);
+      poller.stop();
+    },
+  };
 }
