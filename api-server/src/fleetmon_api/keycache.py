@@ -2,7 +2,7 @@
 
 An entry is trusted for `ttl_s` after it was last confirmed: when it was verified, or when a
 revalidation sweep last found its key still valid. `KeyRevalidator` sweeps every few seconds
-in every worker (one indexed query for the ids of the keys still valid: not revoked, not
+in every worker (one query for the ids of the keys still valid: not revoked, not
 expired, host not deleted) and evicts the rest, then confirms everything it kept. Under a
 live fleet entries therefore never expire, yet a revocation, rotation or deletion made by
 any worker (or by the CLI, straight in the database) takes effect on every worker within one
@@ -128,20 +128,17 @@ class KeyRevalidator:
             self.cache.sweep(cached, cached, read_at)
             return 0
         now = self._wall()
-        valid: set[int] = set()
-        ids = sorted(cached)
+        # Every valid key id: one plain indexed scan, cheaper to compile and run than an IN
+        # list of every cached id (thousands of bind parameters).
         with self._sessions() as db:
-            # Bounded IN lists: one statement per few thousand cached keys.
-            for i in range(0, len(ids), 5_000):
-                valid.update(
-                    db.scalars(
-                        select(HostKey.id).where(
-                            HostKey.id.in_(ids[i : i + 5_000]),
-                            HostKey.revoked_at.is_(None),
-                            or_(HostKey.expires_at.is_(None), HostKey.expires_at > now),
-                        )
+            valid = set(
+                db.scalars(
+                    select(HostKey.id).where(
+                        HostKey.revoked_at.is_(None),
+                        or_(HostKey.expires_at.is_(None), HostKey.expires_at > now),
                     )
                 )
+            )
         evicted = self.cache.sweep(cached, valid, read_at)
         if evicted:
             log.info("key cache: %d revoked or deleted keys evicted", evicted)
