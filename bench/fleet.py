@@ -5,8 +5,8 @@ throwaway influxd, a PostgreSQL database for the metadata and `fleetmon serve`, 
 hosts, then runs the same fleet twice in one run: line protocol straight to influxd (the
 anchor) and agent JSON (gzip'd) through the API into influxd. Each phase reports sustained
 points/s, request latency, answers by status, CPU of the API, influxd, PostgreSQL and the
-simulator itself (from /proc), and exact accounting: the field values accepted vs the field
-values in the store, host by host.
+simulator itself (from /proc), and exact accounting: the points accepted vs the points in
+the store, host by host.
 
 Options: --hosts N --interval S --seconds S --workers N (API processes; Redis shares their
 state), --quick (200 hosts x 5 s for 20 s), --matrix (the fleets of issue 11 and the knee),
@@ -165,22 +165,38 @@ def influx_query(url: str, q: str, db: str) -> dict[str, object]:
     return answer
 
 
-def stored_values(url: str, db: str, rp: str, since_ns: int, until_ns: int) -> Counter[str]:
-    """Field values stored per host in [since, until) of `db`.`rp`, every measurement."""
-    # The names are this module's constants, the times ints: nothing from outside is spliced.
-    q = (
-        f"SELECT count(*) FROM {ident(db)}.{ident(rp)}./.*/"  # noqa: S608
+def witnesses(template: list[TemplatePoint]) -> dict[str, str]:
+    """Per measurement, a field every point of that measurement in the batch carries."""
+    common: dict[str, set[str]] = {}
+    for p in template:
+        names = set(p.fields)
+        common[p.measurement] = common[p.measurement] & names if p.measurement in common else names
+    missing = [m for m, names in common.items() if not names]
+    if missing:
+        raise ValueError(f"no field common to every point of {missing}: cannot count points")
+    return {m: min(names) for m, names in common.items()}
+
+
+def stored_points(
+    url: str, db: str, rp: str, template: list[TemplatePoint], since_ns: int, until_ns: int
+) -> Counter[str]:
+    """Points stored per host in [since, until) of `db`.`rp`, counted measurement by measurement
+    on a field each of the batch's points of that measurement carries (a line is stored whole
+    or not at all, so this counts points exactly and costs influxd one field per measurement)."""
+    # Names from the agent's own batch and this module, ints for times: quoted, not trusted.
+    stmts = [
+        f"SELECT count({ident(f)}) FROM {ident(db)}.{ident(rp)}.{ident(m)}"  # noqa: S608
         f" WHERE time >= {int(since_ns)} AND time < {int(until_ns)} GROUP BY host"
-    )
-    answer = influx_query(url, q, db)
+        for m, f in sorted(witnesses(template).items())
+    ]
+    answer = influx_query(url, ";".join(stmts), db)
     out: Counter[str] = Counter()
     for result in answer.get("results", []):  # type: ignore[attr-defined]
         if "error" in result:
             raise RuntimeError(f"count query failed: {result['error']}")
         for s in result.get("series", []):
             host = s.get("tags", {}).get("host", "")
-            for row in s["values"]:
-                out[host] += sum(v for v in row[1:] if isinstance(v, int))
+            out[host] += sum(int(row[1]) for row in s["values"] if row[1] is not None)
     return out
 
 
@@ -195,9 +211,9 @@ class Phase:
     results: list[HostResult]
     wall_s: float
     cpu: dict[str, float]
-    accepted_values: int
-    stored_values: int
-    hosts_short: int
+    accepted_points: int
+    stored_points: int
+    missing: dict[str, int]
     points_per_batch: int
 
     @property
@@ -228,10 +244,18 @@ class Phase:
         return self.cpu.get(group, 0.0) / self.wall_s
 
     @property
+    def given_up(self) -> int:
+        """Batches never acknowledged (retries exhausted or refused)."""
+        return sum(r.failed_batches for r in self.results)
+
+    @property
     def loss(self) -> int:
-        """Accepted field values missing from the store, plus batches never accepted."""
-        failed = sum(r.failed_batches for r in self.results)
-        return self.accepted_values - self.stored_values + failed
+        """Accepted points missing from the store, host by host, plus batches given up.
+
+        A host may have more points stored than acknowledged: a batch whose answer came too
+        late for the client was stored all the same (its retry is a duplicate).
+        """
+        return sum(self.missing.values()) + self.given_up
 
     def row(self) -> list[object]:
         """A table row."""
@@ -250,8 +274,9 @@ class Phase:
             cores("postgres"),
             cores("client"),
             f"{self.wall_s:.0f} / {self.seconds:g}",
-            f"{self.stored_values:,} / {self.accepted_values:,}",
-            f"{self.loss:,} ({self.hosts_short} hosts)",
+            f"{self.stored_points:,} / {self.accepted_points:,}",
+            f"{sum(self.missing.values()):,} ({len(self.missing)} hosts), "
+            f"{self.given_up:,} batches given up",
         ]
 
 
@@ -268,8 +293,8 @@ HEADERS = [
     "PG cores",
     "client cores",
     "wall s / s",
-    "values stored / accepted",
-    "loss",
+    "points stored / accepted",
+    "lost points (hosts), batches given up",
 ]
 
 
@@ -345,19 +370,22 @@ def run_phase(
     print(f"{label}: {hosts:,} hosts x {interval:g} s for {seconds:g} s", flush=True)
     since = time.time_ns()
     rig.meter.start()
-    results, wall = asyncio.run(run_fleet(target, payloads, interval=interval, seconds=seconds))
+    results, wall = asyncio.run(
+        run_fleet(target, payloads, interval=interval, seconds=seconds, progress=True)
+    )
     cpu = {g: c for g, c in rig.meter.stop().items() if g in cpu_groups}
     time.sleep(1)  # influxd makes a write visible to queries at once; a margin all the same
-    per_batch = field_count(template)
-    stored = stored_values(rig.influx.url, db, rp, since, time.time_ns() + 60 * 10**9)
-    short = sum(
-        1 for n, r in zip(names, results, strict=True)
-        if stored.get(n, 0) != r.accepted_batches * per_batch
-    )  # fmt: skip
+    per_batch = len(template)
+    stored = stored_points(rig.influx.url, db, rp, template, since, time.time_ns() + 60 * 10**9)
+    missing = {
+        n: r.accepted_batches * per_batch - stored.get(n, 0)
+        for n, r in zip(names, results, strict=True)
+        if stored.get(n, 0) < r.accepted_batches * per_batch
+    }
     phase = Phase(
         label, hosts, interval, seconds, results, wall, cpu,
         sum(r.accepted_batches for r in results) * per_batch, sum(stored[n] for n in names),
-        short, len(template),
+        missing, len(template),
     )  # fmt: skip
     print(table(HEADERS, [phase.row()]), flush=True)
     return phase
@@ -508,7 +536,7 @@ connection, at a random phase and its interval with +-10 % jitter; it waits for 
 before its next batch and retries 429/5xx like the agent. The same fleet writes the same
 points as line protocol straight to influxd in the same run (the anchor). Latency is per
 request; "wall s / s" is the time until the last answer against the scheduled time; loss
-counts values accepted but missing from the store (host by host, `count(*)` in influxd) plus
+counts points accepted but missing from the store (host by host, counted in influxd) plus
 batches never accepted. Load average (1/5/15 min) {load_before[0]:.1f}/{load_before[1]:.1f}/
 {load_before[2]:.1f} before and {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f} after,
 on {os.cpu_count()} cores; {args.workers} API worker(s).

@@ -113,7 +113,20 @@ class Conn:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(self, head: bytes, body: bytes, timeout: float) -> tuple[int, bytes]:
-        """Send one request, return (status, body)."""
+        """Send one request, return (status, body).
+
+        A kept-alive connection the server closed while idle fails without an answer: the
+        request is sent again at once on a new connection, as HTTP clients do.
+        """
+        reused = self.writer is not None
+        try:
+            return await self._request(head, body, timeout)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            if not reused:
+                raise
+        return await self._request(head, body, timeout)
+
+    async def _request(self, head: bytes, body: bytes, timeout: float) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
@@ -247,11 +260,13 @@ async def run_fleet(
     seconds: float,
     jitter: float = 0.1,
     seed: int = 0,
+    progress: bool = False,
 ) -> tuple[list[HostResult], float]:
     """Every host's results and the wall time until the last answer."""
     results = [HostResult() for _ in payloads]
     start = time.time() + 0.5
     t0 = time.perf_counter()
+    reporter = asyncio.create_task(_progress(results, t0)) if progress else None
     async with asyncio.TaskGroup() as tg:
         for i, p in enumerate(payloads):
             tg.create_task(
@@ -260,4 +275,22 @@ async def run_fleet(
                     jitter=jitter, rnd=random.Random(seed * 1_000_003 + i), result=results[i],
                 )
             )  # fmt: skip
+    if reporter is not None:
+        reporter.cancel()
     return results, time.perf_counter() - t0 - 0.5
+
+
+async def _progress(results: list[HostResult], t0: float, every_s: float = 10.0) -> None:
+    """Print the answers so far every `every_s` (a long run shows where it stands)."""
+    while True:
+        await asyncio.sleep(every_s)
+        statuses: Counter[int] = Counter()
+        for r in results:
+            statuses.update(r.statuses)
+        lat = sorted(x for r in results for x in r.latencies[-50:])
+        p99 = lat[int(0.99 * (len(lat) - 1))] * 1000 if lat else 0.0
+        print(
+            f"  {time.perf_counter() - t0:5.0f} s: answers {dict(sorted(statuses.items()))}, "
+            f"recent p99 {p99:.0f} ms",
+            flush=True,
+        )
