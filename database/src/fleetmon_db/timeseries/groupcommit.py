@@ -23,9 +23,10 @@ from fleetmon_db.timeseries.model import PointBatch, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-# Points per merged write: big enough that a busy second's batches share a few writes, small
-# enough that one write does not hold many requests' answers for long.
-MAX_GROUP_POINTS = 5_000
+# Points per merged write: big enough that a busy second's batches share a few writes (two
+# InfluxDB requests of 5,000 points), small enough that one write does not hold many
+# requests' answers for long.
+MAX_GROUP_POINTS = 10_000
 # Writes in flight at once: while one is on the wire the next group fills.
 MAX_INFLIGHT = 2
 
