@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fleetmon_db.timeseries import NS, Aggregate, Point, RangeQuery, Selector
+from fleetmon_db.timeseries import NS, Aggregate, Point, RangeQuery, Selector, StoreTimeout
 from fleetmon_db.timeseries.influx import InfluxStore
 from fleetmon_db.timeseries.influx import rollup as influx_rollup
 from fleetmon_db.timeseries.influx.rollup import span_windows
@@ -71,3 +71,46 @@ def test_rollup_in_host_groups_covers_every_host_exactly(
     assert sorted(got) == [f"host-{h:02d}" for h in range(HOSTS)]
     for series in got.values():
         assert [v for _, v in series.points] == [30.0] * 10, series
+
+
+def test_a_request_that_times_out_is_asked_again_in_halves(
+    influx: InfluxStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # influxd answers groups of up to 12 hosts in time here, larger ones time out.
+    monkeypatch.setattr(influx_rollup, "HOST_GROUP", 45)
+    backend = influx.rollups.backend
+    assert isinstance(backend, influx_rollup.InfluxRollupBackend)
+    real_part = backend._roll_part
+    sizes: list[int] = []
+
+    def slow_for_many(src: Any, dst: Any, a: int, b: int, f: Any, hosts: Any) -> None:
+        sizes.append(len(hosts))
+        if len(hosts) > 12:
+            raise StoreTimeout("influxd did not answer in time (injected)")
+        real_part(src, dst, a, b, f, hosts)
+
+    monkeypatch.setattr(backend, "_roll_part", slow_for_many)
+    now = clock.now_ns
+    start = now - H
+    clock.now_ns = start
+    influx.write(
+        [
+            Point(f"host-{h:02d}", "mem", t, {}, {"used_percent": float(h)})
+            for h in range(HOSTS)
+            for t in range(start, start + 10 * MIN, 10 * NS)
+        ]
+    )
+    clock.now_ns = now
+    influx.rollup(now)
+    assert sizes[:3] == [45, 22, 11]  # 45 timed out, then 22 did, then its halves passed
+    q = RangeQuery(Selector("mem", "used_percent"), start, start + 10 * MIN, 300, Aggregate.COUNT)
+    got = {s.key.host: s for s in influx.query_range(q, now_ns=now)}
+    assert sorted(got) == [f"host-{h:02d}" for h in range(HOSTS)]
+    assert all([v for _, v in s.points] == [30.0, 30.0] for s in got.values())
+    # Past SPLITS halvings the timeout is the run's failure (retried by the next run).
+    monkeypatch.setattr(influx_rollup, "SPLITS", 1)
+    sources = influx_rollup.Sources(backend.source_fields(RAW), backend.source_hosts(RAW))
+    sizes.clear()
+    with pytest.raises(StoreTimeout):
+        backend.roll(RAW, T5M, start, start + 5 * MIN, sources)
+    assert sizes == [45, 22]

@@ -20,6 +20,10 @@ class StoreUnavailable(StoreError):
     """The store cannot be reached or is overloaded; the caller should retry later."""
 
 
+class StoreTimeout(StoreUnavailable):
+    """The store took the request but did not answer in time (a smaller one may pass)."""
+
+
 class PointsDropped(StoreError):
     """The store answered but did not keep every point: never a success (202 means stored).
 

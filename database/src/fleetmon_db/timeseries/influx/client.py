@@ -16,7 +16,7 @@ import orjson
 
 from fleetmon_db.timeseries.influx._http.post import basic_auth
 from fleetmon_db.timeseries.influx.influxql import ident
-from fleetmon_db.timeseries.model import StoreError, StoreUnavailable
+from fleetmon_db.timeseries.model import StoreError, StoreTimeout, StoreUnavailable
 
 STATEMENTS_PER_REQUEST = 50
 
@@ -78,6 +78,8 @@ class InfluxClient:
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             resp = self._client.request(method, path, **kwargs)
+        except httpx.ReadTimeout as exc:
+            raise StoreTimeout(f"InfluxDB at {self.url} did not answer in time: {exc!r}") from exc
         except httpx.TransportError as exc:  # connection refused/reset, timeouts, DNS
             raise StoreUnavailable(f"InfluxDB at {self.url} unreachable: {exc!r}") from exc
         check_status(resp.status_code, lambda: error_text(resp.content, resp.reason_phrase))

@@ -13,6 +13,7 @@ step advances ``gen`` to the newest of them.
 # ruff: noqa: S608  -- every spliced value goes through quoting (influxql.py) or is an int
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
@@ -25,7 +26,7 @@ from fleetmon_db.timeseries.influx.lineprotocol import escape_key, series_prefix
 from fleetmon_db.timeseries.influx.names import decode_name, encode_name
 from fleetmon_db.timeseries.influx.results import rows
 from fleetmon_db.timeseries.influx.write import LineWriter
-from fleetmon_db.timeseries.model import NS
+from fleetmon_db.timeseries.model import NS, StoreTimeout
 from fleetmon_db.timeseries.rollup import DirtyClaim
 from fleetmon_db.timeseries.tiers import Tier
 
@@ -35,6 +36,8 @@ ROLLUP_STATS = ("mean", "min", "max", "count", "sum")
 # Dirty marks are re-read this far behind the last processed generation, so a mark whose
 # write raced with a claim is picked up by the next run (recomputing is idempotent).
 GEN_OVERLAP_NS = 60 * NS
+
+log = logging.getLogger(__name__)
 
 # Stored measurement -> stored raw field names that can be rolled up from a source tier.
 Fields = dict[str, list[str]]
@@ -47,6 +50,9 @@ Fields = dict[str, list[str]]
 HOST_GROUP = 200
 ROWS_PER_REQUEST = 12_000
 RAW_STEP_S = 5
+# A request influxd did not answer in time is asked again as two of half the hosts, down to
+# HOST_GROUP / 2**SPLITS hosts; a store that is down (not slow) is not asked again.
+SPLITS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +178,28 @@ class InfluxRollupBackend:
             group = sources.hosts[i : i + HOST_GROUP]
             span = span_windows(src, dst, len(group)) * res
             for a in range(start, end, span):
-                self._roll_part(src, dst, a, min(end, a + span), sources.fields, group)
+                self._roll_split(src, dst, a, min(end, a + span), sources.fields, group, SPLITS)
+
+    def _roll_split(
+        self,
+        src: Tier,
+        dst: Tier,
+        start: int,
+        end: int,
+        fields: Fields,
+        hosts: Sequence[str],
+        splits: int,
+    ) -> None:
+        """`_roll_part`, asked again in two halves of the hosts if influxd timed out."""
+        try:
+            self._roll_part(src, dst, start, end, fields, hosts)
+        except StoreTimeout:
+            if splits <= 0 or len(hosts) < 2:
+                raise
+            half = len(hosts) // 2
+            log.warning("rollup of %d hosts timed out; asking again in halves", len(hosts))
+            for part in (hosts[:half], hosts[half:]):
+                self._roll_split(src, dst, start, end, fields, part, splits - 1)
 
     def _roll_part(
         self, src: Tier, dst: Tier, start: int, end: int, fields: Fields, hosts: Sequence[str]
