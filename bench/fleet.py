@@ -10,8 +10,10 @@ the store, host by host.
 
 Options: --hosts N --interval S --seconds S --workers N (API processes; Redis shares their
 state), --quick (200 hosts x 5 s for 20 s), --matrix (the fleets of issue 11 and the knee),
---docs (write the `fleet` section of docs/benchmarks.md), --no-direct, --profile-api
-(py-spy record of the API phase, if py-spy is installed).
+--docs (write the `fleet` section of docs/benchmarks.md), --no-direct, --profile-api FILE
+(py-spy record of the API phase, if py-spy is installed), --overview-only (enroll the hosts,
+write one batch per host straight into the store, time the overview: `--hosts 5000
+--overview-only` is the 5,000-host overview target without a 5,000-host fleet running).
 """
 
 from __future__ import annotations
@@ -48,10 +50,11 @@ from bench.fleetclient import (
     template_from_batch,
 )
 from bench.report import table, write_section
+from fleetmon_api import services
 from fleetmon_api.security import new_host_key
 from fleetmon_db import migrate
 from fleetmon_db.db import make_engine, make_sessionmaker
-from fleetmon_db.models import Host, HostKey
+from fleetmon_db.models import Host, HostKey, Role
 from fleetmon_db.timeseries.influx.influxql import ident
 from tests.support.servers import (
     PG_ADMIN_DSN,
@@ -65,6 +68,8 @@ from tests.support.servers import (
 )
 
 SECRET = "bench-fleet-secret-" + "x" * 40
+VIEWER, PASSWORD = "bench-viewer", "bench-viewer-password"
+OVERVIEW_REQUESTS = 40
 DIRECT_DB = "direct"
 STORE_DB = "fleetmon"
 BIN = Path(sys.executable).parent
@@ -82,12 +87,14 @@ def agent_template() -> list[TemplatePoint]:
 
 
 def enroll_hosts(db_url: str, count: int) -> tuple[list[str], list[str]]:
-    """Migrate; create `count` hosts with one API key each (as enrollment does, in bulk)."""
+    """Migrate; create `count` hosts with one API key each (as enrollment does, in bulk) and
+    a viewer for the overview."""
     migrate.upgrade(db_url)
     engine = make_engine(db_url)
     names = [f"fleet-{i:05d}" for i in range(count)]
     keys: list[str] = []
     with make_sessionmaker(engine)() as db:
+        services.create_user(db, VIEWER, PASSWORD, Role.VIEWER)
         hosts = [Host(name=n, labels={"role": "bench"}) for n in names]
         db.add_all(hosts)
         db.flush()
@@ -388,6 +395,12 @@ def run_phase(
         missing, len(template),
     )  # fmt: skip
     print(table(HEADERS, [phase.row()]), flush=True)
+    samples: dict[int, bytes] = {}
+    for r in results:
+        for st, text in r.samples.items():
+            samples.setdefault(st, text)
+    for st, text in sorted(samples.items()):
+        print(f"  first {st} answer: {text.decode(errors='replace')}", flush=True)
     return phase
 
 
@@ -402,6 +415,41 @@ def rollup_outcome(rig: Rig) -> str:
         parts.append("lag " + ", ".join(f"{t} {float(v):.0f} s" for t, v in lags))
     parts.append(f"{failed} failures in the log")
     return "; ".join(parts)
+
+
+def overview_latency(rig: Rig) -> list[list[object]]:
+    """p50/p95 of the fleet page's requests (first page of 100, sorted or filtered), sequential,
+    after one warm-up each, with every enrolled host in the metadata and the fleet's data in
+    the store."""
+    with httpx.Client(base_url=rig.url, timeout=60) as client:
+        tok = client.post("/api/v1/auth/token", data={"username": VIEWER, "password": PASSWORD})
+        tok.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {tok.json()['access_token']}"
+        views = [
+            ("first page of 100, by status", {"limit": "100", "sort": "status"}),
+            ("first page of 100, busiest CPU first", {"limit": "100", "sort": "cpu",
+                                                      "order": "desc"}),
+            ("filter by name, page of 100", {"limit": "100", "q": "fleet-001"}),
+            ("every host (no paging)", {}),
+        ]  # fmt: skip
+        rows: list[list[object]] = []
+        for label, params in views:
+            client.get("/api/v1/metrics/overview", params=params).raise_for_status()
+            times = []
+            for _ in range(OVERVIEW_REQUESTS):
+                t0 = time.perf_counter()
+                r = client.get("/api/v1/metrics/overview", params=params)
+                times.append((time.perf_counter() - t0) * 1000)
+                r.raise_for_status()
+            times.sort()
+            p95 = times[int(0.95 * (len(times) - 1))]
+            rows.append([label, f"{len(rig.names):,}", f"{statistics.median(times):.1f}",
+                         f"{p95:.1f}"])  # fmt: skip
+            print(f"  overview {label}: p50 {rows[-1][2]} ms, p95 {rows[-1][3]} ms", flush=True)
+    return rows
+
+
+OVERVIEW_HEADERS = ["overview request", "hosts", "p50 ms", "p95 ms"]
 
 
 @contextmanager
@@ -437,6 +485,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--no-direct", action="store_true", help="skip the direct-to-influxd anchor")
     ap.add_argument("--docs", action="store_true", help="write docs/benchmarks.md's section")
     ap.add_argument("--profile-api", type=Path, help="py-spy raw profile of the API phase here")
+    ap.add_argument(
+        "--overview-only",
+        action="store_true",
+        help="no fleet phases: one batch per host straight into the store, then the overview",
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.hosts, args.interval, args.seconds = 200, 5.0, 20.0
@@ -455,6 +508,13 @@ def main(argv: list[str]) -> int:
         stack.callback(shutil.rmtree, tmp, True)
         rig = Rig(stack, tmp, max(h for h, _ in fleets), args.workers, args.rollup_interval)
         raw_rp = "raw"
+        if args.overview_only:
+            fleets = []
+            port = int(rig.influx.url.rsplit(":", 1)[1])
+            payloads = [Payloads(n, template) for n in rig.names]
+            print(f"seeding one batch per host for {len(payloads):,} hosts", flush=True)
+            seed = influx_target(port, STORE_DB, raw_rp)
+            asyncio.run(run_fleet(seed, payloads, interval=args.interval, seconds=args.interval))
         for hosts, interval in fleets:
             if not args.no_direct:
                 phases.append(
@@ -478,19 +538,25 @@ def main(argv: list[str]) -> int:
                 )  # fmt: skip
             rollups.append(f"{hosts:,} x {interval:g} s: {rollup_outcome(rig)}")
             print(rollups[-1], flush=True)
+        overview = overview_latency(rig)
     load_after = os.getloadavg()
     result = table(HEADERS, [p.row() for p in phases])
+    result += "\n\n" + table(OVERVIEW_HEADERS, overview)
     print(result)
-    summary = verdict(phases)
+    summary = verdict(phases, overview)
     print(summary)
     if args.docs:
         write_docs(args, phases, rollups, result, summary, load_before, load_after)
     return 0
 
 
-def verdict(phases: list[Phase]) -> str:
+def verdict(phases: list[Phase], overview: list[list[object]]) -> str:
     """Issue 11's targets, met or missed, from this run's rows."""
     rows = []
+    for label, hosts, _, p95 in overview:
+        if "no paging" not in str(label):
+            rows.append([f"overview p95 < 100 ms ({hosts} hosts): {label}", f"{p95} ms",
+                         _ok(float(str(p95)) < 100)])  # fmt: skip
     by = {(p.hosts, p.interval, p.label.startswith("agent")): p for p in phases}
     for (hosts, interval, via_api), p in by.items():
         if not via_api:
@@ -528,7 +594,7 @@ def write_docs(
     load_after: tuple[float, float, float],
 ) -> None:
     """The `fleet` section of docs/benchmarks.md."""
-    med_batch = statistics.median(p.points_per_batch for p in phases)
+    med_batch = statistics.median(p.points_per_batch for p in phases) if phases else 0
     cmd = "uv run python -m bench fleet" + (" --matrix" if args.matrix else "")
     body = f"""Each simulated host has its own enrolled key and posts one real `fleetmon-agent once`
 batch ({med_batch:.0f} points) re-stamped per tick, gzip'd, over its own keep-alive

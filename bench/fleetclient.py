@@ -102,6 +102,8 @@ class HostResult:
     failed_batches: int = 0
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
+    # The first answer body of each refused status (what the server said).
+    samples: dict[int, bytes] = field(default_factory=dict)
 
 
 class Conn:
@@ -195,10 +197,11 @@ def api_target(port: int, keys: list[str]) -> Target:
     return Target("127.0.0.1", port, 202, heads.__getitem__, lambda _i, p, t: p.agent_json(t)[1])
 
 
-def influx_target(port: int, database: str) -> Target:
-    """influxd's /write, line protocol (the anchor)."""
+def influx_target(port: int, database: str, rp: str = "") -> Target:
+    """influxd's /write, line protocol (the anchor; or seeding a store's `rp`)."""
+    rp_param = f"&rp={rp}" if rp else ""
     head = (
-        f"POST /write?db={database}&precision=ns HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"POST /write?db={database}{rp_param}&precision=ns HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n"
     ).encode()
     return Target("127.0.0.1", port, 204, lambda _i: head, lambda _i, p, t: p.line_protocol(t))
@@ -232,9 +235,11 @@ async def run_host(
             for attempt in range(MAX_ATTEMPTS):
                 t0 = time.perf_counter()
                 try:
-                    status, _ = await conn.request(head, body, timeout)
-                except (OSError, asyncio.IncompleteReadError, TimeoutError):
-                    status = 599  # connection error or no answer in time
+                    status, answer = await conn.request(head, body, timeout)
+                except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                    status, answer = 599, repr(exc).encode()  # connection error or no answer
+                if status != target.ok_status:
+                    result.samples.setdefault(status, answer[:300])
                 result.latencies.append(time.perf_counter() - t0)
                 result.statuses[status] += 1
                 if status == target.ok_status:
