@@ -189,9 +189,7 @@ def create_app(
             if rollups is not None:
                 rollups.close()
             state.presence.flush()
-            close = getattr(state.ledger, "close", None)
-            if close is not None:
-                close()
+            await state.ledger.aclose()  # on this loop, which opened its connections
             await state.store.async_writer.aclose()  # on this loop, which opened its connections
             state.store.close()
             state.engine.dispose()

@@ -118,7 +118,7 @@ async def collect(request: Request, host: IngestHost) -> Response:
         state, body.small(), lambda: decode.agent_batch(body.read(), max_points)
     )
     ledger_key = f"{host.host_id}:{batch.batch_id}"
-    if state.ledger.seen(ledger_key):
+    if await state.ledger.seen(ledger_key):
         state.telemetry.duplicates.inc()
         state.presence.touch(host.host_id, batch.agent_version)
         return _accepted(host, batch.batch_id, batch.size, 0, duplicate=True)
@@ -130,7 +130,7 @@ async def collect(request: Request, host: IngestHost) -> Response:
     )
     await _admit(state, host, points)
     written = await _write(state, points, "collect") if points.times else 0
-    state.ledger.record(ledger_key)
+    await state.ledger.record(ledger_key)
     state.presence.touch(host.host_id, batch.agent_version)
     return _accepted(host, batch.batch_id, len(points), written)
 
