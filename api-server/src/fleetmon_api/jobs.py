@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 from fleetmon_api.state import AppState
 from fleetmon_db.leader import LeaderLock, lock_for
@@ -16,6 +17,8 @@ from fleetmon_db.leader import LeaderLock, lock_for
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "rollups"
+# How often a worker that does not run the rollups reads the tiers' watermarks.
+FOLLOWER_LAG_READ_S = 30.0
 
 
 class _OnlyProcess:
@@ -47,6 +50,7 @@ class RollupJob:
         self.state = state
         self.lock = lock or _lock(state.settings.database_url)
         self.leading = False
+        self._lag_read_at = float("-inf")
 
     def run_once(self) -> bool:
         """One run if this worker leads; False if another worker holds the lock."""
@@ -54,7 +58,10 @@ class RollupJob:
             if self.leading:
                 log.warning("lost the rollup leader lock; another worker takes over")
             self.leading = False
-            self.read_lag()
+            # Other workers' /metrics and /health tell the lag too, read less often than the
+            # leader runs (on the SQL stores the read is a transaction of its own).
+            if time.monotonic() - self._lag_read_at >= FOLLOWER_LAG_READ_S:
+                self.read_lag()
             return False
         if not self.leading:
             log.info("this worker (pid %d) runs the rollup and retention job", os.getpid())
@@ -77,6 +84,7 @@ class RollupJob:
 
     def read_lag(self) -> None:
         """Refresh the tiers' watermarks from the store (every worker, leading or not)."""
+        self._lag_read_at = time.monotonic()
         try:
             self.state.rollup_lag.update(self.state.store.rollups.watermarks())
         except Exception as exc:  # noqa: BLE001 - the lag stays as last read
