@@ -8,12 +8,13 @@ points/s, request latency, answers by status, CPU of the API, influxd, PostgreSQ
 simulator itself (from /proc), and exact accounting: the points accepted vs the points in
 the store, host by host.
 
-Options: --hosts N --interval S --seconds S --workers N (API processes; Redis shares their
-state), --quick (200 hosts x 5 s for 20 s), --matrix (the fleets of issue 11 and the knee),
---docs (write the `fleet` section of docs/benchmarks.md), --no-direct, --profile-api FILE
-(py-spy record of the API phase, if py-spy is installed), --overview-only (enroll the hosts,
-write one batch per host straight into the store, time the overview: `--hosts 5000
---overview-only` is the 5,000-host overview target without a 5,000-host fleet running).
+Options: --hosts N --interval S --seconds S; --fleets 500x5,2000x10 (several fleets in turn);
+--workers N (API processes; Redis shares their state); --quick (200 hosts x 5 s for 20 s);
+--matrix (the fleets of issue 11 and the knee); --docs (write the `fleet` section of
+docs/benchmarks.md); --no-direct; --profile-api FILE (py-spy record of the API phase, if
+py-spy is installed); --overview-only (enroll the hosts, write one batch per host straight
+into the store, time the overview: `--hosts 5000 --overview-only` is the 5,000-host
+overview target without a 5,000-host fleet running).
 """
 
 from __future__ import annotations
@@ -482,6 +483,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--rollup-interval", type=float, default=15.0)
     ap.add_argument("--quick", action="store_true", help="200 hosts x 5 s for 20 s")
     ap.add_argument("--matrix", action="store_true", help="issue 11's fleets and the knee")
+    ap.add_argument(
+        "--fleets", help="fleets to run one after the other, e.g. 500x5,2000x10 (hosts x s)"
+    )
     ap.add_argument("--no-direct", action="store_true", help="skip the direct-to-influxd anchor")
     ap.add_argument("--docs", action="store_true", help="write docs/benchmarks.md's section")
     ap.add_argument("--profile-api", type=Path, help="py-spy raw profile of the API phase here")
@@ -494,6 +498,8 @@ def main(argv: list[str]) -> int:
     if args.quick:
         args.hosts, args.interval, args.seconds = 200, 5.0, 20.0
     fleets = MATRIX if args.matrix else [(args.hosts, args.interval)]
+    if args.fleets:
+        fleets = [(int(h), float(s)) for h, s in (f.split("x") for f in args.fleets.split(","))]
     template = agent_template()
     print(
         f"agent batch: {len(template)} points, {field_count(template)} field values; "
@@ -596,6 +602,8 @@ def write_docs(
     """The `fleet` section of docs/benchmarks.md."""
     med_batch = statistics.median(p.points_per_batch for p in phases) if phases else 0
     cmd = "uv run python -m bench fleet" + (" --matrix" if args.matrix else "")
+    if args.fleets:
+        cmd += f" --fleets {args.fleets} --seconds {args.seconds:g}"
     body = f"""Each simulated host has its own enrolled key and posts one real `fleetmon-agent once`
 batch ({med_batch:.0f} points) re-stamped per tick, gzip'd, over its own keep-alive
 connection, at a random phase and its interval with +-10 % jitter; it waits for the answer
