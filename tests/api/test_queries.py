@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from fleetmon_api.routers import metrics
 from tests.api.harness import ApiServer, now_s
 
 
@@ -211,3 +212,32 @@ def test_fleet_overview_sorts_filters_and_pages_on_the_server(
     assert none["total"] == 0
     assert none["counts"] == body["counts"]
     assert _get(api, "/api/v1/metrics/overview", sort="bogus").status_code == 422
+
+
+def _overview_names(api: ApiServer) -> set[str]:
+    r = _get(api, "/api/v1/metrics/overview")
+    assert r.status_code == 200, r.text
+    return {h["name"] for h in r.json()["hosts"]}
+
+
+def test_a_large_fleets_overview_host_list_is_a_snapshot(
+    sqlite_api: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small fleets read the host list per request; past HOST_ROWS_SNAPSHOT_MIN hosts it is a
+    # per-worker snapshot re-read in the background once HOST_ROWS_FRESH_S old.
+    monkeypatch.setattr(metrics, "HOST_ROWS_SNAPSHOT_MIN", 0)
+    monkeypatch.setattr(metrics, "HOST_ROWS_FRESH_S", 2.0)
+    hosts = sqlite_api.state.overview_hosts
+    sqlite_api.enroll("snap-first")
+    try:
+        _overview_names(sqlite_api)  # decides the fleet is large: this read becomes the snapshot
+        _overview_names(sqlite_api)
+        assert hosts.large
+        sqlite_api.enroll("snap-new")
+        assert "snap-new" not in _overview_names(sqlite_api)  # the snapshot, read before
+        deadline = time.monotonic() + 10
+        while "snap-new" not in _overview_names(sqlite_api) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "snap-new" in _overview_names(sqlite_api)
+    finally:
+        hosts.large = False

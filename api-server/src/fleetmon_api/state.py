@@ -60,6 +60,14 @@ class OverviewPools:
 
 
 @dataclass
+class OverviewHosts:
+    """The overview's host list: per request for small fleets, a snapshot for large ones."""
+
+    snapshot: Snapshot[Any] = field(default_factory=lambda: Snapshot("overview hosts"))
+    large: bool = False
+
+
+@dataclass
 class AppState:
     """Everything request handlers share within one process."""
 
@@ -84,6 +92,7 @@ class AppState:
     stop: threading.Event = field(default_factory=threading.Event)
     # The fleet overview's store reads (fleetmon_api.snapshot.Snapshot), per process.
     overview_cache: Snapshot[Any] = field(default_factory=lambda: Snapshot("overview"))
+    overview_hosts: OverviewHosts = field(default_factory=OverviewHosts)
     threads: list[threading.Thread] = field(default_factory=list)
     # Parsing of large ingest bodies, off the event loop. Its own small pool: hostile bodies
     # queue here, never in the pool that runs sync endpoints such as /health, and at most

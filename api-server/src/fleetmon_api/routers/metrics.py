@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from fleetmon_api import services
 from fleetmon_api.catalog import CATEGORY_MEASUREMENTS, LOOPBACK_INTERFACES, Category
@@ -329,6 +330,24 @@ def _overview_values(state: AppState) -> dict[str, dict[str, float | str | None]
     return dict(latest)
 
 
+# Fleets larger than this serve the overview's host list from a snapshot at most
+# HOST_ROWS_MAX_AGE_S old (new hosts appear, deleted ones go, within HOST_ROWS_FRESH_S or so).
+HOST_ROWS_SNAPSHOT_MIN = 1000
+HOST_ROWS_FRESH_S = 1.0
+HOST_ROWS_MAX_AGE_S = 10.0
+
+
+def _host_rows(state: AppState, db: Session | None = None) -> list[Any]:
+    """(id, name, labels, last_seen) of every host, by name."""
+    # Plain columns through Core, not the ORM: a thousand rows through ORM loading (let
+    # alone Host instances) cost more than the query.
+    stmt = select(Host.id, Host.name, Host.labels, Host.last_seen).order_by(Host.name)
+    if db is not None:
+        return list(db.connection().execute(stmt).all())
+    with state.sessions() as own:
+        return list(own.connection().execute(stmt).all())
+
+
 def _before(a: tuple[float, str | None], b: tuple[float, str | None]) -> bool:
     """Whether disk a's path sorts before disk b's (a path beats none)."""
     return b[1] is None or (a[1] is not None and a[1] < b[1])
@@ -416,13 +435,16 @@ def overview(
         cfg.overview_cache_s,
         cfg.overview_max_age_s,
     )
-    # Plain columns through Core, not the ORM: a thousand rows through ORM loading (let
-    # alone Host instances) cost more than the query.
-    rows = (
-        db.connection()
-        .execute(select(Host.id, Host.name, Host.labels, Host.last_seen).order_by(Host.name))
-        .all()
-    )
+    # A large fleet's host list comes from a per-worker snapshot (re-read in the background
+    # once HOST_ROWS_FRESH_S old): reading thousands of rows per request was most of the
+    # overview's time. Small fleets read it per request, so a host shows up at once.
+    if state.overview_hosts.large:
+        rows, _ = state.overview_hosts.snapshot.get(
+            lambda: _host_rows(state), HOST_ROWS_FRESH_S, HOST_ROWS_MAX_AGE_S
+        )
+    else:
+        rows = _host_rows(state, db)
+    state.overview_hosts.large = len(rows) > HOST_ROWS_SNAPSHOT_MIN
     latest, values_time = latest_f.result()
     out_hosts = []
     counts: dict[str, int] = defaultdict(int)
