@@ -75,7 +75,6 @@ def test_fleet_of_200_hosts_loses_nothing(
             run_fleet(api_target(port, keys), payloads, interval=INTERVAL_S, seconds=SECONDS)
         )
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
-        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=30).json()
     finally:
         stop_process(proc)
     log_text = log_path.read_text(errors="replace")
@@ -106,4 +105,3 @@ def test_fleet_of_200_hosts_loses_nothing(
     lags = dict(re.findall(r'fleetmon_rollup_lag_seconds\{tier="(\w+)"\} ([\d.e+]+)', metrics))
     assert sorted(lags) == ["1d", "1h", "5m"], metrics
     assert float(lags["5m"]) <= 300 + 60 + 5, lags
-    assert health["rollups"]["status"] == "ok", health
