@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from fleetmon_db.timeseries import TimeSeriesStore
+from tests.support.influxemu import Emulator, start_emulator
 from tests.support.servers import (
     REDIS_URL,
     InfluxServer,
@@ -39,6 +40,25 @@ def influx_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxSe
         server_missing(exc)
     yield server
     server.stop()
+
+
+def _emulator(version: str, request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    server: InfluxServer = request.getfixturevalue("influx_server")
+    emulator = start_emulator(version, server.url)
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def influx_27(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    """InfluxDB 2.7.12 emulated in front of the session's influxd (tests/support/influxemu)."""
+    yield from _emulator("2.7", request)
+
+
+@pytest.fixture(scope="session")
+def influx_37(request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    """InfluxDB 3.7 emulated in front of the session's influxd (tests/support/influxemu)."""
+    yield from _emulator("3.7", request)
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +91,7 @@ def store_options() -> dict[str, Any]:
 def store(
     request: pytest.FixtureRequest, tmp_path: Path, store_options: dict[str, Any]
 ) -> Iterator[TimeSeriesStore]:
-    """A fresh, empty store of each kind (InfluxDB, SQLite, PostgreSQL) with its schema."""
+    """A fresh, empty store of each kind (InfluxDB 1.6.7 and the 2.7 and 3.7 emulations,
+    SQLite, PostgreSQL) with its schema."""
     with fresh_store(request.param, request, tmp_path, **store_options) as s:
         yield s

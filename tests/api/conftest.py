@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.api.harness import ApiServer, running_api
-from tests.support.stores import STORE_KINDS, store_spec
+from tests.support.stores import API_STORE_KINDS, store_spec
 
 # Rate limits get their own servers; the shared ones must not throttle the other tests.
 UNLIMITED: dict[str, Any] = {
@@ -19,7 +19,7 @@ UNLIMITED: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="session", params=STORE_KINDS)
+@pytest.fixture(scope="session", params=API_STORE_KINDS)
 def api(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiServer]:
