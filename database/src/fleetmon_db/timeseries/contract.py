@@ -43,6 +43,12 @@ class Capabilities:
     # The server also expires data by itself (InfluxDB retention policies and buckets);
     # False: nothing is deleted until `enforce_retention` runs.
     server_retention: bool
+    # `delete_host` can remove a host's points (InfluxDB 3.x cannot delete by predicate:
+    # the API refuses a purge before it changes anything).
+    deletes_hosts: bool = True
+    # `enforce_retention(now)` expires data by the caller's clock; False where only the
+    # server's own retention service does (InfluxDB 2.x/3.x: wall clock, bucket settings).
+    retention_follows_clock: bool = True
 
 
 class AsyncWriter(Protocol):
@@ -93,6 +99,11 @@ class TimeSeriesStore(Protocol):
     def ping(self) -> None:
         """Return if the store answers; raise StoreUnavailable otherwise."""
         ...
+
+    def server_info(self) -> dict[str, Any]:
+        """What the store knows of the server behind it (version, capability set), for
+        operators (/health detail); {} when there is nothing beyond `name`."""
+        return {}
 
     def close(self) -> None:
         """Release connections."""

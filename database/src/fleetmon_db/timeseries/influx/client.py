@@ -24,13 +24,27 @@ Result = dict[str, Any]
 
 
 def error_text(body: bytes, reason: str) -> str:
-    """InfluxDB's `{"error": ...}` message, else the body's start, else the reason phrase."""
+    """InfluxDB's message, else the body's start, else the reason phrase.
+
+    The three shapes: 1.x `{"error": "..."}`; 2.x `{"code": "...", "message": "..."}`
+    (kit/transport/http/error_handler.go); 3.x `{"error": "...", "data": [...]}`, where
+    `data` lists the rejected lines of a partial write (influxdb3_server http.rs).
+    """
     try:
         parsed = json.loads(body)
-        if isinstance(parsed, dict) and parsed.get("error"):
-            return str(parsed["error"])
     except ValueError:
-        pass
+        parsed = None
+    if isinstance(parsed, dict):
+        if parsed.get("error"):
+            text = str(parsed["error"])
+            data = parsed.get("data")
+            if isinstance(data, list) and data:
+                first = data[0] if isinstance(data[0], dict) else {}
+                detail = first.get("error_message") or ""
+                text += f" ({len(data)} lines rejected{': ' + str(detail) if detail else ''})"
+            return text
+        if parsed.get("message"):
+            return str(parsed["message"])
     return body.decode("utf-8", "replace").strip()[:500] or reason
 
 
@@ -85,20 +99,49 @@ class InfluxClient:
         check_status(resp.status_code, lambda: error_text(resp.content, resp.reason_phrase))
         return resp
 
-    def ping(self) -> None:
-        """Raise StoreUnavailable unless /ping answers."""
-        self._send("GET", "/ping")
+    def ping(self) -> tuple[str, str]:
+        """The server's version and build (from /ping); StoreUnavailable unless it answers."""
+        resp = self._send("GET", "/ping")
+        return (
+            resp.headers.get("X-Influxdb-Version", ""),
+            resp.headers.get("X-Influxdb-Build", ""),
+        )
 
-    def query(self, statements: Sequence[str]) -> list[Result]:
-        """One result per statement (one request per STATEMENTS_PER_REQUEST); raise on any error."""
+    def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        json_body: Any = None,
+        accept: Sequence[int] = (),
+    ) -> httpx.Response:
+        """A request to one of the server's own APIs (2.x /api/v2, 3.x /api/v3).
+
+        Statuses in `accept` are returned as they are; other errors raise as `_send` does.
+        """
+        try:
+            resp = self._client.request(method, path, params=params, json=json_body)
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(f"InfluxDB at {self.url} unreachable: {exc!r}") from exc
+        if resp.status_code not in accept:
+            check_status(resp.status_code, lambda: error_text(resp.content, resp.reason_phrase))
+        return resp
+
+    def query(self, statements: Sequence[str], *, rp: str | None = None) -> list[Result]:
+        """One result per statement (one request per STATEMENTS_PER_REQUEST); raise on any error.
+
+        `rp`: the retention policy of sources without one. SHOW statements name their
+        database with `ON` and take the RP from here, never from a qualified FROM (3.x
+        refuses "retention policy in from clause"), which 1.x, 2.x and 3.7+ all accept.
+        """
         out: list[Result] = []
+        params = {"db": self.database, "epoch": "ns"}
+        if rp is not None:
+            params["rp"] = rp
         for i in range(0, len(statements), STATEMENTS_PER_REQUEST):
             chunk = statements[i : i + STATEMENTS_PER_REQUEST]
-            resp = self._send(
-                "POST",
-                "/query",
-                data={"q": ";\n".join(chunk), "db": self.database, "epoch": "ns"},
-            )
+            resp = self._send("POST", "/query", data={"q": ";\n".join(chunk), **params})
             try:
                 # orjson: answers of thousands of series decode 2-3x faster than with json.
                 body = orjson.loads(resp.content)

@@ -253,8 +253,11 @@ class InfluxReads:
 
     def hosts(self) -> list[str]:
         """Every value of the host tag in the database."""
+        # ON names the database and rp= the raw tier: 3.x reads database `<db>/raw`; 2.x
+        # reads its default DBRP mapping (the deployment maps the raw bucket); 1.x every RP.
         (result,) = self._client.query(
-            [f"SHOW TAG VALUES ON {ident(self._client.database)} WITH KEY = {ident('host')}"]
+            [f"SHOW TAG VALUES ON {ident(self._client.database)} WITH KEY = {ident('host')}"],
+            rp=self._raw,
         )
         return sorted({decode_name(r[1]) for _, _, _, values in rows(result) for r in values})
 

@@ -56,6 +56,30 @@ def create_retention_policies(client: InfluxClient, tiers: Sequence[Tier]) -> No
             )
 
 
+def configure_databases(client: InfluxClient, tiers: Sequence[Tier]) -> None:
+    """InfluxDB 3.x: database `<db>/<tier>` per tier with the tier's retention.
+
+    3.x creates a database on its first write without retention; the store sets it through
+    `/api/v3/configure/database` (create, or update when it exists: 409).
+    """
+    for tier in tiers:
+        body = {"db": f"{client.database}/{tier.name}", "retention_period": f"{tier.retention_s}s"}
+        resp = client.api("POST", "/api/v3/configure/database", json_body=body, accept=(409,))
+        if resp.status_code == 409:
+            client.api("PUT", "/api/v3/configure/database", json_body=body)
+
+
+def check_buckets(client: InfluxClient, tiers: Sequence[Tier]) -> list[str]:
+    """InfluxDB 2.x: the buckets `<db>/<tier>` that are missing (the deployment makes them)."""
+    missing = []
+    for tier in tiers:
+        name = f"{client.database}/{tier.name}"
+        resp = client.api("GET", "/api/v2/buckets", params={"name": name}, accept=(404,))
+        if resp.status_code == 404 or not (resp.json().get("buckets") or []):
+            missing.append(name)
+    return missing
+
+
 def drop_expired_shards(client: InfluxClient, tiers: Sequence[Tier], now_ns: int) -> None:
     """Drop shards that ended before each tier's retention (1.x); else the server does it.
 

@@ -140,8 +140,10 @@ class InfluxRollupBackend:
 
     def source_fields(self, src: Tier) -> Fields:
         """Stored measurement -> stored raw field names that can be rolled up from `src`."""
+        # The RP as the rp= parameter, not in FROM: 3.x refuses "retention policy in from
+        # clause" and reads database `<db>/<rp>` from ON + rp=; 1.x and 2.x take it too.
         (result,) = self.client.query(
-            [f"SHOW FIELD KEYS ON {ident(self.client.database)} FROM {ident(src.name)}./.*/"]
+            [f"SHOW FIELD KEYS ON {ident(self.client.database)} FROM /.*/"], rp=src.name
         )
         out: Fields = {}
         for name, _, _, values in rows(result):

@@ -8,20 +8,29 @@ retention and the rollup backend.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from fleetmon_db.timeseries.contract import AsyncWriter, Capabilities, TimeSeriesStore
 from fleetmon_db.timeseries.groupcommit import GroupCommitWriter
 from fleetmon_db.timeseries.influx.client import InfluxClient, auth_headers
-from fleetmon_db.timeseries.influx.influxql import ident, literal
-from fleetmon_db.timeseries.influx.names import encode_name
+from fleetmon_db.timeseries.influx.purge import delete_from_buckets, drop_series
 from fleetmon_db.timeseries.influx.read import InfluxReads
-from fleetmon_db.timeseries.influx.retention import create_retention_policies, drop_expired_shards
+from fleetmon_db.timeseries.influx.retention import (
+    check_buckets,
+    configure_databases,
+    create_retention_policies,
+    drop_expired_shards,
+)
 from fleetmon_db.timeseries.influx.rollup import InfluxRollupBackend
 from fleetmon_db.timeseries.influx.summary import InfluxSummaries
+from fleetmon_db.timeseries.influx.version import InfluxFeatures, features
 from fleetmon_db.timeseries.influx.write import AsyncRawWriter, LineWriter, RawWriter
 from fleetmon_db.timeseries.model import (
+    NS,
     Aggregate,
     Point,
     PointBatch,
@@ -30,22 +39,20 @@ from fleetmon_db.timeseries.model import (
     Selector,
     SeriesData,
     SeriesKey,
+    StoreError,
+    StoreUnavailable,
     Summary,
 )
 from fleetmon_db.timeseries.rollup import RollupScheduler
 from fleetmon_db.timeseries.tiers import DEFAULT_TIERS, Tier, validate_tiers
+
+log = logging.getLogger(__name__)
 
 
 class InfluxStore(TimeSeriesStore):
     """TimeSeriesStore on InfluxDB through /write and /query (InfluxQL)."""
 
     name = "influxdb"
-    capabilities = Capabilities(
-        concurrent_queries=True,
-        combined_aggregates=True,
-        native_async_writes=True,
-        server_retention=True,
-    )
 
     def __init__(
         self,
@@ -78,7 +85,14 @@ class InfluxStore(TimeSeriesStore):
         self.rollups = RollupScheduler(
             backend, self.tiers, delay_s=rollup_delay_s, chunk_windows=rollup_chunk_windows
         )
-        self._raw = RawWriter(self.lines, self.tiers[0].name, self.rollups, backend.mark, clock)
+        self._raw = RawWriter(
+            self.lines,
+            self.tiers[0].name,
+            self.rollups,
+            backend.mark,
+            clock,
+            hidden_before=self._hidden_before,
+        )
         # Concurrent ingest requests share writes (group commit): a fleet's small batches
         # would otherwise cost influxd one request each.
         self._async = GroupCommitWriter(
@@ -91,21 +105,90 @@ class InfluxStore(TimeSeriesStore):
 
         self._reads = InfluxReads(self.client, self.tiers, clock, watermarks)
         self._summaries = InfluxSummaries(self.client, self.tiers, clock, watermarks)
+        self._clock = clock
+        self._features: InfluxFeatures | None = None
+        self._probe_lock = threading.Lock()
 
     @property
     def database(self) -> str:
         """The InfluxDB database (1.x) or the database a 2.x/3.x bucket mapping serves."""
         return self.client.database
 
+    # -- the server and what it can do ----------------------------------------------------
+
+    def _hidden_before(self) -> int | None:
+        """3.x: points older than this are taken but hidden (raw retention, our clock)."""
+        if self.features.major != 3:
+            return None
+        return self._clock() - self.tiers[0].retention_s * NS
+
+    @property
+    def features(self) -> InfluxFeatures:
+        """The server's version and capability set, probed once (/ping).
+
+        Raises UnsupportedServer for a version that cannot serve the store (3.0-3.6),
+        StoreUnavailable while the server does not answer (the next call probes again).
+        """
+        if self._features is None:
+            with self._probe_lock:
+                if self._features is None:
+                    found = features(*self.client.ping())
+                    log.info("InfluxDB capabilities: %s", found.as_dict())
+                    self._features = found
+        return self._features
+
+    @property
+    def capabilities(self) -> Capabilities:  # type: ignore[override]
+        """The same on every version but for deleting and clock-driven expiry.
+
+        Probes the server if it has not answered yet; while it cannot be reached, those two
+        read as on 1.x (`delete_host` and `enforce_retention` probe again themselves).
+        """
+        try:
+            f: InfluxFeatures | None = self.features
+        except StoreUnavailable:
+            f = None
+        return Capabilities(
+            concurrent_queries=True,
+            combined_aggregates=True,
+            native_async_writes=True,
+            server_retention=True,
+            deletes_hosts=f is None or f.delete != "none",
+            retention_follows_clock=f is None or f.drops_shards,
+        )
+
+    def server_info(self) -> dict[str, Any]:
+        """The probed version and capability set ({} until the server has answered)."""
+        return self._features.as_dict() if self._features is not None else {}
+
     # -- lifecycle ------------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Create the database and one retention policy per tier (1.x); 2.x/3.x map buckets."""
-        create_retention_policies(self.client, self.tiers)
+        """Probe the server, then make the tiers exist as that version allows.
+
+        1.x: the database and one retention policy per tier; 2.x: the buckets come from the
+        deployment (checked, a missing one is logged); 3.x: a database per tier with its
+        retention, through the configure API.
+        """
+        f = self.features
+        if f.manages_retention_policies:
+            create_retention_policies(self.client, self.tiers)
+        elif f.configures_databases:
+            configure_databases(self.client, self.tiers)
+        else:
+            missing = check_buckets(self.client, self.tiers)
+            if missing:
+                log.error(
+                    "InfluxDB %s: buckets %s are missing; create them with their tiers' "
+                    "retention and a default DBRP mapping (docs/storage.md)",
+                    f.version,
+                    ", ".join(missing),
+                )
 
     def ping(self) -> None:
-        """Raise StoreUnavailable unless /ping answers."""
-        self.client.ping()
+        """Raise StoreUnavailable unless /ping answers (UnsupportedServer for 3.0-3.6)."""
+        self._features = None  # a server upgraded in place answers with its new version
+        _ = self.features
 
     def close(self) -> None:
         """Close the connection pools (and the write pipeline's threads)."""
@@ -170,9 +253,20 @@ class InfluxStore(TimeSeriesStore):
     # -- deletion and retention -----------------------------------------------------------
 
     def delete_host(self, host: str) -> None:
-        """Drop every series of the host (DROP SERIES spans every retention policy)."""
-        self.client.query([f"DROP SERIES WHERE {ident('host')} = {literal(encode_name(host))}"])
+        """Delete every point of the host in every tier: DROP SERIES (1.x), /api/v2/delete
+        per bucket (2.x); StoreError on 3.x, which cannot delete by predicate."""
+        f = self.features
+        if f.delete == "drop-series":
+            drop_series(self.client, host)
+        elif f.delete == "api-v2-delete":
+            delete_from_buckets(self.client, self.tiers, host)
+        else:
+            raise StoreError(
+                f"InfluxDB {f.version} cannot delete points by host (no delete by predicate "
+                "on 3.x); they expire with each tier's retention"
+            )
 
     def enforce_retention(self, now_ns: int) -> None:
-        """Drop shards past each tier's retention (1.x); the server expires them too."""
-        drop_expired_shards(self.client, self.tiers, now_ns)
+        """Drop shards past each tier's retention (1.x); 2.x/3.x expire by themselves."""
+        if self.features.drops_shards:
+            drop_expired_shards(self.client, self.tiers, now_ns)

@@ -8,7 +8,9 @@ windows that late points fall into before writing the points.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,7 +21,7 @@ from fleetmon_db.timeseries.influx._http.asyncpost import AsyncPostPool
 from fleetmon_db.timeseries.influx._http.post import Answer, PostPool, Target
 from fleetmon_db.timeseries.influx.client import check_status, error_text
 from fleetmon_db.timeseries.influx.lineprotocol import LineEncoder
-from fleetmon_db.timeseries.model import PointBatch, StoreError, StoreUnavailable
+from fleetmon_db.timeseries.model import PointBatch, PointsDropped
 from fleetmon_db.timeseries.rollup import RollupScheduler
 
 log = logging.getLogger(__name__)
@@ -35,19 +37,48 @@ PIPELINE_DEPTH = 2
 _LP_TYPE = "text/plain; charset=utf-8"
 
 
-def check_write(answer: Answer, rp: str) -> None:
-    """Raise for a failed write, except points dropped as older than the RP keeps."""
+def partial_write(answer: Answer) -> PointsDropped | None:
+    """The points a write answer says were not kept, in any InfluxDB version's words.
+
+    - 1.x: 400 `{"error": "partial write: points beyond retention policy dropped=N"}` (or a
+      field type conflict, "... dropped=N").
+    - 2.x: 422 `{"code": "unprocessable entity", "message": "failure writing points to
+      database: partial write: ... dropped=N"}`; from 2.7.12 the retention case reads
+      "dropped N points outside retention policy of duration ..." (influxdb #26303).
+    - 3.x: 400 `{"error": "partial write of line protocol occurred", "data": [one entry
+      per rejected line]}`. (3.x keeps points older than the retention and hides them.)
+    """
+    if answer.status < 400 or answer.status >= 500:
+        return None
     try:
-        check_status(answer.status, lambda: error_text(answer.body, answer.reason))
-    except StoreUnavailable:
-        raise
-    except StoreError as exc:
-        msg = str(exc)
-        # Points older than the RP's duration are expired by policy; the rest were stored.
-        if "partial write" in msg and "beyond retention policy" in msg and "conflict" not in msg:
-            log.debug("InfluxDB dropped points beyond the retention of %s: %s", rp, msg)
-            return
-        raise
+        body = json.loads(answer.body)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    data = body.get("data")
+    message = str(body.get("error") or body.get("message") or "")
+    if "partial write of line protocol" in message and isinstance(data, list):
+        details = "; ".join(
+            str(d.get("error_message", "")) for d in data[:3] if isinstance(d, dict)
+        )
+        return PointsDropped(f"{message}: {details}" if details else message, dropped=len(data))
+    if "partial write" not in message:
+        return None
+    m = _DROPPED.search(message)
+    return PointsDropped(message, dropped=int(m.group(1)) if m else None)
+
+
+_DROPPED = re.compile(r"dropped=(\d+)")
+
+
+def check_write(answer: Answer, rp: str) -> None:
+    """Raise for a failed write: PointsDropped (counted) when the server kept only some."""
+    dropped = partial_write(answer)
+    if dropped is not None:
+        log.debug("InfluxDB kept only part of a write to %s: %s", rp, dropped.reason)
+        raise dropped
+    check_status(answer.status, lambda: error_text(answer.body, answer.reason))
 
 
 class LineWriter:
@@ -181,9 +212,28 @@ class RawWriter:
         rollups: RollupScheduler[Any],
         mark: Callable[[str, Collection[int]], None],
         clock: Callable[[], int],
+        hidden_before: Callable[[], int | None] = lambda: None,
     ) -> None:
         self.lines, self.rp = lines, rp
         self._rollups, self.mark, self._clock = rollups, mark, clock
+        self._hidden_before = hidden_before
+
+    def check_hidden(self, batch: PointBatch) -> None:
+        """Raise PointsDropped for points the server took but will never show.
+
+        InfluxDB 3.x answers 204 for points older than the database's retention and hides
+        them from every query; 1.x and 2.x refuse them (a partial write, counted). 202 means
+        stored, so the store counts them itself.
+        """
+        cutoff = self._hidden_before()
+        if cutoff is None or min(batch.times) >= cutoff:
+            return
+        hidden = sum(1 for t in batch.times if t < cutoff)
+        raise PointsDropped(
+            f"{hidden} points older than the retention of {self.rp} were accepted by InfluxDB "
+            "but are hidden from queries (InfluxDB 3.x)",
+            dropped=hidden,
+        )
 
     def late(self, batch: PointBatch) -> tuple[str, set[int]] | None:
         """The first rollup tier and the windows of it that late points fall into, if any."""
@@ -200,7 +250,9 @@ class RawWriter:
         if late is not None:
             # Marks first: a crash in between costs a recomputation, never a stale window.
             self.mark(*late)
-        return self.lines.write_batch(batch, self.rp)
+        written = self.lines.write_batch(batch, self.rp)
+        self.check_hidden(batch)
+        return written
 
 
 class AsyncRawWriter:
@@ -217,7 +269,9 @@ class AsyncRawWriter:
         late = raw.late(batch)
         if late is not None:
             await asyncio.to_thread(raw.mark, *late)
-        return await raw.lines.awrite_batch(batch, raw.rp)
+        written = await raw.lines.awrite_batch(batch, raw.rp)
+        raw.check_hidden(batch)
+        return written
 
     async def aclose(self) -> None:
         """Close the event loop's write connections."""
