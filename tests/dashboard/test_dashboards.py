@@ -15,8 +15,11 @@ import yaml
 
 from dashboard import generate
 from fleetmon_db.timeseries import NS, Point, open_store
+from fleetmon_db.timeseries.tiers import DEFAULT_TIERS
 from tests.support.agent import agent_once_batch
+from tests.support.influxemu import Emulator
 from tests.support.servers import InfluxServer
+from tests.support.stores import provision_v2_buckets
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARDS = sorted((ROOT / "dashboard" / "dashboards").glob("*.json"))
@@ -65,11 +68,22 @@ def test_dashboards_are_well_formed_and_use_the_provisioned_datasource() -> None
                 assert '"host" =~ /^$host$/' in target["query"], (path.name, panel["title"])
 
 
-@pytest.fixture(scope="module")
-def seeded_influx(influx_server: InfluxServer) -> str:
-    """An InfluxDB database holding two real agent batches ten seconds apart."""
+# Grafana's datasource on InfluxDB 1.x, and on 2.7 as compose deploys it (buckets and the
+# default DBRP mapping from deploy/influxdb-init; emulated: tests/support/influxemu).
+GRAFANA_INFLUX = ("influxdb", "influxdb-2.7-emulated")
+
+
+@pytest.fixture(scope="module", params=GRAFANA_INFLUX)
+def seeded_influx(request: pytest.FixtureRequest, influx_server: InfluxServer) -> tuple[str, str]:
+    """(InfluxDB URL, database) holding two real agent batches ten seconds apart."""
     db = "dashboards"
-    store = open_store(f"{influx_server.url}/{db}")
+    url = influx_server.url
+    if request.param != "influxdb":
+        emulator: Emulator = request.getfixturevalue("influx_27")
+        url = emulator.url
+        db = "dashboards_v2"
+        provision_v2_buckets(influx_server.url, url, db, DEFAULT_TIERS)
+    store = open_store(f"{url}/{db}")
     try:
         store.ensure_schema()
         now = time.time()
@@ -89,7 +103,7 @@ def seeded_influx(influx_server: InfluxServer) -> str:
             )
     finally:
         store.close()
-    return db
+    return url, db
 
 
 def _render(query: str) -> str:
@@ -104,13 +118,10 @@ def _render(query: str) -> str:
     ids=[f"{b}:{t}:{x['refId']}" for b, t, x in _targets()],
 )
 def test_panel_query_returns_agent_data(
-    board: str, title: str, target: dict[str, Any], seeded_influx: str, influx_server: InfluxServer
+    board: str, title: str, target: dict[str, Any], seeded_influx: tuple[str, str]
 ) -> None:
-    resp = httpx.post(
-        f"{influx_server.url}/query",
-        data={"db": seeded_influx, "q": _render(target["query"])},
-        timeout=10,
-    )
+    url, db = seeded_influx
+    resp = httpx.post(f"{url}/query", data={"db": db, "q": _render(target["query"])}, timeout=10)
     assert resp.status_code == 200, resp.text
     result = resp.json()["results"][0]
     assert "error" not in result, f"{board} / {title}: {result.get('error')}"
@@ -118,3 +129,23 @@ def test_panel_query_returns_agent_data(
     assert series, f"{board} / {title}: no data for {target['query']!r}"
     values = [v for s in series for row in s["values"] for v in row[1:] if v is not None]
     assert values, f"{board} / {title}: only nulls"
+
+
+def _variables() -> Iterator[tuple[str, str]]:
+    for path in BOARDS:
+        for var in json.loads(path.read_text()).get("templating", {}).get("list", []):
+            if var.get("datasource", {}).get("type") == "influxdb":
+                yield path.name, var["query"]
+
+
+@pytest.mark.parametrize(("board", "query"), list(_variables()))
+def test_template_variable_lists_the_host(
+    board: str, query: str, seeded_influx: tuple[str, str]
+) -> None:
+    """The host picker's unqualified SHOW TAG VALUES: on 2.7 it needs the default DBRP
+    mapping that the compose init creates."""
+    url, db = seeded_influx
+    resp = httpx.post(f"{url}/query", data={"db": db, "q": query}, timeout=10)
+    result = resp.json()["results"][0]
+    assert "error" not in result, f"{board}: {result.get('error')}"
+    assert sorted({row[1] for s in result["series"] for row in s["values"]}) == [HOST]

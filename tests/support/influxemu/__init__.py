@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from tests.support.influxemu.proxy import Backend, Emulator, Version
 from tests.support.influxemu.v2 import V27
-from tests.support.influxemu.v3 import V37
+from tests.support.influxemu.v3 import V36, V37
 
-VERSIONS: dict[str, type[Version]] = {"2.7": V27, "3.7": V37}
+VERSIONS: dict[str, type[Version]] = {"2.7": V27, "3.6": V36, "3.7": V37}
 
 
 def start_emulator(version: str, backend_url: str) -> Emulator:
-    """Serve InfluxDB `version` ("2.7" or "3.7") in front of the influxd at `backend_url`."""
+    """Serve InfluxDB `version` ("2.7", "3.6" or "3.7") in front of the influxd at `backend_url`."""
     cls = VERSIONS[version]
 
     def make(backend: Backend) -> Version:

@@ -203,3 +203,35 @@ def _seconds(text: Any) -> int | None:
         return None
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)\s*([smhdw])", str(text)))
+
+
+class V36(V37):
+    """InfluxDB 3.6 Core, which fleetmon refuses: /query is `query_influxql_inner`
+    (influxdata/influxdb v3.6.0, influxdb3_server/src/http.rs) with one statement per
+    request and a database in the statement that must equal the `db` parameter."""
+
+    version = "3.6.0"
+
+    async def query(self, query: Query) -> Response:
+        texts = split_statements(query.q)
+        error = None
+        if len(texts) != 1:
+            error = "must provide only one InfluxQl statement per query"
+        else:
+            st = parse(texts[0])
+            # resolve_dbrp: a qualified source names database "<db>/<rp>".
+            named = {
+                f"{s.database}/{s.retention_policy}" if s.retention_policy else s.database
+                for s in st.sources
+                if s.database
+            } | ({st.on} - {""})
+            if query.db and named and named != {query.db}:
+                error = (
+                    f"provided a database in both the parameters ({query.db}) and query string "
+                    f"({next(iter(named))}) that do not match, if providing a query that "
+                    "specifies the database, you can omit the 'database' parameter from your "
+                    "request"
+                )
+        if error is not None:
+            return json_response({"error": error}, 400, self.headers())
+        return await super().query(query)
