@@ -49,6 +49,9 @@ def health(request: Request, state: State) -> JSON:
     try:
         state.store.ping()
         checks["store"] = {"status": "ok", "kind": state.store.name}
+        server = state.store.server_info()
+        if server:  # the server's version and the capability set the store probed
+            checks["store"]["server"] = server
     except StoreError as exc:
         checks["store"] = {"status": "error", "kind": state.store.name, "error": str(exc)[:200]}
     ok = all(c["status"] == "ok" for c in checks.values())

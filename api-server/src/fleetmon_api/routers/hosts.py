@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -117,7 +117,14 @@ def get_host(host: HostName, state: State, db: DbSession, _user: ViewerUser) -> 
     return host_view(state, row, now, services.active_key_counts(db, now).get(row.id, 0))
 
 
-@router.delete("/{host}", status_code=204, responses={404: {"description": "No such host"}})
+@router.delete(
+    "/{host}",
+    status_code=204,
+    responses={
+        404: {"description": "No such host"},
+        409: {"description": "purge=true, but the time-series store cannot delete points"},
+    },
+)
 async def delete_host(
     host: HostName,
     state: State,
@@ -129,6 +136,14 @@ async def delete_host(
 
     def work() -> None:
         row = services.get_host(db, host)
+        # Refused before anything changes: deleting the row first would orphan the points.
+        if purge and not state.store.capabilities.deletes_hosts:
+            raise HTTPException(
+                409,
+                f"the time-series store ({state.store.name}) cannot delete a host's points "
+                "(InfluxDB 3.x has no delete by predicate); delete the host without "
+                "purge=true and its points expire with the retention tiers",
+            )
         host_id = row.id
         db.delete(row)
         db.commit()

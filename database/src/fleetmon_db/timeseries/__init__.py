@@ -26,6 +26,7 @@ from fleetmon_db.timeseries.model import (
     StoreUnavailable,
     Summary,
     TierSpan,
+    UnsupportedServer,
     series_key,
 )
 from fleetmon_db.timeseries.tiers import DEFAULT_TIERS, Tier, pick_tier
@@ -55,6 +56,7 @@ __all__ = [
     "Tier",
     "TierSpan",
     "TimeSeriesStore",
+    "UnsupportedServer",
     "open_store",
     "pick_tier",
     "series_key",

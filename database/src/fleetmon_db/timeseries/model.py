@@ -24,6 +24,11 @@ class StoreTimeout(StoreUnavailable):
     """The store took the request but did not answer in time (a smaller one may pass)."""
 
 
+class UnsupportedServer(StoreError):
+    """The store's server is a version that cannot serve fleetmon; the message names the
+    version and what to do. Not retried: it will not change until the server does."""
+
+
 class PointsDropped(StoreError):
     """The store answered but did not keep every point: never a success (202 means stored).
 

@@ -21,13 +21,11 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from fleetmon_db.timeseries.model import StoreError
+from fleetmon_db.timeseries.model import UnsupportedServer
 
 Delete = Literal["drop-series", "api-v2-delete", "none"]
 
-
-class UnsupportedServer(StoreError):
-    """The InfluxDB version cannot serve the store; the message says what to do."""
+__all__ = ["InfluxFeatures", "UnsupportedServer", "features"]
 
 
 @dataclass(frozen=True, slots=True)
