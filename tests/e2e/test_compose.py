@@ -27,11 +27,19 @@ import redis
 
 from fleetmon_alerts.settings import KNOWN as WORKER_VARIABLES
 from fleetmon_api.settings import known_variables
+from fleetmon_db.timeseries import Point, open_store
 from fleetmon_db.timeseries.tiers import DEFAULT_TIERS
 from tests.conftest import server_missing
 from tests.e2e import compose
+from tests.support.influxemu import Emulator
 from tests.support.receiver import Receiver
-from tests.support.servers import ServerMissing, free_port, start_influxd, stop_process
+from tests.support.servers import (
+    InfluxServer,
+    ServerMissing,
+    free_port,
+    start_influxd,
+    stop_process,
+)
 
 BIN = Path(sys.executable).parent
 # What an operator puts in .env (docs/operations.md).
@@ -280,22 +288,69 @@ def test_compose_uses_only_settings_that_exist() -> None:
             assert key in known, f"Dockerfile: {key} is not a fleetmon setting"
 
 
-def test_influxdb_2_init_creates_one_bucket_per_tier() -> None:
-    """The compose InfluxDB 2.x set-up creates `<db>/<tier>` for every tier fleetmon writes,
-    with the tier's retention (fleetmon cannot create buckets through the v1 API)."""
+def test_influxdb_2_init_creates_the_buckets_and_the_default_mapping(
+    tmp_path: Path, influx_server: InfluxServer, influx_27: Emulator
+) -> None:
+    """deploy/influxdb-init, run as the influxdb:2.7 image runs it (its environment from this
+    compose file), against InfluxDB 2.7.12 emulated: one bucket `<db>/<tier>` per tier with
+    the tier's retention, and the default DBRP mapping without which unqualified InfluxQL
+    (the host list, Grafana's queries) fails on 2.7. The `influx` CLI of the image is
+    replaced by the same API calls (tests/support/influxemu/influx_cli.py)."""
     doc = compose.load(DOTENV)
-    influx = doc["services"]["influxdb"]["environment"]
+    env = doc["services"]["influxdb"]["environment"]
     store_url = doc["services"]["api"]["environment"]["FLEETMON_STORE_URL"]
     database = urlsplit(store_url).path.strip("/")
-    buckets = {influx["DOCKER_INFLUXDB_INIT_BUCKET"]: influx["DOCKER_INFLUXDB_INIT_RETENTION"]}
-    script = (compose.ROOT / "deploy" / "influxdb-init" / "10-fleetmon-buckets.sh").read_text()
-    specs = re.search(r"for spec in ([^;]+);", script)
-    assert specs is not None
-    for spec in specs.group(1).split():
-        rp, retention = spec.split(":")
-        buckets[f"{database}/{rp}"] = retention
-    hours = {name: int(value.removesuffix("h")) for name, value in buckets.items()}
-    assert hours == {f"{database}/{t.name}": t.retention_s // 3600 for t in DEFAULT_TIERS}
+    assert env["DOCKER_INFLUXDB_INIT_BUCKET"] == f"{database}/raw"
+    # What the image's own set-up does before the init scripts: the org and the raw bucket.
+    hours = int(env["DOCKER_INFLUXDB_INIT_RETENTION"].removesuffix("h"))
+    httpx.post(
+        f"{influx_27.url}/api/v2/buckets",
+        json={
+            "name": env["DOCKER_INFLUXDB_INIT_BUCKET"],
+            "retentionRules": [{"type": "expire", "everySeconds": hours * 3600}],
+        },
+    ).raise_for_status()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    cli = bin_dir / "influx"
+    cli.write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" -m tests.support.influxemu.influx_cli "$@"\n'
+    )
+    cli.chmod(0o755)
+    script = compose.ROOT / "deploy" / "influxdb-init" / "10-fleetmon-buckets.sh"
+    try:
+        subprocess.run(
+            ["sh", str(script)],
+            env={
+                **{k: str(v) for k, v in env.items()},
+                "PATH": f"{bin_dir}:{os.environ['PATH']}",
+                "PYTHONPATH": str(compose.ROOT),
+                "INFLUX_HOST": influx_27.url,
+            },
+            cwd=compose.ROOT,
+            check=True,
+            timeout=60,
+        )
+        rps = httpx.post(
+            f"{influx_server.url}/query", data={"q": f'SHOW RETENTION POLICIES ON "{database}"'}
+        ).json()["results"][0]["series"][0]["values"]
+        retention_h = {row[0]: int(row[1].split("h")[0]) for row in rps if row[0] != "autogen"}
+        assert retention_h == {t.name: t.retention_s // 3600 for t in DEFAULT_TIERS}
+        store = open_store(f"{influx_27.url}/{database}", influx_token=DOTENV["INFLUX_TOKEN"])
+        try:
+            store.ensure_schema()
+            store.write([Point("init-host", "cpu", time.time_ns(), {}, {"usage_user": 1.0})])
+            assert store.hosts() == ["init-host"]
+        finally:
+            store.close()
+        # Grafana's host variable: unqualified, answered through the default mapping.
+        grafana = httpx.post(
+            f"{influx_27.url}/query",
+            data={"db": database, "q": 'SHOW TAG VALUES WITH KEY = "host"'},
+        ).json()["results"][0]
+        assert "error" not in grafana, grafana
+    finally:
+        httpx.post(f"{influx_server.url}/query", data={"q": f'DROP DATABASE "{database}"'})
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,9 @@ where InfluxDB says so (influxdata/influxdb, tag v2.7.12):
   AND, values as double-quoted identifiers) is run on the real server as an InfluxQL
   DELETE with the same tag conditions and time range. Not emulated: 1.6.7's DELETE spans
   every RP of the database, where 2.7 deletes from the one bucket.
-- `/api/v2/buckets?name=` lists the bucket (id and orgID) when the RP exists.
+- `/api/v2/buckets`: `GET ?name=` lists the bucket (id and orgID) when the RP exists;
+  `POST` creates it (what `influx bucket create` sends; see influx_cli.py).
+- `/api/v2/dbrps`: `POST` creates a mapping; a default one makes unqualified reads work.
 """
 
 from __future__ import annotations
@@ -153,6 +155,8 @@ class V27(Version):
             return await self._create_dbrp(json.loads(body))
         if path == "/api/v2/buckets" and request.method == "GET":
             return await self._buckets(request.query_params.get("name", ""))
+        if path == "/api/v2/buckets" and request.method == "POST":
+            return await self._create_bucket(json.loads(body))
         if path == "/api/v2/delete" and request.method == "POST":
             return await self._delete(request, json.loads(body))
         return self.error(404, "not found", "path not found")
@@ -180,6 +184,25 @@ class V27(Version):
             else []
         )
         return json_response({"buckets": buckets}, 200, self.headers())
+
+    async def _create_bucket(self, spec: dict[str, Any]) -> Response:
+        """POST /api/v2/buckets: the bucket `db/rp` as RP `rp` of database `db`."""
+        name = str(spec["name"])
+        db, _, rp = name.partition("/")
+        if not rp:
+            return self.error(422, "unprocessable entity", "emulated buckets are named <db>/<rp>")
+        seconds = sum(int(r.get("everySeconds", 0)) for r in spec.get("retentionRules") or ())
+        duration = f"{seconds}s" if seconds else "INF"
+        if rp in await self.backend.retention_policies(db):
+            return self.error(422, "conflict", f"bucket with name {name} already exists")
+        await self.backend.query(
+            [
+                f'CREATE DATABASE "{db}"',
+                f'CREATE RETENTION POLICY "{rp}" ON "{db}" DURATION {duration} REPLICATION 1',
+            ]
+        )
+        bucket = {"id": bucket_id(name), "orgID": ORG_ID, "name": name, "type": "user"}
+        return json_response(bucket, 201, self.headers())
 
     async def _delete(self, request: Request, spec: dict[str, Any]) -> Response:
         params = request.query_params
