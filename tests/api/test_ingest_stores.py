@@ -5,9 +5,20 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 
+from tests.api.conftest import ApiServers
 from tests.api.harness import ApiServer, batch, now_s, running_api
 from tests.support.servers import free_port
+from tests.support.stores import API_STORE_KINDS, EMULATED, STORE_KINDS
+
+
+@pytest.fixture(
+    scope="module", params=[*API_STORE_KINDS, *(k for k in STORE_KINDS if k in EMULATED)]
+)
+def api(request: pytest.FixtureRequest, api_servers: ApiServers) -> ApiServer:
+    """The ingest path on every store kind, InfluxDB 2.7 and 3.7 (emulated) included."""
+    return api_servers.get(request.param)
 
 
 def _count(api: ApiServer, host: str, metric: str) -> int:
