@@ -40,7 +40,6 @@ from fleetmon_db.timeseries.model import (
     SeriesData,
     SeriesKey,
     StoreError,
-    StoreUnavailable,
     Summary,
 )
 from fleetmon_db.timeseries.rollup import RollupScheduler
@@ -129,25 +128,25 @@ class InfluxStore(TimeSeriesStore):
         Raises UnsupportedServer for a version that cannot serve the store (3.0-3.6),
         StoreUnavailable while the server does not answer (the next call probes again).
         """
-        if self._features is None:
+        found = self._features
+        if found is None:
             with self._probe_lock:
-                if self._features is None:
-                    found = features(*self.client.ping())
-                    log.info("InfluxDB capabilities: %s", found.as_dict())
-                    self._features = found
-        return self._features
+                found = self._features or self._probe()
+        return found
+
+    def _probe(self) -> InfluxFeatures:
+        found = features(*self.client.ping())
+        if found != self._features:
+            log.info("InfluxDB capabilities: %s", found.as_dict())
+        self._features = found
+        return found
 
     @property
     def capabilities(self) -> Capabilities:  # type: ignore[override]
-        """The same on every version but for deleting and clock-driven expiry.
-
-        Probes the server if it has not answered yet; while it cannot be reached, those two
-        read as on 1.x (`delete_host` and `enforce_retention` probe again themselves).
-        """
-        try:
-            f: InfluxFeatures | None = self.features
-        except StoreUnavailable:
-            f = None
+        """The same on every version but for deleting and clock-driven expiry, which are
+        known once the server has answered (`ensure_schema`, `ping`); until then they read
+        as on 1.x, and `delete_host` and `enforce_retention` probe for themselves."""
+        f = self._features
         return Capabilities(
             concurrent_queries=True,
             combined_aggregates=True,
@@ -186,9 +185,11 @@ class InfluxStore(TimeSeriesStore):
                 )
 
     def ping(self) -> None:
-        """Raise StoreUnavailable unless /ping answers (UnsupportedServer for 3.0-3.6)."""
-        self._features = None  # a server upgraded in place answers with its new version
-        _ = self.features
+        """Raise StoreUnavailable unless /ping answers (UnsupportedServer for 3.0-3.6).
+
+        Each answer updates the capability set: a server upgraded in place is seen."""
+        with self._probe_lock:
+            self._probe()
 
     def close(self) -> None:
         """Close the connection pools (and the write pipeline's threads)."""
