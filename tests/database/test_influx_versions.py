@@ -136,3 +136,19 @@ def test_2_7_12_retention_drop_is_counted_in_its_own_words(
     finally:
         store.close()
         httpx.post(f"{influx_server.url}/query", data={"q": f'DROP DATABASE "{db}"'})
+
+
+@pytest.mark.parametrize("kind", ["influxdb", "influxdb-2.7-emulated", "influxdb-3.7-emulated"])
+def test_field_type_conflict_is_counted_in_every_version(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A field that changes type is refused by every version, each in its own shape
+    (1.x `{"error"}` 400, 2.x `{"code","message"}` 422, 3.x `{"error","data"}` 400), and
+    the store reports the point dropped, never a success."""
+    with fresh_store(kind, request, tmp_path) as store:
+        now = time.time_ns()
+        store.write([pt("a", now - 2 * 60 * NS, {"usage_user": 1.0})])
+        with pytest.raises(PointsDropped) as info:
+            store.write([pt("a", now - 60 * NS, {"usage_user": "text"})])
+        assert info.value.dropped == 1
+        assert "conflict" in str(info.value)
