@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from fleetmon_db.timeseries import open_store
+from fleetmon_api.stores import ensure_schema_soon
+from fleetmon_db.timeseries import UnsupportedServer, open_store
 from tests.api.harness import ApiServer, batch, running_api
+from tests.support.influxemu import start_emulator
+from tests.support.servers import InfluxServer
 from tests.support.stores import store_spec
 
 
@@ -62,3 +67,25 @@ def test_purge_deletes_where_the_server_can_and_refuses_first_where_not(
         assert r.status_code == 204
     finally:
         store.close()
+
+
+def test_start_up_refuses_influxdb_3_6_with_one_line(
+    influx_server: InfluxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The API's start-up step (ensure_schema_soon, run by its lifespan) logs one line and
+    raises: the server does not start, and does not retry a version that cannot work."""
+    emulator = start_emulator("3.6", influx_server.url)
+    store = open_store(f"{emulator.url}/fleetmon")
+    try:
+        with (
+            caplog.at_level(logging.ERROR, logger="fleetmon_api.stores"),
+            pytest.raises(UnsupportedServer),
+        ):
+            ensure_schema_soon(store, threading.Event(), 0.1)
+        (line,) = [r.getMessage() for r in caplog.records if r.name == "fleetmon_api.stores"]
+        assert line.startswith("InfluxDB 3.6.0 (Core) cannot serve fleetmon")
+        assert "upgrade InfluxDB to 3.7 or later" in line
+        assert "\n" not in line
+    finally:
+        store.close()
+        emulator.stop()
