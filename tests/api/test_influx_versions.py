@@ -12,7 +12,7 @@ import pytest
 from fleetmon_api.stores import ensure_schema_soon
 from fleetmon_db.timeseries import UnsupportedServer, open_store
 from tests.api.harness import ApiServer, batch, running_api
-from tests.support.influxemu import start_emulator
+from tests.support.influxemu import TOKEN, start_emulator
 from tests.support.servers import InfluxServer
 from tests.support.stores import store_spec
 
@@ -75,7 +75,7 @@ def test_start_up_refuses_influxdb_3_6_with_one_line(
     """The API's start-up step (ensure_schema_soon, run by its lifespan) logs one line and
     raises: the server does not start, and does not retry a version that cannot work."""
     emulator = start_emulator("3.6", influx_server.url)
-    store = open_store(f"{emulator.url}/fleetmon")
+    store = open_store(f"{emulator.url}/fleetmon?token={TOKEN}")
     try:
         with (
             caplog.at_level(logging.ERROR, logger="fleetmon_api.stores"),

@@ -17,7 +17,7 @@ from dashboard import generate
 from fleetmon_db.timeseries import NS, Point, open_store
 from fleetmon_db.timeseries.tiers import DEFAULT_TIERS
 from tests.support.agent import agent_once_batch
-from tests.support.influxemu import Emulator
+from tests.support.influxemu import TOKEN, Emulator
 from tests.support.servers import InfluxServer
 from tests.support.stores import provision_v2_buckets
 
@@ -71,6 +71,8 @@ def test_dashboards_are_well_formed_and_use_the_provisioned_datasource() -> None
 # Grafana's datasource on InfluxDB 1.x, and on 2.7 as compose deploys it (buckets and the
 # default DBRP mapping from deploy/influxdb-init; emulated: tests/support/influxemu).
 GRAFANA_INFLUX = ("influxdb", "influxdb-2.7-emulated")
+# What the provisioned datasource sends (dashboard/provisioning/datasources/fleetmon.yaml).
+GRAFANA = {"Authorization": f"Token {TOKEN}"}
 
 
 @pytest.fixture(scope="module", params=GRAFANA_INFLUX)
@@ -83,7 +85,7 @@ def seeded_influx(request: pytest.FixtureRequest, influx_server: InfluxServer) -
         url = emulator.url
         db = "dashboards_v2"
         provision_v2_buckets(influx_server.url, url, db, DEFAULT_TIERS)
-    store = open_store(f"{url}/{db}")
+    store = open_store(f"{url}/{db}", influx_token=TOKEN)
     try:
         store.ensure_schema()
         now = time.time()
@@ -121,7 +123,9 @@ def test_panel_query_returns_agent_data(
     board: str, title: str, target: dict[str, Any], seeded_influx: tuple[str, str]
 ) -> None:
     url, db = seeded_influx
-    resp = httpx.post(f"{url}/query", data={"db": db, "q": _render(target["query"])}, timeout=10)
+    resp = httpx.post(
+        f"{url}/query", data={"db": db, "q": _render(target["query"])}, headers=GRAFANA, timeout=10
+    )
     assert resp.status_code == 200, resp.text
     result = resp.json()["results"][0]
     assert "error" not in result, f"{board} / {title}: {result.get('error')}"
@@ -145,7 +149,7 @@ def test_template_variable_lists_the_host(
     """The host picker's unqualified SHOW TAG VALUES: on 2.7 it needs the default DBRP
     mapping that the compose init creates."""
     url, db = seeded_influx
-    resp = httpx.post(f"{url}/query", data={"db": db, "q": query}, timeout=10)
+    resp = httpx.post(f"{url}/query", data={"db": db, "q": query}, headers=GRAFANA, timeout=10)
     result = resp.json()["results"][0]
     assert "error" not in result, f"{board}: {result.get('error')}"
     assert sorted({row[1] for s in result["series"] for row in s["values"]}) == [HOST]

@@ -14,7 +14,7 @@ from fleetmon_db.timeseries.influx import InfluxStore
 from fleetmon_db.timeseries.influx.version import UnsupportedServer, features
 from fleetmon_db.timeseries.tiers import DEFAULT_TIERS
 from tests.database.helpers import H, pt
-from tests.support.influxemu import Emulator, start_emulator
+from tests.support.influxemu import TOKEN, Emulator, start_emulator
 from tests.support.servers import InfluxServer
 from tests.support.stores import fresh_store, provision_v2_buckets
 
@@ -61,7 +61,7 @@ def influx_36(influx_server: InfluxServer) -> Iterator[Emulator]:
 
 
 def test_store_refuses_influxdb_3_6_at_start_up(influx_36: Emulator) -> None:
-    store = open_store(f"{influx_36.url}/fleetmon")
+    store = open_store(f"{influx_36.url}/fleetmon?token={TOKEN}")
     try:
         with pytest.raises(UnsupportedServer, match=r"InfluxDB 3\.6\.0 \(Core\)"):
             store.ensure_schema()
@@ -71,6 +71,7 @@ def test_store_refuses_influxdb_3_6_at_start_up(influx_36: Emulator) -> None:
         resp = httpx.post(
             f"{influx_36.url}/query",
             data={"db": "fleetmon", "q": 'SELECT last(*) FROM "fleetmon"."raw"./.*/'},
+            headers={"Authorization": f"Token {TOKEN}"},
         )
         assert "do not match" in resp.json()["error"]
     finally:
@@ -101,7 +102,7 @@ def test_2_7_unqualified_reads_need_the_default_dbrp_mapping(
         for t in DEFAULT_TIERS
     ]
     httpx.post(f"{influx_server.url}/query", data={"q": ";".join(stmts)}).raise_for_status()
-    store = open_store(f"{influx_27.url}/{db}")
+    store = open_store(f"{influx_27.url}/{db}?token={TOKEN}")
     try:
         store.ensure_schema()
         store.write([pt("a", time.time_ns() - 60 * NS, {"x": 1.0})])
@@ -117,7 +118,7 @@ def test_2_7_12_retention_drop_is_counted_in_its_own_words(
 ) -> None:
     db = "v2_retention"
     provision_v2_buckets(influx_server.url, influx_27.url, db, DEFAULT_TIERS)
-    store = open_store(f"{influx_27.url}/{db}")
+    store = open_store(f"{influx_27.url}/{db}?token={TOKEN}")
     try:
         now = time.time_ns()
         with pytest.raises(PointsDropped) as info:
@@ -125,7 +126,7 @@ def test_2_7_12_retention_drop_is_counted_in_its_own_words(
         assert info.value.dropped == 1
         assert "dropped 1 points outside retention policy of duration 24h0m0s" in str(info.value)
         # A 2.x error body is read for its message, not shown as JSON.
-        bad = open_store(f"{influx_27.url}/no_such_bucket")
+        bad = open_store(f"{influx_27.url}/no_such_bucket?token={TOKEN}")
         try:
             with pytest.raises(StoreError, match=r"\(404\): database not found") as err:
                 bad.write([pt("a", now, {"x": 1.0})])
@@ -152,3 +153,14 @@ def test_field_type_conflict_is_counted_in_every_version(
             store.write([pt("a", now - 60 * NS, {"usage_user": "text"})])
         assert info.value.dropped == 1
         assert "conflict" in str(info.value)
+
+
+def test_2_7_without_the_token_is_refused_in_its_error_shape(influx_27: Emulator) -> None:
+    """The emulation checks the token, so every store request above carried it."""
+    store = open_store(f"{influx_27.url}/fleetmon")
+    try:
+        store.ping()  # /ping needs no token
+        with pytest.raises(StoreError, match=r"\(401\): unauthorized access$"):
+            store.hosts()
+    finally:
+        store.close()

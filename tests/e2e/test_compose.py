@@ -301,10 +301,14 @@ def test_influxdb_2_init_creates_the_buckets_and_the_default_mapping(
     store_url = doc["services"]["api"]["environment"]["FLEETMON_STORE_URL"]
     database = urlsplit(store_url).path.strip("/")
     assert env["DOCKER_INFLUXDB_INIT_BUCKET"] == f"{database}/raw"
-    # What the image's own set-up does before the init scripts: the org and the raw bucket.
+    # What the image's own set-up does before the init scripts: the org, the admin token
+    # and the raw bucket.
+    influx_27.add_token(env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"])
+    auth = {"Authorization": f"Token {env['DOCKER_INFLUXDB_INIT_ADMIN_TOKEN']}"}
     hours = int(env["DOCKER_INFLUXDB_INIT_RETENTION"].removesuffix("h"))
     httpx.post(
         f"{influx_27.url}/api/v2/buckets",
+        headers=auth,
         json={
             "name": env["DOCKER_INFLUXDB_INIT_BUCKET"],
             "retentionRules": [{"type": "expire", "everySeconds": hours * 3600}],
@@ -347,6 +351,7 @@ def test_influxdb_2_init_creates_the_buckets_and_the_default_mapping(
         grafana = httpx.post(
             f"{influx_27.url}/query",
             data={"db": database, "q": 'SHOW TAG VALUES WITH KEY = "host"'},
+            headers=auth,
         ).json()["results"][0]
         assert "error" not in grafana, grafana
     finally:

@@ -19,7 +19,7 @@ import pytest
 
 from fleetmon_db.timeseries import TimeSeriesStore, open_store
 from fleetmon_db.timeseries.tiers import DEFAULT_TIERS, Tier
-from tests.support.influxemu import Emulator
+from tests.support.influxemu import TOKEN, Emulator
 from tests.support.servers import InfluxServer, throwaway_pg_database
 
 # The InfluxDB kinds: influxd 1.6.7 itself, and InfluxDB 2.7 and 3.7+ emulated in front of
@@ -89,7 +89,7 @@ def store_spec(
         if EMULATED[kind] == "2.7":
             provision_v2_buckets(server.url, emulator.url, db, tiers)
         try:
-            yield StoreSpec(kind, f"{emulator.url}/{db}")
+            yield StoreSpec(kind, f"{emulator.url}/{db}?token={TOKEN}")
         finally:
             httpx.post(f"{server.url}/query", data={"q": f'DROP DATABASE "{db}"'}, timeout=10)
     elif kind == "sqlite":
@@ -120,6 +120,7 @@ def provision_v2_buckets(
     httpx.post(
         f"{emulator_url}/api/v2/dbrps",
         json={"database": db, "retention_policy": raw, "default": True, "bucketID": ""},
+        headers={"Authorization": f"Token {TOKEN}"},
         timeout=10,
     ).raise_for_status()
 

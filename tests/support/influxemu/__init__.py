@@ -7,7 +7,7 @@ there is the 1.6.7 server's own answer.
 
 from __future__ import annotations
 
-from tests.support.influxemu.proxy import Backend, Emulator, Version
+from tests.support.influxemu.proxy import TOKEN, Backend, Emulator, Version
 from tests.support.influxemu.v2 import V27
 from tests.support.influxemu.v3 import V36, V37
 
@@ -24,4 +24,4 @@ def start_emulator(version: str, backend_url: str) -> Emulator:
     return Emulator(make, backend_url).start()
 
 
-__all__ = ["VERSIONS", "Emulator", "start_emulator"]
+__all__ = ["TOKEN", "VERSIONS", "Emulator", "start_emulator"]

@@ -22,6 +22,9 @@ from starlette.responses import Response
 from tests.support.influxemu.influxql import Statement, parse, split_statements
 from tests.support.servers import free_port
 
+# The operator token every emulated server accepts (its admin token).
+TOKEN = "fleetmon-test-token"
+
 
 @dataclass
 class Query:
@@ -122,6 +125,7 @@ class Version:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self.tokens = {TOKEN}
 
     def headers(self) -> dict[str, str]:
         """The identity every answer carries."""
@@ -132,11 +136,19 @@ class Version:
         path = request.url.path
         if path == "/ping":
             return await self.ping()
+        # 2.x and 3.x (with auth, their default) want `Authorization: Token <token>` on
+        # everything but /ping and /health.
+        if request.headers.get("authorization") not in {f"Token {t}" for t in self.tokens}:
+            return self.unauthorized()
         if path == "/query":
             return await self.query(await read_query(request, body))
         if path == "/write":
             return await self.write(request, body)
         return await self.other(request, body)
+
+    def unauthorized(self) -> Response:
+        """401 in this version's error shape."""
+        return json_response({"error": "unauthorized access"}, 401, self.headers())
 
     async def ping(self) -> Response:
         """204 with the version headers."""
@@ -223,6 +235,11 @@ class Emulator:
         body = await request.body()
         response = await self.version.handle(request, body)
         await response(scope, receive, send)
+
+    def add_token(self, token: str) -> None:
+        """Accept another token too (as an image's set-up creates its admin token)."""
+        assert self.version is not None
+        self.version.tokens.add(token)
 
     def start(self) -> Emulator:
         """Serve; return once the port answers."""

@@ -12,7 +12,8 @@ where InfluxDB says so (influxdata/influxdb, tag v2.7.12):
   FIELD KEYS whose source has no RP when the request has no `rp` (`normalizeMeasurement`).
 - Statements the v1 coordinator does not implement (`StatementExecutor.ExecuteStatement`):
   "not implemented: DROP SERIES" and the like, as a statement error (influxql/errors.go).
-- Error bodies are `{"code", "message"}` (kit/transport/http/error_handler.go).
+- Error bodies are `{"code", "message"}` (kit/transport/http/error_handler.go); a request
+  without the token is 401 "unauthorized access" (authorizer/ http auth handler).
 - A partial write is 422 "unprocessable entity", message "failure writing points to
   database: partial write: dropped N points outside retention policy of duration … dropped=N"
   (http/legacy/write_handler.go, v1/coordinator/points_writer.go `SummariseDropped`, #26303).
@@ -140,6 +141,9 @@ class V27(Version):
             f"newest {point(old[-1]) if old else ''}"
         )
         return f"partial write: {summary} dropped={dropped}"
+
+    def unauthorized(self) -> Response:
+        return self.error(401, "unauthorized", "unauthorized access")
 
     def error(self, status: int, code: str, message: str) -> Response:
         """kit/transport/http/error_handler.go: `{"code", "message"}` and the code header."""
