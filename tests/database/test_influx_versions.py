@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,5 +163,19 @@ def test_2_7_without_the_token_is_refused_in_its_error_shape(influx_27: Emulator
         store.ping()  # /ping needs no token
         with pytest.raises(StoreError, match=r"\(401\): unauthorized access$"):
             store.hosts()
+    finally:
+        store.close()
+
+
+def test_2_7_missing_buckets_are_named_at_start_up(
+    influx_27: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store(f"{influx_27.url}/v2_nobuckets?token={TOKEN}")
+    try:
+        with caplog.at_level(logging.ERROR, logger="fleetmon_db.timeseries.influx.store"):
+            store.ensure_schema()
+        (line,) = [r.getMessage() for r in caplog.records]
+        assert "v2_nobuckets/raw, v2_nobuckets/5m, v2_nobuckets/1h, v2_nobuckets/1d" in line
+        assert "default DBRP mapping" in line
     finally:
         store.close()

@@ -40,6 +40,7 @@ from fleetmon_db.timeseries.model import (
     SeriesData,
     SeriesKey,
     StoreError,
+    StoreUnavailable,
     Summary,
 )
 from fleetmon_db.timeseries.rollup import RollupScheduler
@@ -172,17 +173,31 @@ class InfluxStore(TimeSeriesStore):
         f = self.features
         if f.manages_retention_policies:
             create_retention_policies(self.client, self.tiers)
-        elif f.configures_databases:
-            configure_databases(self.client, self.tiers)
-        else:
+            return
+        try:
+            if f.configures_databases:
+                configure_databases(self.client, self.tiers)
+                return
             missing = check_buckets(self.client, self.tiers)
-            if missing:
-                log.error(
-                    "InfluxDB %s: buckets %s are missing; create them with their tiers' "
-                    "retention and a default DBRP mapping (docs/storage.md)",
-                    f.version,
-                    ", ".join(missing),
-                )
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            # A token that may write and query but not manage databases or list buckets:
+            # the store works; the retention set-up is then the operator's.
+            log.error(
+                "InfluxDB %s: cannot %s (%s); set each tier's retention as docs/storage.md says",
+                f.version,
+                "configure the tier databases" if f.configures_databases else "list the buckets",
+                exc,
+            )
+            return
+        if missing:
+            log.error(
+                "InfluxDB %s: buckets %s are missing; create them with their tiers' "
+                "retention and a default DBRP mapping (docs/storage.md)",
+                f.version,
+                ", ".join(missing),
+            )
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless /ping answers (UnsupportedServer for 3.0-3.6).
