@@ -1,8 +1,8 @@
 """The one place InfluxQL is sent: /query and /ping, and how InfluxDB's errors are read.
 
 Every statement of the InfluxDB store goes through `InfluxClient.query`, and every error
-answer (of /query and of /write) is read by `error_text` and `check_status`: a layer that
-adapts statements or error shapes to a server version (1.x, 2.x, 3.x) goes here.
+answer (of /query and of /write) is read by `error_text` and `check_status`, in the shapes
+of 1.x, 2.x and 3.x; what differs by version beyond that is decided in version.py.
 """
 
 from __future__ import annotations

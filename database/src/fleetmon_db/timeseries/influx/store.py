@@ -1,9 +1,10 @@
-"""InfluxDB store over the v1-compatible HTTP API (/write, /query), served by 1.x, 2.x and 3.x.
+"""InfluxDB store over the v1-compatible HTTP API (/write, /query): 1.x, 2.7 and 3.7+.
 
 Layout: one database; each tier is a retention policy named after the tier (raw is the
-default RP); rollup fields and bookkeeping as rollup.py describes. This class wires the
-parts, each with one job: client (every InfluxQL statement), write, read, summary,
-retention and the rollup backend.
+default RP; on 2.x a bucket `<db>/<tier>`, on 3.x a database `<db>/<tier>`); rollup fields
+and bookkeeping as rollup.py describes. This class wires the parts, each with one job:
+version (the probe and the capability set), client (every InfluxQL statement), write,
+read, summary, retention, purge and the rollup backend.
 """
 
 from __future__ import annotations
