@@ -179,3 +179,21 @@ def test_2_7_missing_buckets_are_named_at_start_up(
         assert "default DBRP mapping" in line
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "listed"),
+    [("influxdb", True), ("influxdb-2.7-emulated", False), ("influxdb-3.7-emulated", False)],
+)
+def test_hosts_with_only_rollup_data_are_listed_on_1x_only(
+    kind: str, listed: bool, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """`hosts()` reads the raw tier on 2.7 (the default mapping's bucket) and 3.x (database
+    `<db>/raw`); 1.x's SHOW TAG VALUES spans every retention policy."""
+    with fresh_store(kind, request, tmp_path) as store:
+        assert isinstance(store, InfluxStore)
+        now = time.time_ns()
+        store.write([pt("fresh", now - 60 * NS, {"usage_user": 1.0})])
+        window = now - now % (300 * NS) - 3600 * NS
+        store.lines.post(f"cpu,host=old usage_user_mean=1.0 {window}\n".encode(), "5m")
+        assert store.hosts() == (["fresh", "old"] if listed else ["fresh"])

@@ -142,6 +142,8 @@ class Statement:
     kind: str  # e.g. "SELECT", "SHOW TAG VALUES", "DROP SERIES", "CREATE RETENTION POLICY"
     on: str = ""  # the ON database of SHOW statements
     sources: list[Source] = field(default_factory=list)
+    with_key: str = ""  # SHOW TAG VALUES ... WITH KEY = "<key>"
+    has_where: bool = False
 
 
 _KINDS = (
@@ -180,9 +182,12 @@ def parse(text: str) -> Statement:
     for i, t in enumerate(toks):
         if t.kind == WORD and words[i] == "ON" and i + 1 < len(toks) and st.kind != "SELECT":
             st.on = toks[i + 1].text
-        if t.kind == WORD and words[i] == "FROM":
+        if words[i : i + 2] == ["WITH", "KEY"] and i + 3 < len(toks) and toks[i + 2].text == "=":
+            st.with_key = toks[i + 3].text
+        if words[i] == "WHERE":
+            st.has_where = True
+        if t.kind == WORD and words[i] == "FROM" and not st.sources:
             st.sources = _sources(toks[i + 1 :], words[i + 1 :])
-            break
     return st
 
 

@@ -36,6 +36,11 @@ class Query:
     params: dict[str, str]
 
 
+def ident(name: str) -> str:
+    """A double-quoted InfluxQL identifier."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer."""
     return Response(
@@ -60,6 +65,23 @@ class Backend:
             return [{"error": body["error"]} for _ in statements]
         results: list[dict[str, Any]] = body.get("results") or []
         return results + [{} for _ in range(len(statements) - len(results))]
+
+    async def tag_values(self, db: str, rp: str, key: str) -> dict[str, Any]:
+        """SHOW TAG VALUES WITH KEY = key, of one RP only (1.6.7's own spans every RP)."""
+        src = f"{ident(db)}.{ident(rp)}./.*/"
+        (res,) = await self.query([f"SELECT last(*) FROM {src} GROUP BY {ident(key)}"])  # noqa: S608
+        if res.get("error"):
+            return res
+        by_name: dict[str, set[str]] = {}
+        for s in res.get("series") or ():
+            value = (s.get("tags") or {}).get(key, "")
+            if value:
+                by_name.setdefault(s["name"], set()).add(value)
+        series = [
+            {"name": n, "columns": ["key", "value"], "values": [[key, v] for v in sorted(vs)]}
+            for n, vs in sorted(by_name.items())
+        ]
+        return {"series": series} if series else {}
 
     async def retention_policies(self, db: str) -> dict[str, int]:
         """RP name -> duration in seconds (0: infinite) of a database; {} if there is none."""
@@ -162,9 +184,10 @@ class Version:
         for text in texts:
             answer = await self.statement(parse(text), query)
             results.append(answer)
-            if answer is not None:
+            if answer is None:
+                send.append(text)
+            elif "error" in answer:
                 break  # like 1.x/2.x: the statements after an error are not executed
-            send.append(text)
         fwd = {k: v for k, v in query.params.items() if k != "q"}
         fwd.update(self.forward_params(query))
         done = iter(await self.backend.query(send, **fwd))
@@ -179,7 +202,8 @@ class Version:
         return {}
 
     async def statement(self, st: Statement, query: Query) -> dict[str, Any] | None:
-        """An error result for a statement this version refuses; None to run it."""
+        """This version's own result for a statement (an error, or what the real server
+        would answer differently); None to let the real server run it."""
         return None
 
     async def write(self, request: Request, body: bytes) -> Response:

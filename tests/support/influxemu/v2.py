@@ -8,7 +8,8 @@ where InfluxDB says so (influxdata/influxdb, tag v2.7.12):
   `db/rp` gets a virtual mapping that is never the default (PR #23626). Statements that
   need the default RP fail with "default retention policy not set for: <db>" unless a
   default mapping was created (`POST /api/v2/dbrps`): SHOW TAG VALUES and SHOW TAG KEYS
-  always (`getDefaultRP`, the rp parameter is not used), DELETE always, and SELECT or SHOW
+  always (`getDefaultRP`, the rp parameter is not used; they read that bucket only), DELETE
+  always, and SELECT or SHOW
   FIELD KEYS whose source has no RP when the request has no `rp` (`normalizeMeasurement`).
 - Statements the v1 coordinator does not implement (`StatementExecutor.ExecuteStatement`):
   "not implemented: DROP SERIES" and the like, as a statement error (influxql/errors.go).
@@ -82,6 +83,9 @@ class V27(Version):
         db = st.on or query.db
         if st.kind in NEEDS_DEFAULT and db not in self.defaults:
             return {"error": f"default retention policy not set for: {db}"}
+        if st.kind == "SHOW TAG VALUES" and st.with_key and not st.has_where:
+            # Only the default mapping's bucket is read (executeShowTagValues).
+            return await self.backend.tag_values(db, self.defaults[db], st.with_key)
         if st.kind in NORMALISED and not query.rp:
             for src in st.sources:
                 src_db = src.database or query.db

@@ -138,6 +138,8 @@ class V37(Version):
         db, _, rp = database.partition("/")
         if (db, rp) not in self.databases:
             return {"error": f"database not found: {database}"}
+        if st.kind == "SHOW TAG VALUES" and st.with_key and not st.has_where:
+            return await self.backend.tag_values(db, rp, st.with_key)  # that database only
         (result,) = await self.backend.query(
             [st.text], db=db, rp=rp, epoch=query.params.get("epoch", "ns")
         )
