@@ -164,10 +164,15 @@ class InfluxRollupBackend:
         return out
 
     def source_hosts(self, src: Tier) -> tuple[str, ...]:
-        """Every host tag value (stored form) of the source tier, sorted."""
+        """Every host tag value (stored form) of the source tier, sorted.
+
+        The tier goes as `rp=` with an unqualified FROM, the one shape 1.x, 2.7 and 3.7+ all
+        take (3.x refuses a retention policy in FROM; 2.7 reads the default mapping's bucket,
+        raw, which holds every host that sent in the last day: the windows being rolled)."""
         (result,) = self.client.query(
-            [f"SHOW TAG VALUES ON {ident(self.client.database)} FROM {ident(src.name)}./.*/"
-             f" WITH KEY = {ident('host')}"]
+            [f"SHOW TAG VALUES ON {ident(self.client.database)} FROM /.*/"
+             f" WITH KEY = {ident('host')}"],
+            rp=src.name,
         )  # fmt: skip
         return tuple(sorted({str(v[1]) for _, _, _, values in rows(result) for v in values}))
 
