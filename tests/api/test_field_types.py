@@ -102,6 +102,9 @@ def test_a_new_field_takes_the_type_of_its_first_write(fresh_influx_api: ApiServ
     assert "sent as float, but app.requests is a integer field" in r.json()["detail"]
     assert _write(api, second, f"app,svc=api latency=2,requests=4i {t}\n").status_code == 204
     assert _values(api, "ft-second", "app.latency") == [2.0]
+    # A whole float in an integer field is that integer (Glances writes sizes as floats).
+    assert _write(api, second, f"app,svc=api requests=5 {t - 300}\n").status_code == 204
+    assert _values(api, "ft-second", "app.requests") == [5, 4]  # both kept
     # A float of an agent batch is never refused as an integer: one point of a batch
     # with a whole number and another with a fraction makes a new field float.
     r = _collect(api, second, [

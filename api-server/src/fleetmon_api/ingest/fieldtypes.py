@@ -4,8 +4,10 @@ contract (fleetmon_db.fieldtypes) is refused for the host that sent it, before t
 Integers and floats: the agent sends each field as its collector declares it (counters and
 sizes as integers, percentages and rates as floats), and InfluxDB keeps the two apart. A
 JSON number has no type of its own beyond "has a fraction or not", so an integer sent to a
-float field is stored as a float (the value is the same); a float sent to an integer field
-is refused (it would lose its fraction). Line protocol says which it means (`1i` or `1`).
+float field is stored as a float (the value is the same). A float sent to an integer field is
+stored as that integer when it is whole (other agents write sizes as floats: Glances sends
+`mem.active 123456.0`, which the agent declares an integer) and refused when it has a fraction
+(it would lose it). Line protocol says which it means (`1i` or `1`).
 
 Cheap on the hot path: a point costs one cache lookup of its (measurement, field names) and
 one tuple comparison of its value types; only a field seen for the first time by this
@@ -29,6 +31,9 @@ from fleetmon_db.fieldtypes import TYPE_NAMES, FieldKey
 from fleetmon_db.timeseries import PointBatch
 
 log = logging.getLogger(__name__)
+
+# Whole floats in this range are stored as integers in integer fields (exact for int64).
+_I64_MIN, _I64_END = -(2.0**63), 2.0**63
 
 # A point's type signature key: (measurement, field names in the point's order).
 _Signature = tuple[str, tuple[str, ...]]
@@ -170,6 +175,14 @@ class FieldTypes:
                 continue
             if expected is float and sent is int:
                 flat[o + j] = float(value)
+                continue
+            if (
+                expected is int
+                and sent is float
+                and value.is_integer()
+                and _I64_MIN <= value < _I64_END
+            ):
+                flat[o + j] = int(value)
                 continue
             # `expected` is never None: `check` learns every unknown field first, with no
             # await between learning and checking.
