@@ -81,6 +81,16 @@ def check_write(answer: Answer, rp: str) -> None:
     check_status(answer.status, lambda: error_text(answer.body, answer.reason))
 
 
+def combined(drops: list[PointsDropped]) -> PointsDropped:
+    """One error for the chunks of one batch that the store took only in part."""
+    if len(drops) == 1:
+        return drops[0]
+    counts = [d.dropped for d in drops]
+    total = None if None in counts else sum(c for c in counts if c is not None)
+    reason = f"{drops[0].reason} (and {len(drops) - 1} more requests of the batch)"
+    return PointsDropped(reason, dropped=total)
+
+
 class LineWriter:
     """Line protocol to one database's retention policies, over pooled keep-alive connections.
 
@@ -151,9 +161,12 @@ class LineWriter:
                     pending.append(self._threads().submit(self.post, body, rp))
         finally:
             errors = [f.exception() for f in pending]
+        drops = [e for e in errors if isinstance(e, PointsDropped)]
         for exc in errors:
-            if exc is not None:
+            if exc is not None and not isinstance(exc, PointsDropped):
                 raise exc
+        if drops:
+            raise combined(drops)
         return written
 
     async def awrite_batch(self, batch: PointBatch, rp: str) -> int:
@@ -165,20 +178,31 @@ class LineWriter:
             return written
         written = 0
         sending: asyncio.Future[None] | None = None
+        # A chunk the store took only in part does not stop the others: everything storable
+        # is stored, and the error counts what every chunk dropped.
+        drops: list[PointsDropped] = []
         try:
             for chunk in batch.chunks(PIPELINE_CHUNK_POINTS):
                 body, n = self.encoder.encode_batch(chunk)
                 written += n
                 if sending is not None:
-                    await sending
+                    try:
+                        await sending
+                    except PointsDropped as exc:
+                        drops.append(exc)
                     sending = None
                 if body:
                     sending = asyncio.ensure_future(self.apost(body, rp))
             if sending is not None:
-                await sending
+                try:
+                    await sending
+                except PointsDropped as exc:
+                    drops.append(exc)
         finally:
             if sending is not None and not sending.done():
                 sending.cancel()
+        if drops:
+            raise combined(drops)
         return written
 
     def _threads(self) -> ThreadPoolExecutor:
