@@ -510,3 +510,50 @@ def test_phone_width_has_no_horizontal_overflow(browser: Browser, fleet: Fleet) 
     page.screenshot(path=str(SHOTS / "fleetmon-host-phone.png"), full_page=True)
     assert seen.errors == []
     page.context.close()
+
+
+def test_host_page_shows_losses_clock_and_completeness(browser: Browser, fleet: Fleet) -> None:
+    """What was not stored, the clock offset and completeness, as the host page shows them."""
+    key = {"Authorization": f"Bearer {fleet.keys['db-01']}"}
+    agent = {
+        "version": "1.1.0",
+        "dropped_points": 120,
+        "dropped": {"spool_full": 120},
+        "quarantined_files": 1,
+        "clock_offset_s": -900.0,
+    }
+    now = time.time()
+    fresh = {"batch_id": str(uuid.uuid4()), "agent": agent, "points": [_cpu_point(now, 45.0)]}
+    old = {
+        "batch_id": str(uuid.uuid4()),
+        "agent": agent,
+        "points": [_cpu_point(now - 2 * 86400 + i, 45.0) for i in range(3)],
+    }
+    with httpx.Client(base_url=fleet.url, headers=key, timeout=10) as client:
+        assert client.post("/api/v1/metrics/collect", json=fresh).status_code == 202
+        refused = client.post("/api/v1/metrics/collect", json=old)
+        assert refused.status_code == 422
+        assert refused.json()["reason"] == "too_old"
+    page, seen = _open(browser, fleet)
+    _login(page, fleet)
+    page.locator("#fleet-table").get_by_role("link", name="db-01").click()
+    expect(page.locator("#host-name")).to_have_text("db-01")
+    offset = page.locator("#clock-offset")
+    expect(offset).to_have_text("\u2212900 s (agent)")  # a minus sign
+    expect(offset).to_have_class(re.compile(r"\btext-crit\b"))
+    drops = page.locator("#drops-table tbody tr")
+    expect(drops).to_have_count(3)
+    expect(drops.nth(0)).to_contain_text("dropped by the agent")
+    expect(drops.nth(0)).to_contain_text("spool_full")
+    expect(drops.nth(0)).to_contain_text("120")
+    expect(drops.nth(1)).to_contain_text("spool files set aside")
+    expect(drops.nth(2)).to_contain_text("refused by the server")
+    expect(drops.nth(2)).to_contain_text("too_old")
+    # An hour of samples every 30 s, all there (the minutes since seeding may lack one or
+    # two); they arrived in one late batch (the seeding).
+    expect(page.locator("#completeness-ratio")).to_have_text(re.compile(r"^(9[5-9]|100)\.\d%$"))
+    expect(page.locator("#completeness")).to_contain_text("every 30 s")
+    expect(page.locator("#completeness-table tr.late")).to_have_count(1)
+    page.screenshot(path=str(SHOTS / "fleetmon-host-delivery.png"), full_page=True)
+    assert seen.errors == []
+    page.context.close()

@@ -16,6 +16,35 @@ import { isNum, toEpoch } from "./format.js";
  * @property {string | null} agentVersion
  * @property {number | null} lastSeen epoch seconds
  * @property {number | null} firstSeen epoch seconds
+ * @property {ClockView | null} clock the host's clock offset, once measured
+ * @property {DropView[]} drops what was not stored, by kind and reason
+ */
+
+/**
+ * @typedef {object} ClockView
+ * @property {number} offset server clock minus the host's, seconds
+ * @property {string} source agent (measured by the agent) or arrival (estimated by the server)
+ * @property {number | null} measuredAt epoch seconds
+ */
+
+/**
+ * @typedef {object} DropView
+ * @property {string} kind agent, refused or quarantine
+ * @property {string} reason
+ * @property {number} count points (files for quarantine)
+ * @property {number | null} firstAt epoch seconds
+ * @property {number | null} lastAt epoch seconds, when the count last grew
+ */
+
+/**
+ * @typedef {object} CompletenessView
+ * @property {number | null} ratio 0..1, null without data
+ * @property {number} expected
+ * @property {number} present
+ * @property {number | null} interval collection interval, seconds
+ * @property {string} reference the series counted
+ * @property {{start: number | null, end: number | null, missing: number}[]} gaps
+ * @property {{start: number | null, end: number | null, points: number, arrivedFirst: number | null, arrivedLast: number | null}[]} late
  */
 
 /**
@@ -73,6 +102,28 @@ export async function loadHost(host, signal) {
     agentVersion: r.agent_version,
     lastSeen: toEpoch(r.last_seen),
     firstSeen: toEpoch(r.first_seen),
+    clock: r.clock ? { offset: r.clock.offset_s, source: r.clock.source, measuredAt: toEpoch(r.clock.measured_at) } : null,
+    drops: r.drops.map((d) => ({ kind: d.kind, reason: d.reason, count: d.count, firstAt: toEpoch(d.first_at), lastAt: toEpoch(d.last_at) })),
+  };
+}
+
+/**
+ * How complete the host's data is over the last `range` (e.g. "24h").
+ * @param {string} host
+ * @param {string} range
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<CompletenessView>}
+ */
+export async function loadCompleteness(host, range, signal) {
+  const r = await get("/api/v1/hosts/{host}/completeness", { path: { host }, query: { range }, signal });
+  return {
+    ratio: r.ratio,
+    expected: r.expected,
+    present: r.present,
+    interval: r.interval_s,
+    reference: r.reference,
+    gaps: r.gaps.map((g) => ({ start: toEpoch(g.start), end: toEpoch(g.end), missing: g.missing })),
+    late: r.filled_late.map((f) => ({ start: toEpoch(f.start), end: toEpoch(f.end), points: f.points, arrivedFirst: toEpoch(f.arrived_first), arrivedLast: toEpoch(f.arrived_last) })),
   };
 }
 

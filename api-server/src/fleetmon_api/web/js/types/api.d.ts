@@ -90,13 +90,50 @@ export type ChannelOut = {
   created_at: string;
 };
 
+/** The host's clock offset: the server's clock minus the host's. */
+export type ClockOut = {
+  offset_s: number;
+  /** agent: measured by the agent against X-Fleetmon-Time (its timestamps are corrected by it); arrival: arrival time minus the newest point's time (line protocol senders; includes the time points waited to be sent) */
+  source: string;
+  measured_at: string;
+};
+
 /** How a rule compares the observed value with its threshold. */
 export type Comparison = ">" | ">=" | "<" | "<=" | "==" | "!=";
+
+/** The share of expected samples present over a window, its gaps and late fills. */
+export type CompletenessOut = {
+  host: string;
+  start: string;
+  end: string;
+  /** the series counted, measurement.field{tags} */
+  reference: string;
+  /** collection interval: as given, else estimated from the data */
+  interval_s: number | null;
+  expected: number;
+  present: number;
+  /** present / expected, 0..1; None without data */
+  ratio: number | null;
+  gaps: Array<GapOut>;
+  filled_late: Array<LateFillOut>;
+};
 
 /** Latest value of every series of a host. */
 export type CurrentOut = {
   host: string;
   series: Array<SampleOut>;
+};
+
+/** Data of the host that was not stored, for one kind and reason. */
+export type DropOut = {
+  /** agent: points its agent dropped (the agent's reason); refused: points this server refused (too_old, in_future, invalid, store_dropped, too_large); quarantine: spool files its agent set aside (reason `files`) */
+  kind: string;
+  reason: string;
+  /** points (files for quarantine) since first_at */
+  count: number;
+  first_at: string;
+  /** when the count last grew */
+  last_at: string;
 };
 
 /** What an agent sends to enroll. */
@@ -125,6 +162,14 @@ export type EventOut = {
   value: number | null;
   at: string;
   details: { [key: string]: unknown };
+};
+
+/** A stretch without any sample of the reference series. */
+export type GapOut = {
+  start: string;
+  end: string;
+  /** expected samples in it */
+  missing: number;
 };
 
 export type HTTPValidationError = {
@@ -164,6 +209,10 @@ export type HostOut = {
   /** up, stale or down, from last_seen */
   status: string;
   active_keys: number;
+  /** None until the host's clock was measured */
+  clock: ClockOut | null;
+  /** what was not stored, by kind and reason */
+  drops: Array<DropOut>;
 };
 
 /** How a host's status follows from the age of its last contact. */
@@ -179,6 +228,16 @@ export type KeyOut = {
   host: string;
   api_key: string;
   previous_keys_expire_at: string;
+};
+
+/** A stretch whose samples arrived late: replayed from the agent's spool. */
+export type LateFillOut = {
+  start: string;
+  end: string;
+  /** late points of the host in it (every measurement) */
+  points: number;
+  arrived_first: string;
+  arrived_last: string;
 };
 
 /** Who the token belongs to. */
@@ -300,7 +359,7 @@ export type RuleAggregate = "avg" | "mean" | "max" | "min" | "last" | "rate" | "
 export type RuleIn = {
   name: string;
   kind?: RuleKind;
-  /** measurement.field; empty for host_down */
+  /** measurement.field; empty for host_down (optional), data_loss and clock_skew */
   metric?: string;
   tags?: { [key: string]: string };
   aggregate?: RuleAggregate;
@@ -318,13 +377,13 @@ export type RuleIn = {
 };
 
 /** What a rule watches. */
-export type RuleKind = "threshold" | "host_down" | "agent_health";
+export type RuleKind = "threshold" | "host_down" | "agent_health" | "data_loss" | "clock_skew";
 
 /** A stored rule. */
 export type RuleOut = {
   name: string;
   kind?: RuleKind;
-  /** measurement.field; empty for host_down */
+  /** measurement.field; empty for host_down (optional), data_loss and clock_skew */
   metric?: string;
   tags?: { [key: string]: string };
   aggregate?: RuleAggregate;
@@ -739,6 +798,19 @@ export interface Paths {
       };
       body: never;
       response: null;
+    };
+  };
+  "/api/v1/hosts/{host}/completeness": {
+    get: {
+      path: {
+        host: string;
+      };
+      query: {
+        range?: string;
+        interval?: number | null;
+      };
+      body: never;
+      response: CompletenessOut;
     };
   };
   "/api/v1/hosts/{host}/keys/revoke": {

@@ -1,9 +1,10 @@
-// Host drill-down: identity, current values, time-range charts and top processes.
+// Host drill-down: identity, current values, data delivery (completeness, what was not
+// stored, clock offset), time-range charts and top processes.
 
 import { h, replace, svgIcon } from "../dom.js";
 import { ago, bits, bytes, datetime, duration, isNum, num, pct, rate } from "../format.js";
 import { chartCard, align } from "../charts.js";
-import { loadHost, loadCurrent, loadHistory, loadNetRates, loadProcesses } from "../model.js";
+import { loadHost, loadCompleteness, loadCurrent, loadHistory, loadNetRates, loadProcesses } from "../model.js";
 import { isAbort, poll } from "../live.js";
 import { statusPill, meter, labelChips, errorText } from "./widgets.js";
 import { ApiError } from "../api.js";
@@ -14,6 +15,8 @@ import { ApiError } from "../api.js";
 /** @typedef {import("../model.js").HostView} HostView */
 /** @typedef {import("../model.js").CurrentView} CurrentView */
 /** @typedef {import("../model.js").ProcessRow} ProcessRow */
+/** @typedef {import("../model.js").CompletenessView} CompletenessView */
+/** @typedef {import("../model.js").DropView} DropView */
 /** @typedef {import("../charts.js").ChartDef & {queries: ChartQuery[]}} ChartSpec */
 /** @typedef {import("../charts.js").SeriesDef} SeriesDef */
 /** @typedef {import("../charts.js").Line} Line */
@@ -27,6 +30,21 @@ export const RANGES = [
 ];
 
 const bitRate = (/** @type {number | null} */ v) => bits(v);
+// Completeness is counted over raw points, which are kept a day: longer ranges show a day.
+const COMPLETENESS_MAX = "24h";
+// A clock further off than this is flagged (the default "Host clock off" rule's threshold).
+const CLOCK_WARN_S = 30;
+const DROP_KINDS = { agent: "dropped by the agent", refused: "refused by the server", quarantine: "spool files set aside" };
+
+/**
+ * "+12.5 s" / "−900 s": the server's clock minus the host's.
+ * @param {number} offset
+ */
+export function offsetText(offset) {
+  const abs = Math.abs(offset);
+  const digits = abs >= 100 ? 0 : 1;
+  return `${offset < 0 ? "−" : "+"}${abs.toFixed(digits)} s`;
+}
 const RANGE_MARGIN_S = 60;
 
 // Each chart names the Telegraf-style series it plots; `split` draws one line per tag value,
@@ -98,6 +116,9 @@ export function mountHost(main, { host, query }) {
   const tiles = h("div", { class: "tiles stat-tiles", "aria-label": "Current values" });
   const errorBox = h("p", { class: "banner banner-error", role: "alert", hidden: true });
   const procBody = h("div", { class: "card table-wrap" }, h("p", { class: "empty" }, "Loading…"));
+  const completeBody = h("div", { class: "card table-wrap", id: "completeness" }, h("p", { class: "empty" }, "Loading…"));
+  const dropsBody = h("div", { class: "card table-wrap", id: "drops" }, h("p", { class: "empty" }, "Loading…"));
+  const completeTitle = h("h2", { class: "section-title" }, "Completeness");
   const disksBody = h("div", { class: "card table-wrap" }, h("p", { class: "empty" }, "Loading…"));
   const rangeButtons = RANGES.map((r) =>
     h("button", { type: "button", class: "seg-btn", "data-range": r.key, "aria-pressed": r.key === range.key ? "true" : "false", onclick: () => { window.location.hash = `#/host/${encodeURIComponent(host)}?range=${r.key}`; } }, r.key),
@@ -117,6 +138,12 @@ export function mountHost(main, { host, query }) {
       ),
       errorBox,
       tiles,
+      h(
+        "div",
+        { class: "two-col" },
+        h("div", {}, completeTitle, completeBody),
+        h("div", {}, h("h2", { class: "section-title" }, "Not stored"), dropsBody),
+      ),
       h(
         "div",
         { class: "section-bar" },
@@ -143,12 +170,77 @@ export function mountHost(main, { host, query }) {
      * @param {string} [title]
      */
     const item = (k, v, title) => [h("dt", {}, k), h("dd", { title }, v)];
+    const clock = info.clock;
+    const clockTitle = clock ? `server clock minus the host's, ${clock.source === "agent" ? "measured by the agent (its timestamps are corrected)" : "estimated from arrival times"}; ${datetime(clock.measuredAt)}` : "not measured yet";
     replace(
       metaSlot,
       item("Last seen", ago(info.lastSeen), datetime(info.lastSeen)),
       item("Agent", info.agentVersion || "—"),
       item("First seen", info.firstSeen ? datetime(info.firstSeen) : "—"),
+      h("dt", {}, "Clock offset"),
+      h("dd", { id: "clock-offset", title: clockTitle, class: clock && Math.abs(clock.offset) > CLOCK_WARN_S ? "text-crit" : undefined }, clock ? `${offsetText(clock.offset)} (${clock.source})` : "—"),
     );
+    renderDrops(info.drops);
+  }
+
+  /** @param {DropView[]} drops */
+  function renderDrops(drops) {
+    if (!drops.length) {
+      replace(dropsBody, h("p", { class: "empty" }, "Everything this host sent was stored."));
+      return;
+    }
+    replace(
+      dropsBody,
+      h(
+        "table",
+        { class: "data-table", id: "drops-table" },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "What"), h("th", { scope: "col" }, "Reason"), h("th", { scope: "col", class: "num" }, "Count"), h("th", { scope: "col" }, "Last"))),
+        h(
+          "tbody",
+          {},
+          drops.map((d) =>
+            h("tr", {}, h("td", {}, DROP_KINDS[/** @type {keyof typeof DROP_KINDS} */ (d.kind)] || d.kind), h("td", { class: "mono" }, d.reason), h("td", { class: "num" }, d.count.toLocaleString()), h("td", { title: datetime(d.lastAt) }, ago(d.lastAt)))),
+        ),
+      ),
+    );
+  }
+
+  /** @param {CompletenessView} c */
+  function renderCompleteness(c) {
+    if (c.ratio === null) {
+      replace(completeBody, h("p", { class: "empty" }, "No samples of the reference series yet."));
+      return;
+    }
+    /** @param {number | null} a @param {number | null} b */
+    const span = (a, b) => `${datetime(a)} → ${datetime(b)}`;
+    const rows = [
+      ...c.gaps.map((g) => h("tr", { class: "gap" }, h("td", {}, "missing"), h("td", {}, span(g.start, g.end)), h("td", { class: "num" }, g.missing.toLocaleString()))),
+      ...c.late.map((f) => h("tr", { class: "late" }, h("td", { title: `arrived ${datetime(f.arrivedFirst)} – ${datetime(f.arrivedLast)}` }, "filled late"), h("td", {}, span(f.start, f.end)), h("td", { class: "num" }, f.points.toLocaleString()))),
+    ];
+    replace(
+      completeBody,
+      h(
+        "p",
+        { class: "completeness-summary" },
+        h("strong", { id: "completeness-ratio" }, pct(c.ratio * 100)),
+        ` of ${c.expected.toLocaleString()} expected samples (${c.reference}, every ${isNum(c.interval) ? String(Math.round(c.interval * 10) / 10) : "?"} s)`,
+      ),
+      rows.length
+        ? h("table", { class: "data-table", id: "completeness-table" }, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Stretch"), h("th", { scope: "col" }, "When"), h("th", { scope: "col", class: "num" }, "Samples / points"))), h("tbody", {}, rows))
+        : h("p", { class: "empty" }, "No gaps."),
+    );
+  }
+
+  /** @param {AbortSignal} signal */
+  async function loadDelivery(signal) {
+    const key = range.seconds > 86400 ? COMPLETENESS_MAX : range.key;
+    completeTitle.textContent = `Completeness (${key})`;
+    try {
+      renderCompleteness(await loadCompleteness(host, key, signal));
+    } catch (err) {
+      if (isAbort(err)) throw err;
+      replace(completeBody, h("p", { class: "empty" }, `Could not load: ${errorText(err)}`));
+    }
   }
 
   /** @param {CurrentView} cur */
@@ -268,7 +360,7 @@ export function mountHost(main, { host, query }) {
       const charts = tickCount % 6 === 0;
       tickCount += 1;
       await loadNow(signal);
-      if (charts) await loadCharts(signal);
+      if (charts) await Promise.all([loadCharts(signal), loadDelivery(signal)]);
     } catch (err) {
       if (!isAbort(err)) {
         errorBox.textContent = err instanceof ApiError && err.status === 404 ? `Host “${host}” is not known to this server.` : `Could not load this host: ${errorText(err)}`;

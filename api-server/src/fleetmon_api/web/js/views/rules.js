@@ -48,6 +48,8 @@ export function conditionText(r) {
   const window = formatSeconds(r.window_s ?? 60);
   const hold = r.for_s ? `, for ${formatSeconds(r.for_s)}` : "";
   if (r.kind === "host_down") return `no data for ${window}${hold}`;
+  if (r.kind === "data_loss") return `points dropped or refused ${r.comparison ?? ">"} ${num(r.threshold ?? 0, 0)} in ${window}${hold}`;
+  if (r.kind === "clock_skew") return `clock off by ${r.comparison ?? ">"} ${num(r.threshold ?? 0, 0)} s${hold}`;
   const tags = Object.keys(r.tags || {}).length ? `{${formatPairs(r.tags)}}` : "";
   return `${r.aggregate ?? "avg"} ${r.metric}${tags} ${r.comparison ?? ">"} ${num(r.threshold ?? 0, 2)} over ${window}${hold}`;
 }
@@ -176,7 +178,7 @@ export function mountRuleForm(main, { ruleId, admin, config, navigate }) {
   const title = h("h1", {}, ruleId === null ? "New rule" : "Rule");
 
   const fName = input("r-name", { required: true, maxlength: 128 });
-  const fKind = select("r-kind", vocab.rule_kinds, "threshold", { threshold: "threshold (a metric crosses a value)", host_down: "host down (no data)", agent_health: "agent health (fleetmon_agent metric)" });
+  const fKind = select("r-kind", vocab.rule_kinds, "threshold", { threshold: "threshold (a metric crosses a value)", host_down: "host down (no data)", agent_health: "agent health (fleetmon_agent metric)", data_loss: "data loss (points dropped or refused)", clock_skew: "clock skew (host clock offset, s)" });
   const fMetric = input("r-metric", { placeholder: "cpu.usage_active", spellcheck: "false" });
   const fTags = input("r-tags", { placeholder: "cpu=cpu-total" });
   const fAggregate = select("r-aggregate", vocab.aggregates, "avg");
@@ -229,10 +231,13 @@ export function mountRuleForm(main, { ruleId, admin, config, navigate }) {
 
   function syncKind() {
     const hostDown = fKind.value === "host_down";
+    // data_loss and clock_skew watch the host's record: no metric, tags or aggregate.
+    const record = fKind.value === "data_loss" || fKind.value === "clock_skew";
     for (const el of metricFields) {
       const wrap = el.closest(".field");
-      if (wrap instanceof HTMLElement) wrap.hidden = hostDown && el !== fMetric;
+      if (wrap instanceof HTMLElement) wrap.hidden = (record && (el === fMetric || el === fTags || el === fAggregate)) || (hostDown && el !== fMetric);
     }
+    if (record) fMetric.value = "";
   }
   fKind.addEventListener("change", syncKind);
   if (!admin) for (const el of form.querySelectorAll("input, select")) if (el instanceof HTMLInputElement || el instanceof HTMLSelectElement) el.disabled = true;
