@@ -7,6 +7,7 @@ import sys
 
 # Explicit registry: module name -> what it measures. Each module has `main(argv) -> int`.
 BENCHMARKS: dict[str, str] = {
+    "bench.accounting": "per-batch CPU of host loss/clock/late accounting vs decoding (issue 12)",
     "bench.alerts": "alert evaluation cycle (100 rules x 1,000 hosts) and notify latency (issue 4)",
     "bench.agent": "agent CPU, RSS and collection latency vs node_exporter (issue: agent)",
     "bench.api": "API ingest vs direct influxd, query latency p95 (issue 3)",
