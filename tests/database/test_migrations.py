@@ -66,3 +66,47 @@ def test_upgrade_is_idempotent_and_downgrade_removes_everything(db_url: str) -> 
     upgrade(db_url)
     assert is_up_to_date(db_url)
     assert head_revision() is not None
+
+
+def test_0004_adds_the_new_default_rules_where_defaults_were_installed(tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from fleetmon_alerts import defaults
+    from fleetmon_db.db import make_sessionmaker
+    from fleetmon_db.models import AlertRule
+
+    def names(url: str) -> list[str]:
+        engine = make_engine(url)
+        try:
+            with make_sessionmaker(engine)() as s:
+                return sorted(s.scalars(select(AlertRule.name).where(AlertRule.builtin)))
+        finally:
+            engine.dispose()
+
+    # An installation from before 0004, its defaults installed: it gets the two new rules.
+    old = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(old), "0001")
+    engine = make_engine(old)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO alert_rules (name, kind, metric, tags, aggregate, window_s, comparison,"
+            " threshold, for_s, keep_firing_for_s, severity, scope, labels, annotations,"
+            " channels, enabled, builtin, created_at, updated_at) VALUES ('Host down',"
+            " 'host_down', '', '{}', 'avg', 120, '>=', 120, 0, 0, 'critical', '{}', '{}', '{}',"
+            " '[]', 1, 1, '2026-01-01', '2026-01-01')"
+        )
+    engine.dispose()
+    upgrade(old)
+    assert names(old) == ["Host clock off", "Host down", "Host losing data"]
+
+    # A fresh database: the migration adds nothing, the defaults add everything once.
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    upgrade(fresh)
+    assert names(fresh) == []
+    engine = make_engine(fresh)
+    try:
+        with make_sessionmaker(engine)() as s:
+            defaults.install(s, embedded=False)
+    finally:
+        engine.dispose()
+    assert names(fresh) == sorted(r["name"] for r in defaults.DEFAULT_RULES)

@@ -104,17 +104,34 @@ DEFAULT_RULES: list[dict[str, Any]] = [
         "annotations": {"summary": "The agent on $host cannot deliver: its spool keeps growing"},
     },
     {
-        "name": "Agent dropping points",
-        "kind": RuleKind.AGENT_HEALTH.value,
-        "metric": "fleetmon_agent.dropped_points",
-        "aggregate": "rate",
-        "window_s": 300,
+        # Everything a host lost, whoever counted it: the agent's drops (spool full, too old,
+        # refused batches) and what this server refused. Replaces "Agent dropping points",
+        # which saw only the agent's own total (the migration to 0004 adds this rule to
+        # installations that have that one and leaves theirs as it is).
+        "name": "Host losing data",
+        "kind": RuleKind.DATA_LOSS.value,
+        "metric": "",
+        "window_s": 600,
         "comparison": ">",
         "threshold": 0.0,
         "for_s": 0,
         "keep_firing_for_s": 600,
         "severity": "warning",
-        "annotations": {"summary": "The agent on $host dropped points (spool full or too old)"},
+        "annotations": {
+            "summary": "$host lost data: $value points dropped by its agent or refused by "
+            "the server (counts that grew in the last 10 min; see the host page)"
+        },
+    },
+    {
+        "name": "Host clock off",
+        "kind": RuleKind.CLOCK_SKEW.value,
+        "metric": "",
+        "window_s": 600,
+        "comparison": ">",
+        "threshold": 30.0,
+        "for_s": 120,
+        "severity": "warning",
+        "annotations": {"summary": "The clock of $host is off by $value s (> $threshold s)"},
     },
 ]
 

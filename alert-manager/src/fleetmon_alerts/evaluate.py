@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from fleetmon_alerts import outbox, payload, templating
 from fleetmon_alerts.clock import Clock
@@ -94,7 +94,8 @@ class Evaluator:
                     select(AlertRule).where(AlertRule.enabled.is_(True)).order_by(AlertRule.id)
                 )
             )
-            hosts = list(session.scalars(select(Host)))
+            # Drops in the same query round: data_loss rules read them for every host.
+            hosts = list(session.scalars(select(Host).options(selectinload(Host.drops))))
             cycle = _Cycle(
                 session,
                 now,

@@ -10,8 +10,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fleetmon_alerts.clock import from_ns, to_ns
-from fleetmon_db.alerting import AGGREGATES, HEARTBEAT_LOOKBACK, Comparison, RuleKind
+from fleetmon_db.alerting import (
+    AGGREGATES,
+    HEARTBEAT_LOOKBACK,
+    HOST_RECORD_KINDS,
+    Comparison,
+    RuleKind,
+)
 from fleetmon_db.alerting.scope import hosts_in_scope
+from fleetmon_db.hostloss import observe_record
 from fleetmon_db.metric import split_metric
 from fleetmon_db.models import AlertRule, Host
 from fleetmon_db.timeseries import Aggregate, Sample, Selector, TimeSeriesStore
@@ -56,6 +63,8 @@ def observe(
     scope = _scope(rule, hosts, {} if scopes is None else scopes)
     if rule.kind == RuleKind.HOST_DOWN:
         return _host_down(rule, hosts, store, now, scope)
+    if rule.kind in HOST_RECORD_KINDS:
+        return _host_record(rule, hosts, now, scope)
     return _threshold(rule, store, now, {} if cache is None else cache, scope, keep)
 
 
@@ -123,7 +132,7 @@ def prefetch(
     """
     todo: dict[QueryKey, Question] = {}
     for rule in rules:
-        if rule.kind == RuleKind.HOST_DOWN:
+        if rule.kind == RuleKind.HOST_DOWN or rule.kind in HOST_RECORD_KINDS:
             continue
         try:
             scope = _scope(rule, hosts, scopes)
@@ -248,4 +257,28 @@ def _host_down(
     for host, seen in heartbeat.items():
         age = (now - seen).total_seconds()
         out[host] = Observation(host, age >= rule.window_s, age, {"last_seen": seen.isoformat()})
+    return out
+
+
+def _host_record(
+    rule: AlertRule, hosts: Sequence[Host], now: datetime, scope: list[str] | None
+) -> dict[str, Observation]:
+    # What the API keeps per host (losses, clock offset): the database, not the store, holds it.
+    wanted = None if scope is None else set(scope)
+    out: dict[str, Observation] = {}
+    for h in hosts:
+        if wanted is not None and h.name not in wanted:
+            continue
+        got = observe_record(
+            rule.kind,
+            rule.window_s,
+            rule.comparison,
+            rule.threshold,
+            h.drops,
+            h.clock_offset_s,
+            h.clock_measured_at,
+            now,
+        )
+        if got is not None:
+            out[h.name] = Observation(h.name, got[0], got[1])
     return out

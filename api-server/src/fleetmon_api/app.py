@@ -21,6 +21,8 @@ from fleetmon_api.ingest.fieldtypes import FieldTypes
 from fleetmon_api.ingest.validate import Limits, Validator
 from fleetmon_api.jobs import RollupJob
 from fleetmon_api.keycache import KeyCache, KeyRevalidator
+from fleetmon_api.latefill import LateArrivals
+from fleetmon_api.losses import LossBook
 from fleetmon_api.presence import Presence
 from fleetmon_api.ratelimit import RateLimiter
 from fleetmon_api.rolluplag import RollupLag
@@ -40,8 +42,14 @@ GC_GEN0_THRESHOLD = 20_000
 StoreFactory = Callable[[str], TimeSeriesStore]
 
 
+# Every answer carries the server's clock (unix seconds, ms precision): agents measure their
+# clock's offset from it and correct their timestamps (DESIGN "Clock skew").
+TIME_HEADER = b"x-fleetmon-time"
+
+
 class _Timing:
-    """Pure ASGI middleware recording request latency per route template (cheap per request)."""
+    """Pure ASGI middleware recording request latency per route template (cheap per request),
+    and stamping every answer with the server time (TIME_HEADER)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -52,17 +60,20 @@ class _Timing:
             return
         started = time.perf_counter()
         status = 500
+        state: AppState | None = getattr(scope["app"].state, "fleetmon", None)
+        clock = state.clock if state is not None else utc_now
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                stamp = b"%.3f" % clock().timestamp()
+                message["headers"] = [*message.get("headers", ()), (TIME_HEADER, stamp)]
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            state: AppState | None = getattr(scope["app"].state, "fleetmon", None)
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
             if state is not None:
@@ -92,7 +103,8 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
             "auth_failure": settings.auth_failure_rate_limit,
         },
     )
-    validator = Validator(Limits.from_settings(settings))
+    validator = Validator(Limits.from_settings(settings, store.tiers[0].retention_s))
+    telemetry = Telemetry()
     return AppState(
         settings=settings,
         engine=engine,
@@ -104,7 +116,9 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
         # next revalidation sweep (see keycache.py).
         keys=KeyCache(settings.key_cache_ttl_s),
         presence=Presence(sessions, utc_now),
-        telemetry=Telemetry(),
+        losses=LossBook(sessions, utc_now, telemetry),
+        late=LateArrivals(sessions, utc_now),
+        telemetry=telemetry,
         jwt=JWTConfig(
             key=settings.signing_key(),
             algorithm=settings.jwt_algorithm,
@@ -167,6 +181,8 @@ def create_app(
         app.state.fleetmon = state
         ensure_schema_soon(state.store, state.stop, settings.store_retry_after_s)
         _start(state, "presence-flush", settings.presence_flush_s, state.presence.flush)
+        _start(state, "losses-flush", settings.presence_flush_s, state.losses.flush)
+        _start(state, "late-flush", settings.presence_flush_s, state.late.flush)
         if settings.key_revalidate_s > 0 and settings.key_cache_ttl_s > 0:
             sweep = KeyRevalidator(state.keys, state.sessions, state.clock).sweep
             _start(state, "key-revalidate", settings.key_revalidate_s, sweep)
@@ -189,6 +205,8 @@ def create_app(
             if rollups is not None:
                 rollups.close()
             state.presence.flush()
+            state.losses.flush()
+            state.late.flush()
             await state.ledger.aclose()  # on this loop, which opened its connections
             await state.store.async_writer.aclose()  # on this loop, which opened its connections
             state.store.close()

@@ -9,33 +9,69 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fleetmon_api.ingest.influx import influx_error, is_influx_path
+from fleetmon_api.ingest.reasons import Refusal
 from fleetmon_api.ratelimit import RateLimited
 from fleetmon_api.responses import JSON
-from fleetmon_db.timeseries import StoreError, StoreUnavailable
+from fleetmon_db.timeseries import PointsDropped, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    """An error with a status, a message and optional headers, raised from plain functions."""
+    """An error with a status, a message and optional headers, raised from plain functions.
 
-    # The `reason` label of fleetmon_ingest_rejects_total; None: derived from the status.
+    `reason` (ingest, a `Refusal` value) says in one word why points were not stored: the
+    label of fleetmon_ingest_rejects_total, and, in fleetmon's own answers, a field next to
+    `detail` so an agent can count its drops by it.
+    """
+
+    # None: the rejects label is derived from the status (subclasses set their own).
     reason: str | None = None
 
-    def __init__(self, status: int, detail: object, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: object,
+        headers: dict[str, str] | None = None,
+        reason: str | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = headers or {}
+        if reason is not None:
+            self.reason = reason
+        # How many points the refusal is about, where the raiser knows (counted per host).
+        self.points: int | None = None
 
 
 def _json(
-    request: Request, status: int, detail: object, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    detail: object,
+    headers: dict[str, str] | None = None,
+    reason: str | None = None,
 ) -> JSON:
     if isinstance(detail, str) and is_influx_path(request.url.path):
         # InfluxDB clients show `error` (1.x) or `message` (2.x); `detail` is kept too.
         return influx_error(request, status, detail, headers or {})
-    return JSON({"detail": detail}, status_code=status, headers=headers)
+    body: dict[str, object] = {"detail": detail}
+    if reason is not None:
+        body["reason"] = reason
+    return JSON(body, status_code=status, headers=headers)
+
+
+def points_dropped_error(exc: PointsDropped, points: int) -> ApiError:
+    """422 for a write the store took only part of: retrying cannot store the rest."""
+    lost = f"{exc.dropped} of {points}" if exc.dropped is not None else f"some of {points}"
+    err = ApiError(
+        422,
+        f"the store did not keep {lost} points of this request: {exc.reason}; the request "
+        "is not acknowledged and retrying it cannot store them",
+        reason=Refusal.STORE_DROPPED,
+    )
+    err.points = exc.dropped if exc.dropped is not None else points
+    return err
 
 
 def _telemetry_reject(request: Request, reason: str) -> None:
@@ -57,7 +93,7 @@ def install(app: FastAPI) -> None:
     async def api_error(request: Request, exc: ApiError) -> JSON:
         reason = exc.reason or {413: "too_large", 415: "media_type"}.get(exc.status, "invalid")
         _telemetry_reject(request, reason)
-        return _json(request, exc.status, exc.detail, exc.headers)
+        return _json(request, exc.status, exc.detail, exc.headers, exc.reason)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSON:

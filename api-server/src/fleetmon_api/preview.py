@@ -14,8 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from fleetmon_db.alerting import AGGREGATES, HEARTBEAT_LOOKBACK, Comparison, RuleKind
+from fleetmon_db.alerting import (
+    AGGREGATES,
+    HEARTBEAT_LOOKBACK,
+    HOST_RECORD_KINDS,
+    Comparison,
+    RuleKind,
+)
 from fleetmon_db.alerting.scope import hosts_in_scope
+from fleetmon_db.hostloss import DropLike, observe_record
 from fleetmon_db.metric import split_metric
 from fleetmon_db.timeseries import NS, Selector, TimeSeriesStore
 
@@ -27,6 +34,10 @@ class HostInfo:
     name: str
     labels: Mapping[str, Any]
     last_seen: datetime | None
+    # For data_loss and clock_skew rules: the host's losses and clock (fleetmon_db.hostloss).
+    drops: Sequence[DropLike] = ()
+    clock_offset_s: float | None = None
+    clock_measured_at: datetime | None = None
 
 
 @dataclass
@@ -135,4 +146,30 @@ def preview(
     scope = in_scope(spec, hosts)
     if spec.kind == RuleKind.HOST_DOWN:
         return scope, host_down(spec, hosts, store, now, scope)
+    if spec.kind in HOST_RECORD_KINDS:
+        return scope, host_record(spec, hosts, now, scope)
     return scope, threshold(spec, store, now, scope)
+
+
+def host_record(
+    spec: RuleSpec, hosts: Sequence[HostInfo], now: datetime, scope: list[str] | None
+) -> dict[str, HostResult]:
+    """Per host with losses or a measured clock: the worker's `observe_record` answer."""
+    wanted = None if scope is None else set(scope)
+    out: dict[str, HostResult] = {}
+    for h in hosts:
+        if wanted is not None and h.name not in wanted:
+            continue
+        got = observe_record(
+            spec.kind,
+            spec.window_s,
+            spec.comparison,
+            spec.threshold,
+            h.drops,
+            h.clock_offset_s,
+            h.clock_measured_at,
+            now,
+        )
+        if got is not None:
+            out[h.name] = HostResult(h.name, got[0], got[1])
+    return out

@@ -75,7 +75,10 @@ class Settings(BaseSettings):
     # At most 255: the metadata database keeps measurement and field names (field_types).
     max_key_length: int = Field(default=128, gt=0, le=255)
     max_tag_value_length: int = Field(default=256, gt=0)
+    # The oldest accepted point: this, or what the raw tier keeps minus retention_margin_s,
+    # whichever is less (validate.accepted_past_s).
     max_past_s: int = Field(default=7 * 86400, gt=0)
+    retention_margin_s: int = Field(default=600, ge=0)
     max_future_s: int = Field(default=600, gt=0)
     # Per host, counted over a sliding window of one to two `cardinality_window_s`
     # (fleetmon_api.ingest.cardinality). A big server with the agent (128 cores, 64 disks

@@ -20,6 +20,8 @@ from fleetmon_api.ingest.fastpath import FastCompiler
 from fleetmon_api.ingest.fieldtypes import FieldTypes
 from fleetmon_api.ingest.validate import Validator
 from fleetmon_api.keycache import KeyCache
+from fleetmon_api.latefill import LateArrivals
+from fleetmon_api.losses import LossBook
 from fleetmon_api.presence import Presence
 from fleetmon_api.ratelimit import RateLimiter
 from fleetmon_api.rolluplag import RollupLag
@@ -79,6 +81,8 @@ class AppState:
     ledger: BatchLedger
     keys: KeyCache
     presence: Presence
+    losses: LossBook
+    late: LateArrivals
     telemetry: Telemetry
     jwt: JWTConfig
     validator: Validator

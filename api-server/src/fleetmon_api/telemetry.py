@@ -54,5 +54,18 @@ class Telemetry:
             ["tier"],
             registry=r,
         )
+        # Fleet-wide; per host in the hosts API (a label per host would not scale).
+        self.points_dropped = Counter(
+            "fleetmon_points_dropped",
+            "Points not stored: dropped by agents (kind=agent, their reason) or refused by "
+            "this server (kind=refused)",
+            ["kind", "reason"],
+            registry=r,
+        )
+        self.files_quarantined = Counter(
+            "fleetmon_spool_files_quarantined",
+            "Spool files agents set aside as unreadable or refused",
+            registry=r,
+        )
         self.up = Gauge("fleetmon_up", "1 while the API process serves", registry=r)
         self.up.set(1)

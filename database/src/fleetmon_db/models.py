@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -68,10 +69,60 @@ class Host(Base):
     first_seen: Mapped[datetime | None]
     last_seen: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The host's clock error (server clock minus the host's), when last measured, and how
+    # (hostloss.ClockSource). Kept like last_seen: in memory, flushed periodically.
+    clock_offset_s: Mapped[float | None] = mapped_column(Float)
+    clock_source: Mapped[str | None] = mapped_column(String(16))
+    clock_measured_at: Mapped[datetime | None]
 
     keys: Mapped[list[HostKey]] = relationship(
         back_populates="host", cascade="all, delete-orphan", passive_deletes=True
     )
+    drops: Mapped[list[HostDrop]] = relationship(
+        back_populates="host", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class HostDrop(Base):
+    """Data of one host that was not stored, for one kind and reason (hostloss.DropKind).
+
+    `count` is what the server knows in total; for counters the agent reports (cumulative
+    since its spool was created), `reported` is the agent's last value, so a smaller one
+    (the agent's state was reset) counts as a fresh start instead of a negative drop.
+    """
+
+    __tablename__ = "host_drops"
+
+    host_id: Mapped[int] = mapped_column(
+        ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    reported: Mapped[int | None] = mapped_column(BigInteger)
+    # When `reported` arrived: with several API workers, a value one of them flushes late
+    # may be older than the one already stored, and must not read as a reset.
+    reported_at: Mapped[datetime | None]
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime] = mapped_column(doc="when the count last grew")
+
+    host: Mapped[Host] = relationship(back_populates="drops")
+
+
+class HostLateWindow(Base):
+    """Points of a host stamped within [start_at, end_at] that arrived late (a spool replay)."""
+
+    __tablename__ = "host_late_windows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime] = mapped_column(index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+    arrived_first: Mapped[datetime]
+    arrived_last: Mapped[datetime]
+
+    __table_args__ = (Index("ix_host_late_windows_host_start", "host_id", "start_at"),)
 
 
 class HostKey(Base):

@@ -17,6 +17,7 @@ so a duplicate batch costs no point work and an oversized one is refused first.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -26,9 +27,10 @@ from fleetmon_api.errors import ApiError
 from fleetmon_api.ingest import lineproto
 from fleetmon_api.ingest.body import INLINE_BYTES, Body
 from fleetmon_api.ingest.fastpath import FastCompiler
-from fleetmon_api.ingest.validate import BadPoint, Validator
-from fleetmon_api.ingest.wire import BatchIn, WireBatch, fast_decode
-from fleetmon_db.timeseries import Point, PointBatch
+from fleetmon_api.ingest.reasons import Refusal
+from fleetmon_api.ingest.validate import BadPoint, RawPoint, Validator
+from fleetmon_api.ingest.wire import AgentIn, BatchIn, WireAgent, WireBatch, fast_decode
+from fleetmon_db.timeseries import NS, Point, PointBatch
 
 _TYPE_MISMATCH = frozenset({"bool_type", "int_type", "float_type", "string_type"})
 
@@ -52,10 +54,15 @@ class AgentBatch:
     """A decoded agent batch: its envelope now, its points checked on demand."""
 
     batch_id: str
-    agent_version: str | None
+    agent: WireAgent | AgentIn | None  # the agent's own state, when it sent it
     size: int  # points in the batch
     _wire: WireBatch | None
     _strict: BatchIn | None
+
+    @property
+    def agent_version(self) -> str | None:
+        """The agent's version, when it said."""
+        return self.agent.version if self.agent is not None else None
 
     @property
     def fast(self) -> bool:
@@ -63,14 +70,25 @@ class AgentBatch:
         return self._wire is not None
 
     def points(self, host: str, now_ns: int, compiler: FastCompiler) -> PointBatch:
-        """The points for `host`, every one checked; BadPoint (422) names the first bad one."""
+        """The points for `host`, every one checked; BadPoint (422) names the first bad one.
+
+        The BadPoint's `points` is how many points of the batch it is about: all those
+        outside the time window for a time refusal, else the one it names (a sender that
+        splits the batch gets the others stored, so only these count as refused).
+        """
         if self._wire is not None:
             compiled = compiler.compile(host, self._wire.points, now_ns)
             if compiled is not None:
                 return compiled
-            return PointBatch.of(compiler.validator.points(host, self._wire.points, now_ns))
-        assert self._strict is not None
-        return PointBatch.of(compiler.validator.points(host, self._strict.points, now_ns))
+        raw: Sequence[RawPoint] = self._wire.points if self._wire is not None else []
+        if self._strict is not None:
+            raw = self._strict.points
+        validator = compiler.validator
+        try:
+            return PointBatch.of(validator.points(host, raw, now_ns))
+        except ApiError as exc:
+            exc.points = refused_points(exc, validator, (p.time * NS for p in raw), now_ns)
+            raise
 
 
 class _AnyObject(msgspec.Struct, gc=False):
@@ -129,21 +147,21 @@ def agent_batch(body: bytes, max_points: int) -> AgentBatch:
         _check_outline(body, max_points)
     wire = fast_decode(body)
     if wire is not None:
-        agent = wire.agent
-        batch = AgentBatch(
-            wire.batch_id, agent.version if agent else None, len(wire.points), wire, None
-        )
+        batch = AgentBatch(wire.batch_id, wire.agent, len(wire.points), wire, None)
     else:
         if len(body) > INLINE_BYTES:
             _check_outline(body, max_points)
         try:
             strict = BatchIn.model_validate_json(body)
         except ValidationError as exc:
-            raise ApiError(422, _first_error(exc)) from None
-        version = strict.agent.version if strict.agent else None
-        batch = AgentBatch(strict.batch_id, version, len(strict.points), None, strict)
+            raise ApiError(422, _first_error(exc), reason=Refusal.INVALID) from None
+        batch = AgentBatch(strict.batch_id, strict.agent, len(strict.points), None, strict)
     if batch.size > max_points:
-        raise ApiError(413, f"{batch.size} points exceed the limit of {max_points} per batch")
+        raise ApiError(
+            413,
+            f"{batch.size} points exceed the limit of {max_points} per batch",
+            reason=Refusal.TOO_LARGE,
+        )
     return batch
 
 
@@ -154,6 +172,8 @@ class Rejected:
     line: int
     why: str
     unparsed: bool  # it did not parse (rather than failing a check)
+    # Why it can never be stored, in one word (counted per host as refused).
+    reason: str = Refusal.INVALID
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.why}"
@@ -211,7 +231,8 @@ def line_protocol(
             continue
         t = now_ns if line.time is None else line.time * multiplier
         if not low <= t <= high:
-            rejected.append(Rejected(number, "timestamp outside the accepted window", False))
+            why = Refusal.TOO_OLD if t < low else Refusal.IN_FUTURE
+            rejected.append(Rejected(number, "timestamp outside the accepted window", False, why))
             continue
         try:
             points.append(
@@ -220,3 +241,13 @@ def line_protocol(
         except BadPoint as exc:
             rejected.append(Rejected(number, exc.why, False))
     return LineProtocolWrite(PointBatch.of(points), rejected)
+
+
+def refused_points(
+    exc: ApiError, validator: Validator, times_ns: Iterable[float | int], now_ns: int
+) -> int:
+    """How many points a refusal is about (error path only): every point outside the time
+    window for a time refusal, else the one point the error names."""
+    if exc.reason in (Refusal.TOO_OLD, Refusal.IN_FUTURE):
+        return validator.outside_window(times_ns, now_ns)
+    return 1

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from fleetmon_api.errors import ApiError
+from fleetmon_api.ingest.reasons import Refusal
 from fleetmon_api.ingest.wire import MAX_STRING_VALUE
 from fleetmon_api.settings import Settings
 from fleetmon_db.metric import NAME_RE
@@ -62,25 +63,38 @@ class Limits:
     max_future_ns: int
 
     @classmethod
-    def from_settings(cls, s: Settings) -> Limits:
-        """Limits from settings."""
+    def from_settings(cls, s: Settings, raw_retention_s: int | None = None) -> Limits:
+        """Limits from settings, the accepted past bounded by what the raw tier keeps."""
         return cls(
             s.max_points,
             s.max_fields_per_point,
             s.max_tags_per_point,
             s.max_key_length,
             s.max_tag_value_length,
-            s.max_past_s * NS,
+            accepted_past_s(s.max_past_s, raw_retention_s, s.retention_margin_s) * NS,
             s.max_future_s * NS,
         )
+
+
+def accepted_past_s(max_past_s: int, raw_retention_s: int | None, margin_s: int) -> int:
+    """How old a point ingest accepts: the one definition of the window's past edge.
+
+    A point is written to the raw tier, so one older than that tier keeps would be dropped
+    by the store (InfluxDB answers "points beyond retention policy") or deleted at the next
+    retention run: it is refused up front instead. The margin covers the time a request
+    spends in flight and the clocks of the API and the store disagreeing.
+    """
+    if raw_retention_s is None:
+        return max_past_s
+    return max(60, min(max_past_s, raw_retention_s - margin_s))
 
 
 class BadPoint(ApiError):
     """422 naming the point (by index) and what is wrong with it."""
 
-    def __init__(self, index: int | str, why: str) -> None:
+    def __init__(self, index: int | str, why: str, reason: Refusal = Refusal.INVALID) -> None:
         where = f"points[{index}]" if isinstance(index, int) else index
-        super().__init__(422, f"{where}: {why}; the whole batch was rejected")
+        super().__init__(422, f"{where}: {why}; the whole batch was rejected", reason=reason)
         self.why = why
 
 
@@ -155,14 +169,34 @@ class Validator:
         if type(scaled) is float and not math.isfinite(scaled):
             raise BadPoint(index, f"time {seconds} is not a representable time")
         t = int(scaled)
-        if t < now_ns - self.limits.max_past_ns:
-            raise BadPoint(index, f"time {seconds} is older than {self.limits.max_past_ns // NS}s")
-        if t > now_ns + self.limits.max_future_ns:
+        self.check_time(t, now_ns, index, seconds)
+        return t
+
+    def outside_window(self, times_ns: Iterable[float | int], now_ns: int) -> int:
+        """How many of the times (ns) are outside the accepted window (the error path's count)."""
+        lo, hi = now_ns - self.limits.max_past_ns, now_ns + self.limits.max_future_ns
+        return sum(1 for t in times_ns if not lo <= t <= hi)
+
+    def check_time(self, t_ns: int, now_ns: int, index: int | str, shown: object) -> None:
+        """Refuse a time outside [now - max_past, now + max_future] (the accepted window).
+
+        `shown` is the time as the client sent it, for the message.
+        """
+        lim = self.limits
+        if t_ns < now_ns - lim.max_past_ns:
+            age = (now_ns - t_ns) // NS
             raise BadPoint(
                 index,
-                f"time {seconds} is more than {self.limits.max_future_ns // NS}s in the future",
+                f"time {shown} is {age}s old, older than the {lim.max_past_ns // NS}s the raw "
+                "tier can still keep; it can never be stored",
+                Refusal.TOO_OLD,
             )
-        return t
+        if t_ns > now_ns + lim.max_future_ns:
+            raise BadPoint(
+                index,
+                f"time {shown} is more than {lim.max_future_ns // NS}s ahead of the server's clock",
+                Refusal.IN_FUTURE,
+            )
 
     def point(
         self,

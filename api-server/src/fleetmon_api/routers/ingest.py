@@ -12,13 +12,15 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from fleetmon_api.deps import IngestHost
+from fleetmon_api.errors import ApiError, points_dropped_error
 from fleetmon_api.ingest import decode, influx
 from fleetmon_api.ingest.body import Body, read_body
 from fleetmon_api.ingest.fieldtypes import PointName, json_point
+from fleetmon_api.ingest.reasons import Refusal
 from fleetmon_api.ingest.wire import Accepted, BatchIn
 from fleetmon_api.keycache import HostIdentity
 from fleetmon_api.state import AppState
-from fleetmon_db.timeseries import PointBatch
+from fleetmon_db.timeseries import PointBatch, PointsDropped
 
 router = APIRouter(tags=["ingest"])
 T = TypeVar("T")
@@ -31,8 +33,9 @@ _ERRORS = {
     413: {"description": "Body or decompressed body too large"},
     415: {"description": "Unsupported Content-Encoding"},
     422: {
-        "description": "Invalid batch naming the first offending point; on /api/v2/write, "
-        "a partial write naming the lines left out"
+        "description": "Not stored and never storable: names the first offending point, "
+        "`reason` says why (too_old, in_future, invalid, store_dropped, field_type, "
+        "cardinality); on /api/v2/write, a partial write naming the lines left out"
     },
     429: {"description": "Rate limited; see Retry-After"},
     503: {"description": "Store unavailable; see Retry-After"},
@@ -67,6 +70,9 @@ async def _write(state: AppState, batch: PointBatch, endpoint: str) -> int:
     started = time.perf_counter()
     try:
         written = await state.store.async_writer.write_batch(batch)
+    except PointsDropped as exc:
+        state.telemetry.store_errors.labels("write").inc()
+        raise points_dropped_error(exc, len(batch)) from None
     except Exception:
         state.telemetry.store_errors.labels("write").inc()
         raise
@@ -117,22 +123,49 @@ async def collect(request: Request, host: IngestHost) -> Response:
     batch = await _off_loop(
         state, body.small(), lambda: decode.agent_batch(body.read(), max_points)
     )
+    agent = batch.agent
+    if agent is not None:
+        state.losses.agent_report(
+            host.host_id,
+            agent.dropped,
+            agent.dropped_points,
+            agent.quarantined_files,
+            agent.clock_offset_s,
+        )
     ledger_key = f"{host.host_id}:{batch.batch_id}"
     if await state.ledger.seen(ledger_key):
         state.telemetry.duplicates.inc()
         state.presence.touch(host.host_id, batch.agent_version)
         return _accepted(host, batch.batch_id, batch.size, 0, duplicate=True)
     now_ns = state.now_ns()
-    points = await _off_loop(
-        state,
-        batch.size <= _INLINE_POINTS,
-        lambda: batch.points(host.name, now_ns, state.compiler),
-    )
-    await _admit(state, host, points)
-    written = await _write(state, points, "collect") if points.times else 0
+    try:
+        points = await _off_loop(
+            state,
+            batch.size <= _INLINE_POINTS,
+            lambda: batch.points(host.name, now_ns, state.compiler),
+        )
+        await _admit(state, host, points)
+        written = await _write(state, points, "collect") if points.times else 0
+    except ApiError as exc:
+        _refused(state, host, exc)
+        raise
+    if points.times:
+        state.late.note(host.host_id, points.times, now_ns)
     await state.ledger.record(ledger_key)
     state.presence.touch(host.host_id, batch.agent_version)
     return _accepted(host, batch.batch_id, len(points), written)
+
+
+def _refused(state: AppState, host: HostIdentity, exc: ApiError) -> None:
+    """Count the points a refusal was about for the host (kept per host, in /metrics).
+
+    Only points that can never be stored count (the ones out of the window, the invalid
+    one, a field-type or cardinality offender, those the store dropped): the rest of a
+    refused batch is stored once the sender splits it. A 413 counts nothing: the sender
+    splits the request and sends it all.
+    """
+    if exc.reason is not None and exc.reason != Refusal.TOO_LARGE:
+        state.losses.refused(host.host_id, exc.reason, 1 if exc.points is None else exc.points)
 
 
 def _accepted(
@@ -167,14 +200,27 @@ async def _line_protocol(
     state: AppState = request.app.state.fleetmon
     body = await _body(request, state)
     now_ns = state.now_ns()
-    result = await _off_loop(
-        state,
-        body.small(),
-        lambda: decode.line_protocol(body, precision, host.name, state.validator, now_ns),
-    )
-    await _admit(state, host, result.points, _lp_point)
-    if result.points.times:
-        await _write(state, result.points, "write")
+    try:
+        result = await _off_loop(
+            state,
+            body.small(),
+            lambda: decode.line_protocol(body, precision, host.name, state.validator, now_ns),
+        )
+        await _admit(state, host, result.points, _lp_point)
+        if result.points.times:
+            await _write(state, result.points, "write")
+    except ApiError as exc:
+        _refused(state, host, exc)
+        raise
+    for line in result.rejected:
+        # Left out of a partial write: never stored (the valid lines are).
+        state.losses.refused(host.host_id, line.reason, 1)
+    times = result.points.times
+    if times:
+        state.late.note(host.host_id, times, now_ns)
+        # Senders of line protocol do not measure their clock: estimate it from arrival
+        # (lines without a timestamp carry the server's, and read as no offset).
+        state.losses.arrival(host.host_id, max(times))
     state.presence.touch(host.host_id, None)
     if not result.rejected:
         return Response(status_code=204)

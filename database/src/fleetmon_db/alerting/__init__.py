@@ -9,6 +9,7 @@ from fleetmon_db.alerting.channels import CHANNELS, ChannelSpec, channel_spec
 from fleetmon_db.alerting.rules import (
     AGGREGATES,
     HEARTBEAT_LOOKBACK,
+    HOST_RECORD_KINDS,
     SEVERITIES,
     AlertStatus,
     Comparison,
@@ -23,6 +24,7 @@ __all__ = [
     "AGGREGATES",
     "CHANNELS",
     "HEARTBEAT_LOOKBACK",
+    "HOST_RECORD_KINDS",
     "SEVERITIES",
     "AlertStatus",
     "ChannelSpec",

@@ -52,6 +52,14 @@ class RuleKind(enum.StrEnum):
     THRESHOLD = "threshold"
     HOST_DOWN = "host_down"
     AGENT_HEALTH = "agent_health"
+    # What the server keeps per host (fleetmon_db.hostloss), not a stored metric: points
+    # dropped by the agent or refused by the server, and the host's clock offset.
+    DATA_LOSS = "data_loss"
+    CLOCK_SKEW = "clock_skew"
+
+
+# Kinds that watch the host's own record rather than a metric (their `metric` is empty).
+HOST_RECORD_KINDS = frozenset({RuleKind.DATA_LOSS, RuleKind.CLOCK_SKEW})
 
 
 # How far back a host_down rule looks for a host's newest point: a host silent for an hour

@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from fleetmon_api import preview
 from fleetmon_api.deps import DbSession, State, ViewerUser
+from fleetmon_api.losses import stored_drops
 from fleetmon_api.routers.alerts.common import make_router
 from fleetmon_api.routers.alerts.rules import RuleIn
-from fleetmon_db.alerting import Comparison
+from fleetmon_db.alerting import HOST_RECORD_KINDS, Comparison
 from fleetmon_db.models import Host
 
 router = make_router()
@@ -70,13 +71,27 @@ def preview_rule(body: RuleIn, state: State, db: DbSession, _user: ViewerUser) -
     )
     now = state.clock()
 
+    record = body.kind in HOST_RECORD_KINDS
+    drops = stored_drops(db) if record else {}
     hosts = []
-    for row in db.execute(select(Host.id, Host.name, Host.labels, Host.last_seen)):
+    for row in db.scalars(select(Host)):
         last_seen = row.last_seen
         seen = state.presence.get(row.id)  # contacts not yet flushed count too
         if seen is not None and (last_seen is None or seen.last_seen > last_seen):
             last_seen = seen.last_seen
-        hosts.append(preview.HostInfo(row.name, row.labels or {}, last_seen))
+        info = preview.HostInfo(row.name, row.labels or {}, last_seen)
+        if record:
+            # Losses and clock not yet flushed count too, as the hosts API shows them.
+            clock = state.losses.clock(row)
+            info = preview.HostInfo(
+                row.name,
+                row.labels or {},
+                last_seen,
+                state.losses.drops(row.id, drops.get(row.id, [])),
+                clock.offset_s if clock else None,
+                clock.measured_at if clock else None,
+            )
+        hosts.append(info)
     scope, results = preview.preview(spec, hosts, state.store, now)
     low = Comparison(body.comparison).low_is_worse
     ordered = sorted(

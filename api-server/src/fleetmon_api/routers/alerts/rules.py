@@ -23,7 +23,13 @@ from fleetmon_api.routers.alerts.common import (
     make_router,
     now,
 )
-from fleetmon_db.alerting import Comparison, RuleAggregate, RuleKind, Severity
+from fleetmon_db.alerting import (
+    HOST_RECORD_KINDS,
+    Comparison,
+    RuleAggregate,
+    RuleKind,
+    Severity,
+)
 from fleetmon_db.metric import split_metric
 from fleetmon_db.models import AlertChannel, AlertRule
 
@@ -50,7 +56,11 @@ class RuleIn(BaseModel):
 
     name: Name
     kind: RuleKind = RuleKind.THRESHOLD
-    metric: str = Field("", max_length=256, description="measurement.field; empty for host_down")
+    metric: str = Field(
+        "",
+        max_length=256,
+        description="measurement.field; empty for host_down (optional), data_loss and clock_skew",
+    )
     tags: dict[Short, Short] = Field(default_factory=dict, max_length=16)
     aggregate: RuleAggregate = RuleAggregate.AVG
     window_s: int = Field(60, ge=1, le=WEEK)
@@ -76,6 +86,10 @@ class RuleIn(BaseModel):
     def _metric_fits_kind(self) -> RuleIn:
         if self.kind == RuleKind.HOST_DOWN and not self.metric:
             return self  # host_down may watch heartbeats only
+        if self.kind in HOST_RECORD_KINDS:
+            if self.metric:
+                raise ValueError(f"{self.kind} rules watch the host's record: metric must be empty")
+            return self
         measurement, _ = split_metric(self.metric)  # ValueError: a 422 naming the metric
         if self.kind == RuleKind.AGENT_HEALTH and measurement != AGENT_MEASUREMENT:
             raise ValueError(f"agent_health rules watch the '{AGENT_MEASUREMENT}' measurement")
