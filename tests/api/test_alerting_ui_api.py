@@ -5,7 +5,6 @@ answers conform to the published schema."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,11 +17,11 @@ import pytest
 from fleetmon_alerts.clock import SystemClock
 from fleetmon_alerts.delivery import Dispatcher, RetryPolicy
 from fleetmon_alerts.evaluate import Evaluator
-from fleetmon_alerts.previews import PreviewResponder
 from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.models import NotificationPreview
 from fleetmon_db.timeseries import open_store
 from tests.api.harness import ApiServer, now_s, running_api
+from tests.support.previews import preview_responder
 from tests.support.receiver import Receiver
 
 R = "/api/v1/alerts"
@@ -348,29 +347,9 @@ def test_answers_the_ui_reads_conform_to_the_published_schema(tight_api: ApiServ
 
 @pytest.fixture
 def previews(tight_api: ApiServer) -> Iterator[None]:
-    """The worker's preview step (what each pass of `fleetmon-alerts run` does) in a thread;
-    tests/e2e/test_web_alerting.py goes through the real worker process."""
-    engine = make_engine(tight_api.settings.database_url)
-    store = open_store(tight_api.settings.store_url)
-    responder = PreviewResponder(
-        make_sessionmaker(engine), store, SystemClock(), "https://fleet.example.test"
-    )
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            responder.answer_pending()
-            stop.wait(0.05)
-
-    thread = threading.Thread(target=loop, name="preview-responder", daemon=True)
-    thread.start()
-    try:
+    """The worker's preview step in a thread (tests/support/previews.py)."""
+    with preview_responder(tight_api.settings.database_url, tight_api.settings.store_url):
         yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        store.close()
-        engine.dispose()
 
 
 def preview_rows(api: ApiServer) -> int:

@@ -8,19 +8,25 @@ import sys
 from pathlib import Path
 
 from tests.api.harness import running_api
+from tests.support.previews import preview_responder
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 
 
 def test_no_server_errors_over_the_openapi_schema(tmp_path: Path) -> None:
-    with running_api(
-        f"sqlite:///{tmp_path / 'meta.db'}",
-        f"sqlite:///{tmp_path / 'metrics.db'}",
-        ingest_rate_limit="100000/minute",
-        enroll_rate_limit="100000/minute",
-        login_rate_limit="100000/minute",
-        auth_failure_rate_limit="100000/minute",
-    ) as api:
+    with (
+        running_api(
+            f"sqlite:///{tmp_path / 'meta.db'}",
+            f"sqlite:///{tmp_path / 'metrics.db'}",
+            ingest_rate_limit="100000/minute",
+            enroll_rate_limit="100000/minute",
+            login_rate_limit="100000/minute",
+            auth_failure_rate_limit="100000/minute",
+        ) as api,
+        preview_responder(api.settings.database_url, api.settings.store_url),
+    ):
+        # The worker's preview step answers notification previews, as a running worker does
+        # (without one the preview is a deliberate 503: "the alert worker did not answer").
         api.enroll("st-host")
         token = api.token("admin")
         # Admin token: every endpoint is reachable (ingest answers 401 to it, which is fine).
