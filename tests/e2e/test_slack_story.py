@@ -99,8 +99,9 @@ def test_from_make_run_to_a_slack_notification(tmp_path: Path, slack: SlackWebho
             page.get_by_label("Username").fill(creds.group(1))
             page.get_by_label("Password").fill(creds.group(2))
             page.get_by_role("button", name="Sign in").click()
-            # The local agent shows up on the overview.
-            expect(page.locator(f"#fleet-table tr[data-host='{host}']")).to_be_visible(
+            # The local agent shows up on the overview, up: its first batch has arrived (the
+            # row exists from enrollment on, before any data).
+            expect(page.locator(f"#fleet-table tr[data-host='{host}'].row-up")).to_be_visible(
                 timeout=30_000
             )
 
