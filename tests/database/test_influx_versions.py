@@ -197,3 +197,18 @@ def test_hosts_with_only_rollup_data_are_listed_on_1x_only(
         window = now - now % (300 * NS) - 3600 * NS
         store.lines.post(f"cpu,host=old usage_user_mean=1.0 {window}\n".encode(), "5m")
         assert store.hosts() == (["fresh", "old"] if listed else ["fresh"])
+
+
+def test_retention_runs_beside_a_database_without_shards(
+    influx_server: InfluxServer, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """SHOW SHARDS lists a database with no shards as a series without "values": the
+    retention job once failed on every run (KeyError) while such a database existed."""
+    empty = f"empty_{time.time_ns()}"
+    httpx.post(f"{influx_server.url}/query", params={"q": f'CREATE DATABASE "{empty}"'})
+    try:
+        with fresh_store("influxdb", request, tmp_path) as store:
+            store.write([pt("h1", time.time_ns(), {"usage": 1.0})])
+            store.enforce_retention(time.time_ns())
+    finally:
+        httpx.post(f"{influx_server.url}/query", params={"q": f'DROP DATABASE "{empty}"'})

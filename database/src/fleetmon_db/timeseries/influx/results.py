@@ -16,7 +16,8 @@ Row = tuple[str, dict[str, str], list[str], list[list[Any]]]
 def rows(result: Result) -> Iterator[Row]:
     """(stored measurement, stored tags, columns, values) of every series of a result."""
     for s in result.get("series") or ():
-        yield s.get("name", ""), s.get("tags") or {}, s["columns"], s["values"]
+        # A series without rows has no "values" (SHOW SHARDS: a database with no shards).
+        yield s.get("name", ""), s.get("tags") or {}, s.get("columns") or [], s.get("values") or []
 
 
 def number(v: Any) -> FieldValue:
