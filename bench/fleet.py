@@ -371,6 +371,7 @@ def run_phase(
     interval: float,
     seconds: float,
     cpu_groups: tuple[str, ...],
+    timeline: Path | None = None,
 ) -> Phase:
     """Run one fleet against `target`; account for every value in `db`.`rp`."""
     names = rig.names[:hosts]
@@ -381,6 +382,8 @@ def run_phase(
     results, wall = asyncio.run(
         run_fleet(target, payloads, interval=interval, seconds=seconds, progress=True)
     )
+    if timeline is not None:
+        slow_seconds(results, timeline.with_name(f"{timeline.name}.{label.split()[0]}"))
     cpu = {g: c for g, c in rig.meter.stop().items() if g in cpu_groups}
     time.sleep(1)  # influxd makes a write visible to queries at once; a margin all the same
     per_batch = len(template)
@@ -403,6 +406,26 @@ def run_phase(
     for st, text in sorted(samples.items()):
         print(f"  first {st} answer: {text.decode(errors='replace')}", flush=True)
     return phase
+
+
+def slow_seconds(results: list[HostResult], out: Path, slow_s: float = 0.1) -> None:
+    """Write (sent at, latency) of every request to `out` as JSON and print the half-seconds
+    of the run whose requests had answers slower than `slow_s`: a cold start, a rollup run
+    or a store stall shows as a cluster at its time."""
+    pairs = [(t, lat) for r in results for t, lat in zip(r.sent, r.latencies, strict=True)]
+    out.write_text(json.dumps(pairs))
+    if not pairs:
+        return
+    t0 = min(t - lat for t, lat in pairs)
+    by_slot: dict[float, list[float]] = {}
+    for t, lat in pairs:
+        by_slot.setdefault(int((t - lat - t0) * 2) / 2, []).append(lat)
+    for slot, lats in sorted(by_slot.items()):
+        slow = sum(lat > slow_s for lat in lats)
+        if slow:
+            print(f"  at {slot:6.1f} s: {slow} of {len(lats)} answers > {slow_s * 1000:.0f} ms,"
+                  f" max {max(lats) * 1000:.0f} ms", flush=True)  # fmt: skip
+    print(f"  timeline: {out}", flush=True)
 
 
 def rollup_outcome(rig: Rig) -> str:
@@ -490,6 +513,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--docs", action="store_true", help="write docs/benchmarks.md's section")
     ap.add_argument("--profile-api", type=Path, help="py-spy raw profile of the API phase here")
     ap.add_argument(
+        "--timeline", type=Path, help="each request's send time and latency (JSON) to FILE.<path>"
+    )
+    ap.add_argument(
         "--overview-only",
         action="store_true",
         help="no fleet phases: one batch per host straight into the store, then the overview",
@@ -528,7 +554,7 @@ def main(argv: list[str]) -> int:
                         rig, "line protocol straight to influxd", influx_target(
                             int(rig.influx.url.rsplit(":", 1)[1]), DIRECT_DB),
                         DIRECT_DB, "autogen", template, hosts, interval, args.seconds,
-                        ("influxd", "client"),
+                        ("influxd", "client"), args.timeline,
                     )
                 )  # fmt: skip
             api = api_target(rig.port, rig.keys[:hosts])
@@ -539,7 +565,7 @@ def main(argv: list[str]) -> int:
                 phases.append(
                     run_phase(
                         rig, label, api, STORE_DB, raw_rp, template, hosts, interval,
-                        args.seconds, ("api", "influxd", "postgres", "client"),
+                        args.seconds, ("api", "influxd", "postgres", "client"), args.timeline,
                     )
                 )  # fmt: skip
             rollups.append(f"{hosts:,} x {interval:g} s: {rollup_outcome(rig)}")

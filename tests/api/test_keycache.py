@@ -106,3 +106,52 @@ def test_a_revocation_in_the_database_reaches_the_cache_at_the_next_sweep(
     clock.advance(TTL * 3)
     sweeper.sweep()
     assert cache.get(keys["kept"]) is not None
+
+
+def test_a_sweep_loads_every_valid_key_so_a_restarted_api_needs_no_lookups(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    keys = {name: enroll(sessions, clock, name) for name in ("a", "b", "revoked", "expired")}
+    with sessions() as db:
+        hosts = {h.name: h for h in db.query(Host)}
+        services.revoke_keys(db, hosts["revoked"], clock.now())
+        hosts["expired"].keys[0].expires_at = clock.now()
+        db.commit()
+    cache = KeyCache(TTL, clock=clock.seconds)
+    sweeper = KeyRevalidator(cache, sessions, clock.now, clock.seconds)
+    sweeper.sweep()
+    for name in ("a", "b"):
+        key, host_id, key_id = keys[name]
+        assert cache.get(hash_secret(key)) == HostIdentity(host_id, name, key_id)
+    for name in ("revoked", "expired"):
+        assert cache.get(hash_secret(keys[name][0])) is None
+    assert len(cache) == 2
+    # A host enrolled later is loaded by the next sweep; loaded entries then live on sweeps.
+    c = enroll(sessions, clock, "c")
+    clock.advance(TTL * 2)
+    sweeper.sweep()
+    assert cache.get(hash_secret(c[0])) == HostIdentity(c[1], "c", c[2])
+    assert cache.get(hash_secret(keys["a"][0])) is not None
+
+
+def test_a_sweep_that_read_before_an_eviction_does_not_bring_the_key_back(
+    clock: FakeClock,
+) -> None:
+    cache = KeyCache(TTL, clock=clock.seconds)
+    ident = HostIdentity(1, "a", 11)
+    read_at = clock.seconds()
+    clock.advance(0.5)
+    cache.evict_host(1)  # revoked here while a sweep was reading the database
+    assert cache.load([("h", ident, None)], read_at) == 0
+    assert cache.get("h") is None
+    # A sweep that read after the eviction (the key valid again: a new key) loads it.
+    clock.advance(0.5)
+    assert cache.load([("h2", HostIdentity(1, "a", 12), None)], clock.seconds()) == 1
+
+
+def test_loading_stops_at_the_cache_size(clock: FakeClock) -> None:
+    cache = KeyCache(TTL, max_entries=3, clock=clock.seconds)
+    entries = [(f"h{i}", HostIdentity(i, f"n{i}", i), None) for i in range(5)]
+    assert cache.load(entries, clock.seconds()) == 3
+    assert cache.room() == 0
+    assert len(cache) == 3

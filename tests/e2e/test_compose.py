@@ -34,6 +34,7 @@ from tests.e2e import compose
 from tests.support.influxemu import Emulator
 from tests.support.receiver import Receiver
 from tests.support.servers import (
+    INFLUX_CACHE_SNAPSHOT_BYTES,
     InfluxServer,
     ServerMissing,
     free_port,
@@ -286,6 +287,13 @@ def test_compose_uses_only_settings_that_exist() -> None:
     for key in compose.image_env(Path("/image")):
         if key.startswith("FLEETMON_"):
             assert key in known, f"Dockerfile: {key} is not a fleetmon setting"
+
+
+def test_influxdb_runs_with_the_cache_snapshot_size_the_benchmarks_measured() -> None:
+    """The compose file's influxd snapshots its cache at the size every influxd of the suite
+    and of `python -m bench fleet` runs with: the fleet figures hold for what is shipped."""
+    env = compose.load(DOTENV)["services"]["influxdb"]["environment"]
+    assert int(env["INFLUXD_STORAGE_CACHE_SNAPSHOT_MEMORY_SIZE"]) == INFLUX_CACHE_SNAPSHOT_BYTES
 
 
 def test_influxdb_2_init_creates_the_buckets_and_the_default_mapping(

@@ -80,6 +80,14 @@ class InfluxServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+# influxd's cache snapshot size, as docker-compose.yml sets it for InfluxDB 2.7 (a test keeps
+# the two equal). The default (25 MiB) snapshots every few seconds under a 2,000-host fleet,
+# and the snapshots and the compactions they cause were half of influxd's CPU
+# (docs/benchmarks.md, "Fleet"); 256 MiB made the rollups' reads of recent data, still in the
+# cache, cost more than the writes saved.
+INFLUX_CACHE_SNAPSHOT_BYTES = 64 * 1024 * 1024
+
+
 def start_influxd(root: Path | None = None) -> InfluxServer:
     """Start influxd 1.x on free loopback ports; raise ServerMissing if it is not installed."""
     binary = shutil.which("influxd")
@@ -99,6 +107,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   wal-dir = "{root}/wal"
   query-log-enabled = false
   wal-fsync-delay = "0s"
+  cache-snapshot-memory-size = {INFLUX_CACHE_SNAPSHOT_BYTES}
 [http]
   bind-address = "127.0.0.1:{http_port}"
   log-enabled = false

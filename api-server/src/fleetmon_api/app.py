@@ -143,9 +143,15 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
     )
 
 
-def _start(state: AppState, name: str, interval: float, job: Callable[[], object]) -> None:
+def _start(
+    state: AppState, name: str, interval: float, job: Callable[[], object], *, at_once: bool = False
+) -> None:
     t = threading.Thread(
-        target=every, args=(interval, state.stop, job, name), name=f"fleetmon-{name}", daemon=True
+        target=every,
+        args=(interval, state.stop, job, name),
+        kwargs={"at_once": at_once},
+        name=f"fleetmon-{name}",
+        daemon=True,
     )
     t.start()
     state.threads.append(t)
@@ -185,7 +191,8 @@ def create_app(
         _start(state, "late-flush", settings.presence_flush_s, state.late.flush)
         if settings.key_revalidate_s > 0 and settings.key_cache_ttl_s > 0:
             sweep = KeyRevalidator(state.keys, state.sessions, state.clock).sweep
-            _start(state, "key-revalidate", settings.key_revalidate_s, sweep)
+            # At once: the first sweep loads every valid key before the fleet reconnects.
+            _start(state, "key-revalidate", settings.key_revalidate_s, sweep, at_once=True)
         for tier in state.rollup_lag.tiers:
             gauge = state.telemetry.rollup_lag.labels(tier.name)
             gauge.set_function(functools.partial(state.rollup_lag.lag_s, tier.name))

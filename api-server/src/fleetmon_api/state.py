@@ -112,9 +112,19 @@ class AppState:
         return int(self.clock().timestamp() * 1_000_000_000)
 
 
-def every(interval_s: float, stop: threading.Event, job: Callable[[], object], name: str) -> None:
-    """Run `job` every `interval_s` until `stop` is set; a failing run is logged, not fatal."""
-    while not stop.wait(interval_s):
+def every(
+    interval_s: float,
+    stop: threading.Event,
+    job: Callable[[], object],
+    name: str,
+    *,
+    at_once: bool = False,
+) -> None:
+    """Run `job` every `interval_s` (first at once if `at_once`) until `stop` is set; a
+    failing run is logged, not fatal."""
+    wait = 0.0 if at_once else interval_s
+    while not stop.wait(wait):
+        wait = interval_s
         started = time.monotonic()
         try:
             job()
