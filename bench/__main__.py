@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "bench.hostile": "/health latency and server RSS while hostile ingest bodies arrive (issue 15)",
     "bench.faults": "every point stored or counted as dropped, long outages and skews (issue 12)",
     "bench.fleet": "fleet simulator: N hosts x small batches through the API vs direct (issue 11)",
+    "bench.soak": "30 minutes of a fleet: RSS of the API, the alert worker and an agent (issue 11)",
     "bench.decode": "ingest decoding CPU per batch on each path vs orjson.loads (issue 10)",
     "bench.storage": "store write throughput vs direct influxd (issue: foundation)",
 }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -26,16 +27,32 @@ class BatchLedger(Protocol):
 
 
 class MemoryLedger:
-    """A bounded LRU of batch ids with a TTL (per process)."""
+    """Batch ids of the last `ttl_s`, at most about `max_entries` (per process).
+
+    Kept compact because a busy server holds its bound at all times: 2,000 hosts every 5 s
+    fill 100,000 ids in four minutes, and ids as strings in an LRU cost ~200 bytes each, so
+    the API's RSS grew for the first quarter hour of a fleet's traffic. Here an id is a
+    64-bit digest in a set (~80 bytes), sets are generations (a new one every `ttl_s` / 24
+    or every `max_entries` / 8 ids), and the oldest generation goes as a whole when it
+    expires or the bound is passed. A new id matching the digest of a remembered one
+    would be acknowledged without being written: 1 in 2^64 / 100,000 per batch, under one
+    chance in 10,000 in a year of 400 batches a second.
+    """
+
+    GENERATIONS = 8
 
     def __init__(
         self, ttl_s: float, max_entries: int, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._ttl = ttl_s
-        self._max = max_entries
+        self._max = max(1, max_entries)
+        self._gen_s = ttl_s / 24
+        self._gen_size = max(1, self._max // self.GENERATIONS)
         self._clock = clock
         self._lock = threading.Lock()
-        self._items: OrderedDict[str, float] = OrderedDict()
+        # (started at, digests), oldest first; the last one takes new ids.
+        self._gens: deque[tuple[float, set[int]]] = deque()
+        self._count = 0
 
     async def seen(self, key: str) -> bool:
         """`seen_now` (in memory: no I/O, safe on the loop)."""
@@ -49,23 +66,44 @@ class MemoryLedger:
         """Nothing to release."""
 
     def seen_now(self, key: str) -> bool:
-        """True if `key` was recorded within the TTL."""
+        """True if `key` was recorded within the TTL (to one generation's precision)."""
+        digest = _digest(key)
         with self._lock:
-            expires = self._items.get(key)
-            if expires is None:
-                return False
-            if expires < self._clock():
-                del self._items[key]
-                return False
-            return True
+            self._expire(self._clock())
+            return any(digest in ids for _, ids in self._gens)
 
     def record_now(self, key: str) -> None:
-        """Remember `key`; evict the oldest entries beyond the bound."""
+        """Remember `key`; drop the oldest generation beyond the bound."""
+        digest = _digest(key)
         with self._lock:
-            self._items[key] = self._clock() + self._ttl
-            self._items.move_to_end(key)
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
+            now = self._clock()
+            self._expire(now)
+            if (
+                not self._gens
+                or len(self._gens[-1][1]) >= self._gen_size
+                or now - self._gens[-1][0] >= self._gen_s
+            ):
+                self._gens.append((now, set()))
+            ids = self._gens[-1][1]
+            if digest not in ids:
+                ids.add(digest)
+                self._count += 1
+            while self._count > self._max and len(self._gens) > 1:
+                self._count -= len(self._gens.popleft()[1])
+
+    def _expire(self, now: float) -> None:
+        # A generation expires once its newest id could be older than the TTL.
+        while len(self._gens) > 1 and self._gens[1][0] + self._ttl <= now:
+            self._count -= len(self._gens.popleft()[1])
+        if self._gens and self._gens[0][0] + self._gen_s + self._ttl <= now:
+            self._count -= len(self._gens.popleft()[1])
+
+    def __len__(self) -> int:
+        return self._count
+
+
+def _digest(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
 
 
 class RedisLedger:
