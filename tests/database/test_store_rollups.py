@@ -21,7 +21,7 @@ from fleetmon_db.timeseries import (
 )
 from fleetmon_db.timeseries.influx import InfluxStore
 from fleetmon_db.timeseries.influx.rollup import InfluxRollupBackend
-from fleetmon_db.timeseries.rollup import DirtyClaim, RollupBackend, RollupStep
+from fleetmon_db.timeseries.rollup import DirtyClaim, RollupBackend, RollupScheduler, RollupStep
 from fleetmon_db.timeseries.tiers import Tier
 from tests.database.helpers import (
     MIN,
@@ -301,3 +301,15 @@ def test_influx_raced_mark_is_recomputed_up_the_cascade(
     for step, width in ((300, 300 * NS), (3600, H)):
         got = series(store, "a", "usage_user", start, end, step, Aggregate.MAX, now, cpu="cpu0")
         approx_points(got, rollup_reference(allrows, start, end, width, Aggregate.MAX))
+
+
+def test_the_next_run_is_due_when_the_finest_window_closes() -> None:
+    """A 5m window [12:00, 12:05) closes at 12:06 (60 s of delay): a job asked at 12:03:30
+    waits 150 s, one asked at 12:06:00 exactly waits for the next close (12:11)."""
+    backend: Any = None  # not asked: the schedule is arithmetic on the tiers
+    sched: RollupScheduler[Any] = RollupScheduler(backend, DEFAULT_TIERS, delay_s=60)
+    noon = 1_800_000_000 * NS // (3600 * NS) * (3600 * NS)
+    assert sched.until_next_close_s(noon + 210 * NS) == 150.0
+    assert sched.until_next_close_s(noon + 360 * NS) == 300.0
+    assert sched.until_next_close_s(noon + 359 * NS) == 1.0
+    assert RollupScheduler(backend, DEFAULT_TIERS[:1]).until_next_close_s(noon) is None

@@ -144,12 +144,18 @@ def build_state(settings: Settings, store_factory: StoreFactory) -> AppState:
 
 
 def _start(
-    state: AppState, name: str, interval: float, job: Callable[[], object], *, at_once: bool = False
+    state: AppState,
+    name: str,
+    interval: float,
+    job: Callable[[], object],
+    *,
+    at_once: bool = False,
+    wait_s: Callable[[], float] | None = None,
 ) -> None:
     t = threading.Thread(
         target=every,
         args=(interval, state.stop, job, name),
-        kwargs={"at_once": at_once},
+        kwargs={"at_once": at_once, "wait_s": wait_s},
         name=f"fleetmon-{name}",
         daemon=True,
     )
@@ -198,7 +204,10 @@ def create_app(
             gauge.set_function(functools.partial(state.rollup_lag.lag_s, tier.name))
         rollups = RollupJob(state) if settings.rollup_interval_s > 0 else None
         if rollups is not None:
-            _start(state, "rollup", settings.rollup_interval_s, rollups.run_once)
+            # At each window's close (or the interval, if shorter): the 5m tier's lag stays
+            # within one window + the close delay + one run.
+            _start(state, "rollup", settings.rollup_interval_s, rollups.run_once,
+                   wait_s=rollups.wait_s)  # fmt: skip
         if freeze_gc:
             tune_gc()
         try:

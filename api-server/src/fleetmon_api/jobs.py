@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "rollups"
 # How often a worker that does not run the rollups reads the tiers' watermarks.
 FOLLOWER_LAG_READ_S = 30.0
+# A run scheduled for a window's close starts this long after it (clocks, the last writes).
+CLOSE_MARGIN_S = 1.0
 
 
 class _OnlyProcess:
@@ -81,6 +83,14 @@ class RollupJob:
         state.rollup_lag.ran(True)
         log.debug("rollup wrote %s", dict(report.windows))
         return True
+
+    def wait_s(self) -> float:
+        """Seconds until the next run: the configured interval, or less when a window of the
+        finest tier closes sooner (its lag then stays within one window + the close delay +
+        one run, the bound /health reports against)."""
+        interval = self.state.settings.rollup_interval_s
+        closes = self.state.store.rollups.until_next_close_s(self.state.now_ns())
+        return interval if closes is None else min(interval, closes + CLOSE_MARGIN_S)
 
     def read_lag(self) -> None:
         """Refresh the tiers' watermarks from the store (every worker, leading or not)."""

@@ -115,7 +115,8 @@ class Settings(BaseSettings):
     # ...and never served older than this (a failing store then answers 503).
     overview_max_age_s: float = Field(default=30.0, gt=0)
 
-    # Background rollup + retention job; 0 disables it.
+    # Background rollup + retention job, at least this often (also when a window closes); 0
+    # disables it.
     rollup_interval_s: float = Field(default=60.0, ge=0)
     store_retry_after_s: int = Field(default=5, gt=0)
 

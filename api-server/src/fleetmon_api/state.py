@@ -119,10 +119,11 @@ def every(
     name: str,
     *,
     at_once: bool = False,
+    wait_s: Callable[[], float] | None = None,
 ) -> None:
-    """Run `job` every `interval_s` (first at once if `at_once`) until `stop` is set; a
-    failing run is logged, not fatal."""
-    wait = 0.0 if at_once else interval_s
+    """Run `job` every `interval_s` (or after `wait_s()` seconds, asked before each wait;
+    first at once if `at_once`) until `stop` is set; a failing run is logged, not fatal."""
+    wait = 0.0 if at_once else (wait_s() if wait_s else interval_s)
     while not stop.wait(wait):
         wait = interval_s
         started = time.monotonic()
@@ -131,3 +132,8 @@ def every(
         except Exception:
             log.exception("%s failed", name)
         log.debug("%s took %.3fs", name, time.monotonic() - started)
+        if wait_s is not None:
+            try:
+                wait = max(0.0, wait_s())
+            except Exception:
+                log.exception("%s: scheduling failed; waiting %s s", name, interval_s)

@@ -119,6 +119,17 @@ class RollupScheduler(Generic[C]):
         window = first.resolution_s * NS
         return LateCutoff(first.name, window, align_down(now_ns - self.delay_ns, window))
 
+    def until_next_close_s(self, now_ns: int) -> float | None:
+        """Seconds until the next window of the finest rollup tier closes (None: no tier).
+
+        A job that runs then keeps that tier's lag within one window + the close delay +
+        its own run, where a fixed timer adds up to its whole interval on top."""
+        if len(self.tiers) < 2:
+            return None
+        res = self.tiers[1].resolution_s * NS
+        closes = align_down(now_ns - self.delay_ns, res) + res + self.delay_ns
+        return (closes - now_ns) / NS
+
     def watermarks(self) -> dict[str, int]:
         """Tier name -> end of the windows already rolled up, as stored (read only)."""
         with self.backend.step() as step:
