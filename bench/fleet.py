@@ -58,6 +58,7 @@ from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.models import Host, HostKey, Role
 from fleetmon_db.timeseries.influx.influxql import ident
 from tests.support.servers import (
+    INFLUX_CACHE_SNAPSHOT_BYTES,
     PG_ADMIN_DSN,
     REDIS_URL,
     InfluxServer,
@@ -309,10 +310,18 @@ HEADERS = [
 class Rig:
     """influxd, a PostgreSQL metadata database, `fleetmon serve`, enrolled hosts."""
 
-    def __init__(self, stack: ExitStack, tmp: Path, hosts: int, workers: int, rollup_s: float):
+    def __init__(
+        self,
+        stack: ExitStack,
+        tmp: Path,
+        hosts: int,
+        workers: int,
+        rollup_s: float,
+        influx_snapshot_bytes: int = INFLUX_CACHE_SNAPSHOT_BYTES,
+    ):
         self.tmp = tmp
         (tmp / "influxd").mkdir()
-        self.influx: InfluxServer = start_influxd(tmp / "influxd")
+        self.influx: InfluxServer = start_influxd(tmp / "influxd", influx_snapshot_bytes)
         stack.callback(self.influx.stop)
         self.db_url = stack.enter_context(throwaway_pg_database("fleetmon_bench"))
         self.db_name = self.db_url.rsplit("/", 1)[1]
@@ -503,7 +512,14 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--interval", type=float, default=5.0)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--rollup-interval", type=float, default=15.0)
+    # The API's default: the job also runs when each 5-minute window closes.
+    ap.add_argument("--rollup-interval", type=float, default=60.0)
+    ap.add_argument(
+        "--influx-snapshot-mib",
+        type=int,
+        default=INFLUX_CACHE_SNAPSHOT_BYTES >> 20,
+        help="influxd's cache snapshot size (what compose ships; InfluxDB's default is 25)",
+    )
     ap.add_argument("--quick", action="store_true", help="200 hosts x 5 s for 20 s")
     ap.add_argument("--matrix", action="store_true", help="issue 11's fleets and the knee")
     ap.add_argument(
@@ -538,7 +554,10 @@ def main(argv: list[str]) -> int:
     with ExitStack() as stack:
         tmp = Path(tempfile.mkdtemp(prefix="fleetmon-bench-fleet-"))
         stack.callback(shutil.rmtree, tmp, True)
-        rig = Rig(stack, tmp, max(h for h, _ in fleets), args.workers, args.rollup_interval)
+        rig = Rig(
+            stack, tmp, max(h for h, _ in fleets), args.workers, args.rollup_interval,
+            args.influx_snapshot_mib << 20,
+        )  # fmt: skip
         raw_rp = "raw"
         if args.overview_only:
             fleets = []
@@ -630,6 +649,8 @@ def write_docs(
     cmd = "uv run python -m bench fleet" + (" --matrix" if args.matrix else "")
     if args.fleets:
         cmd += f" --fleets {args.fleets} --seconds {args.seconds:g}"
+    if args.influx_snapshot_mib != INFLUX_CACHE_SNAPSHOT_BYTES >> 20:
+        cmd += f" --influx-snapshot-mib {args.influx_snapshot_mib}"
     body = f"""Each simulated host has its own enrolled key and posts one real `fleetmon-agent once`
 batch ({med_batch:.0f} points) re-stamped per tick, gzip'd, over its own keep-alive
 connection, at a random phase and its interval with +-10 % jitter; it waits for the answer
@@ -639,7 +660,10 @@ request; "wall s / s" is the time until the last answer against the scheduled ti
 counts points accepted but missing from the store (host by host, counted in influxd) plus
 batches never accepted. Load average (1/5/15 min) {load_before[0]:.1f}/{load_before[1]:.1f}/
 {load_before[2]:.1f} before and {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f} after,
-on {os.cpu_count()} cores; {args.workers} API worker(s).
+on {os.cpu_count()} cores; {args.workers} API worker(s); influxd's cache snapshot size
+{args.influx_snapshot_mib} MiB (as docker-compose.yml sets it), the same influxd for both
+paths; the rollup job at the API's defaults (every {args.rollup_interval:g} s and when a
+5-minute window closes).
 
 {result}
 

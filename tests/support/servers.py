@@ -88,8 +88,12 @@ class InfluxServer:
 INFLUX_CACHE_SNAPSHOT_BYTES = 64 * 1024 * 1024
 
 
-def start_influxd(root: Path | None = None) -> InfluxServer:
-    """Start influxd 1.x on free loopback ports; raise ServerMissing if it is not installed."""
+def start_influxd(
+    root: Path | None = None, cache_snapshot_bytes: int = INFLUX_CACHE_SNAPSHOT_BYTES
+) -> InfluxServer:
+    """Start influxd 1.x on free loopback ports; raise ServerMissing if it is not installed.
+
+    `cache_snapshot_bytes`: the cache snapshot size (InfluxDB's own default is 25 MiB)."""
     binary = shutil.which("influxd")
     if binary is None:
         raise ServerMissing("influxd is not installed (Debian package influxdb)")
@@ -107,7 +111,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   wal-dir = "{root}/wal"
   query-log-enabled = false
   wal-fsync-delay = "0s"
-  cache-snapshot-memory-size = {INFLUX_CACHE_SNAPSHOT_BYTES}
+  cache-snapshot-memory-size = {cache_snapshot_bytes}
 [http]
   bind-address = "127.0.0.1:{http_port}"
   log-enabled = false
