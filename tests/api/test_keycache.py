@@ -149,9 +149,12 @@ def test_a_sweep_that_read_before_an_eviction_does_not_bring_the_key_back(
     assert cache.load([("h2", HostIdentity(1, "a", 12), None)], clock.seconds()) == 1
 
 
-def test_loading_stops_at_the_cache_size(clock: FakeClock) -> None:
-    cache = KeyCache(TTL, max_entries=3, clock=clock.seconds)
-    entries = [(f"h{i}", HostIdentity(i, f"n{i}", i), None) for i in range(5)]
-    assert cache.load(entries, clock.seconds()) == 3
+def test_loading_stops_short_of_the_cache_size(clock: FakeClock) -> None:
+    cache = KeyCache(TTL, max_entries=10, clock=clock.seconds)
+    entries = [(f"h{i}", HostIdentity(i, f"n{i}", i), None) for i in range(20)]
+    # 90 % of the bound: a key verified on request then still fits without clearing all.
+    assert cache.load(entries, clock.seconds()) == 9
     assert cache.room() == 0
-    assert len(cache) == 3
+    cache.put("new", HostIdentity(99, "new", 99))
+    assert len(cache) == 10
+    assert cache.get("h0") is not None

@@ -49,6 +49,9 @@ class KeyCache:
     ) -> None:
         self._ttl = ttl_s
         self._max = max_entries
+        # Sweeps fill the cache to 90 % at most: a full cache is cleared by the next `put`
+        # (a key verified on request), which a sweep filling it would make happen every sweep.
+        self._load_max = max_entries * 9 // 10
         self._clock = clock
         self._lock = threading.Lock()
         # key hash -> (identity, verified at, key expiry on the clock or None)
@@ -92,7 +95,7 @@ class KeyCache:
         added = 0
         with self._lock:
             for key_hash, ident, valid_for_s in entries:
-                if len(self._items) >= self._max:
+                if len(self._items) >= self._load_max:
                     break
                 evicted_at = self._evicted.get(ident.host_id, float("-inf"))
                 if key_hash in self._items or evicted_at >= read_at:
@@ -103,8 +106,8 @@ class KeyCache:
         return added
 
     def room(self) -> int:
-        """Entries the cache can still take."""
-        return max(0, self._max - len(self._items))
+        """Entries a sweep can still load."""
+        return max(0, self._load_max - len(self._items))
 
     def evict_host(self, host_id: int) -> None:
         """Forget every key of a host (revoked, rotated or deleted) in this process at once;
