@@ -14,6 +14,7 @@ from fleetmon_alerts.delivery import Dispatcher
 from fleetmon_alerts.evaluate import Evaluator
 from fleetmon_alerts.leader import LeaderLock
 from fleetmon_alerts.previews import PreviewResponder
+from fleetmon_db import heap
 from fleetmon_db.timeseries import TimeSeriesStore
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Worker:
                             log.info("%s", d.line())
                     except Exception:
                         log.exception("evaluation failed")
+                    heap.trim()  # the evaluation's transient peak, back to the OS
                     next_eval = started + self.interval_s
                 try:
                     self.dispatcher.pump()
