@@ -86,7 +86,9 @@ class KeyCache:
                 self._items.clear()
             self._items[key_hash] = (identity, now, expires)
 
-    def load(self, entries: list[tuple[str, HostIdentity, float | None]], read_at: float) -> int:
+    def load(
+        self, entries: Sequence[tuple[str, HostIdentity, float | None]], read_at: float
+    ) -> int:
         """Cache keys a sweep read as valid at `read_at` (key hash, identity, seconds until
         the key expires), as far as there is room; how many were added."""
         if self._ttl <= 0:
