@@ -77,6 +77,17 @@ class Sampler(threading.Thread):
         return [group, f"{base:.1f}", f"{end:.1f}", f"{max(mb for _, mb in series):.1f}",
                 f"{growth * 100:+.1f} %", verdict]  # fmt: skip
 
+    def timeline(self, every_s: float = 300.0) -> str:
+        """RSS of every process at every `every_s` of the run (where a plateau begins)."""
+        marks = sorted({int(t // every_s) for t, _ in next(iter(self.samples.values()))})
+        rows = []
+        for m in marks:
+            row: list[object] = [f"{m * every_s / 60:g} min"]
+            for series in self.samples.values():
+                row.append(f"{next(mb for t, mb in series if int(t // every_s) == m):.1f}")
+            rows.append(row)
+        return table(["time", *(f"{g} MB" for g in self.samples)], rows)
+
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench soak")
@@ -137,7 +148,7 @@ def main(argv: list[str]) -> int:
         sampler.join()
         alive = {"worker": worker.poll() is None, "agent": agent.poll() is None}
     rows = [sampler.row(g, args.warmup * 60) for g in sampler.groups]
-    result = table(HEADERS, rows)
+    result = table(HEADERS, rows) + "\n\nRSS over the run:\n\n" + sampler.timeline()
     print(result)
     print(f"processes alive at the end: {alive}")
     if args.docs:
