@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -16,67 +14,26 @@ import pytest
 
 from fleetmon_db.timeseries import NS, Aggregate, RangeQuery, Selector, open_store
 from tests.support.agent import agent_env
-from tests.support.servers import SERVER_START_S, free_port, stop_process, wait_http
+from tests.support.faults import Api
+from tests.support.servers import stop_process
 
 BIN = Path(sys.executable).parent
 HOST = "e2e-host"
 CPU_TOTAL = Selector("cpu", "usage_idle", hosts=[HOST], tags={"cpu": "cpu-total"})
 
 
-class Server:
-    """`fleetmon serve` on a fixed port, restartable, with its data under one dir."""
-
-    def __init__(self, data: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = dict(os.environ, FLEETMON_DATA_DIR=str(data))
-        self.env["FLEETMON_SECRET_KEY"] = secrets.token_hex(32)
-        self.log = data / "server.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def cli(self, *args: str, stdin: str | None = None) -> str:
-        return subprocess.run(
-            [str(BIN / "fleetmon"), *args],
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout.strip()
-
-    def start(self) -> None:
-        with self.log.open("ab") as sink:
-            self.proc = subprocess.Popen(
-                [str(BIN / "fleetmon"), "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            wait_http(f"{self.url}/health", timeout=SERVER_START_S, proc=self.proc)
-        except BaseException:
-            self.stop()  # a server that did not come up must not outlive the test
-            raise
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
-            self.proc = None
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(tmp_path: Path) -> Iterator[Api]:
     data = tmp_path / "server"
     data.mkdir()
-    srv = Server(data)
+    srv = Api(data)
     srv.cli("migrate")
     srv.start()
     yield srv
     srv.stop()
 
 
-def _agent_env(tmp_path: Path, server: Server) -> dict[str, str]:
+def _agent_env(tmp_path: Path, server: Api) -> dict[str, str]:
     return agent_env(
         FLEETMON_SERVER_URL=server.url,
         FLEETMON_SPOOL_DIR=str(tmp_path / "agent" / "spool"),
@@ -105,7 +62,7 @@ def _count_cpu_points(store_url: str, start: float, end: float) -> list[float]:
     return [t / NS for s in data for t, v in s.points if v]
 
 
-def test_agent_delivers_live_and_backfills_an_outage(tmp_path: Path, server: Server) -> None:
+def test_agent_delivers_live_and_backfills_an_outage(tmp_path: Path, server: Api) -> None:
     token = server.cli("create-enroll-token", "--uses", "1")
     env = _agent_env(tmp_path, server)
     subprocess.run(

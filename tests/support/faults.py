@@ -42,27 +42,30 @@ COLLECT = "/api/v1/metrics/collect"
 
 
 class Api:
-    """`fleetmon serve` on a fixed port over a real influxd; stop, kill and start again."""
+    """`fleetmon serve` on a fixed port, its data under one dir (and the store at `store_url`,
+    else the embedded one there); stop, kill and start again."""
 
-    def __init__(self, data: Path, store_url: str) -> None:
+    def __init__(self, data: Path, store_url: str | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = dict(
             os.environ,
             FLEETMON_DATA_DIR=str(data),
-            FLEETMON_STORE_URL=store_url,
             FLEETMON_SECRET_KEY=secrets.token_hex(32),
             FLEETMON_INGEST_RATE_LIMIT="100000/minute",  # the scenarios flush every 0.2 s
             # Every scenario's agent is 127.0.0.1; the wrong-key ones must not lock out the rest.
             FLEETMON_AUTH_FAILURE_RATE_LIMIT="100000/minute",
         )
+        if store_url is not None:
+            self.env["FLEETMON_STORE_URL"] = store_url
         self.log = data / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def cli(self, *args: str) -> str:
+    def cli(self, *args: str, stdin: str | None = None) -> str:
         return subprocess.run(
             [str(BIN / "fleetmon"), *args],
             env=self.env,
+            input=stdin,
             capture_output=True,
             text=True,
             check=True,
