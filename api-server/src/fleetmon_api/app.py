@@ -33,11 +33,14 @@ from fleetmon_api.settings import load as load_settings
 from fleetmon_api.state import AppState, OverviewPools, every, utc_now
 from fleetmon_api.stores import ensure_schema_soon, open_configured_store
 from fleetmon_api.telemetry import Telemetry
+from fleetmon_db import heap
 from fleetmon_db.db import make_engine, make_sessionmaker
 from fleetmon_db.timeseries import TimeSeriesStore
 
 # First-generation GC threshold of the serving process (CPython's default is 700).
 GC_GEN0_THRESHOLD = 20_000
+# Seconds between heap trims (fleetmon_db.heap): a few ms each.
+HEAP_TRIM_S = 30.0
 
 StoreFactory = Callable[[str], TimeSeriesStore]
 
@@ -195,6 +198,10 @@ def create_app(
         _start(state, "presence-flush", settings.presence_flush_s, state.presence.flush)
         _start(state, "losses-flush", settings.presence_flush_s, state.losses.flush)
         _start(state, "late-flush", settings.presence_flush_s, state.late.flush)
+        # Freed heap pages back to the OS (rollup runs and request bursts leave peaks that
+        # glibc keeps otherwise): a soak's RSS stayed up to 45 MB above its level for the 5
+        # minutes after each hourly rollup.
+        _start(state, "heap-trim", HEAP_TRIM_S, heap.trim)
         if settings.key_revalidate_s > 0 and settings.key_cache_ttl_s > 0:
             sweep = KeyRevalidator(state.keys, state.sessions, state.clock).sweep
             # At once: the first sweep loads every valid key before the fleet reconnects.

@@ -12,7 +12,6 @@ import os
 import time
 
 from fleetmon_api.state import AppState
-from fleetmon_db import heap
 from fleetmon_db.leader import LeaderLock, lock_for
 
 log = logging.getLogger(__name__)
@@ -80,7 +79,6 @@ class RollupJob:
             raise
         finally:
             self.read_lag()
-            heap.trim()  # the run's transient peak (query answers of many hosts), back to the OS
         state.telemetry.rollup_runs.labels("ok").inc()
         state.rollup_lag.ran(True)
         log.debug("rollup wrote %s", dict(report.windows))

@@ -6,8 +6,9 @@ window of data than the last, a rollup reading more hosts) raises RSS for good, 
 worker threads each allocating from its own arena the freed pages rarely line up. In a
 30-minute soak that looked like slow growth of the alert worker and the API (about 1.5 MB a
 minute) while their live Python objects did not grow (tracemalloc: +0.2 MB in 15 alert
-evaluations). `trim()` after each such job returns the free pages (glibc's `malloc_trim`,
-which also releases free pages inside arenas); elsewhere it does nothing.
+evaluations). `trim()` returns the free pages (glibc's `malloc_trim`, which also releases
+free pages inside arenas; elsewhere it does nothing): the alert worker after each
+evaluation, the API every 30 s (its peaks come from rollup runs and bursts of requests).
 """
 
 from __future__ import annotations
