@@ -210,6 +210,9 @@ class _FailingStep:
     def mark_dirty(self, tier: str, windows: Collection[int]) -> None:
         self._step.mark_dirty(tier, windows)
 
+    def first_time(self, src: Tier) -> int | None:
+        return self._step.first_time(src)
+
     def sources(self, src: Tier) -> Any:
         return self._step.sources(src)
 
@@ -313,3 +316,81 @@ def test_the_next_run_is_due_when_the_finest_window_closes() -> None:
     assert sched.until_next_close_s(noon + 360 * NS) == 300.0
     assert sched.until_next_close_s(noon + 359 * NS) == 1.0
     assert RollupScheduler(backend, DEFAULT_TIERS[:1]).until_next_close_s(noon) is None
+
+
+@pytest.mark.parametrize("store", ["influxdb"], indirect=True)
+def test_influx_first_run_starts_where_the_data_begins(
+    store: TimeSeriesStore, clock: FakeClock
+) -> None:
+    """A fresh store whose data began two hours ago: the first run rolls those two hours,
+    not the day of empty windows before them (one request per window and host group), and
+    the windows it rolled match the raw data."""
+    assert isinstance(store, InfluxStore)
+    now = clock.now_ns
+    rows = gauge(now - 2 * H, now - 10 * MIN, seed=5)
+    write_rows(store, "a", rows, cpu="cpu0")
+    write_rows(store, "b", rows[len(rows) // 2 :], cpu="cpu0")  # began an hour later
+    backend = store.rollups.backend
+    assert isinstance(backend, InfluxRollupBackend)
+    assert backend.first_time(DEFAULT_TIERS[0]) == rows[0][0]
+    requests = 0
+    query = backend.client.query
+
+    def counting(statements: list[str], **kw: Any) -> Any:
+        nonlocal requests
+        requests += 1
+        return query(statements, **kw)
+
+    backend.client.query = counting  # type: ignore[method-assign,assignment]
+    report = store.rollup(now)
+    assert report.windows["5m"] <= 2 * 12 + 1, report.windows
+    assert requests < 60, requests  # a day of 5m windows alone was 288 requests
+    start, end = now - 2 * H, now - 15 * MIN
+    got = series(store, "a", "usage_user", start, end, 300, Aggregate.MAX, now, cpu="cpu0")
+    approx_points(got, rollup_reference(rows, start, end, 300 * NS, Aggregate.MAX))
+
+
+def test_first_run_watermark_follows_what_the_store_says() -> None:
+    """Where the first run starts: the window of the oldest point; the close of the last
+    window when the source is empty; the retention's start when the store cannot tell (0)."""
+    noon = 1_800_000_000 * NS // H * H
+
+    class Step:
+        def __init__(self, first: int | None) -> None:
+            self.first, self.marks = first, {}  # type: ignore[var-annotated]
+
+        def watermarks(self) -> dict[str, int]:
+            return dict(self.marks)
+
+        def set_watermark(self, tier: str, end_ns: int) -> None:
+            self.marks.setdefault(tier, end_ns)
+
+        def claim_dirty(self, tier: str) -> DirtyClaim:
+            return DirtyClaim(frozenset())
+
+        def mark_dirty(self, tier: str, windows: Collection[int]) -> None:
+            pass
+
+        def first_time(self, src: Tier) -> int | None:
+            return self.first
+
+        def sources(self, src: Tier) -> None:
+            return None
+
+        def roll(self, src: Tier, dst: Tier, start_ns: int, end_ns: int, sources: None) -> None:
+            pass
+
+    def first_watermark(first: int | None) -> int:
+        step = Step(first)
+
+        class Backend:
+            @contextmanager
+            def step(self) -> Iterator[Step]:
+                yield step
+
+        RollupScheduler(Backend(), DEFAULT_TIERS, delay_s=60).run(noon + 7 * MIN)
+        return int(step.marks["5m"])
+
+    assert first_watermark(noon - 2 * H + 7 * MIN) == noon - 2 * H + 5 * MIN
+    assert first_watermark(None) == noon + 5 * MIN  # [12:00, 12:05) closed at 12:06: all empty
+    assert first_watermark(0) == noon - D + 5 * MIN  # where the raw tier's retention begins

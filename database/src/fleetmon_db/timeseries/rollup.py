@@ -67,6 +67,11 @@ class RollupStep(Protocol[C]):
         """What `roll` needs to know about the source tier."""
         ...
 
+    def first_time(self, src: Tier) -> int | None:
+        """The time of the source tier's oldest point; None if it holds none; 0 if the store
+        cannot tell cheaply (then a first run starts where the source's retention begins)."""
+        ...
+
     def roll(self, src: Tier, dst: Tier, start_ns: int, end_ns: int, sources: C) -> None:
         """Compute (or recompute) every `dst` window in [start, end) from `src`."""
         ...
@@ -174,8 +179,15 @@ class RollupScheduler(Generic[C]):
             marks = step.watermarks()
             wm = marks.get(dst.name)
             if wm is None:
-                # First run: start where the source's retention begins.
+                # First run: start where the source's data begins, within its retention. (Not
+                # at the retention's start whatever the data: on InfluxDB a day of empty
+                # windows for a fleet already sending was thousands of requests, one window
+                # of one host group each, and the job did not finish a run for minutes.)
                 wm = align_down(now_ns - src.retention_s * NS, res)
+                first = step.first_time(src)
+                if first is None:
+                    first = now_ns - self.delay_ns  # nothing yet: later points are late
+                wm = max(wm, min(align_down(first, res), align_down(now_ns - self.delay_ns, res)))
                 step.set_watermark(dst.name, wm)
             claim = step.claim_dirty(dst.name)
             # Windows at or past the watermark are rolled up by the catch-up.

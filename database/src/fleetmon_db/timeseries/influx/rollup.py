@@ -163,6 +163,22 @@ class InfluxRollupBackend:
                 out[name] = sorted(fields)
         return out
 
+    def first_time(self, src: Tier) -> int | None:
+        """The oldest point of the source tier: the earliest `first()` of one field of each
+        measurement (every measurement, since each may have started at another time)."""
+        fields = self.source_fields(src)
+        if not fields:
+            return None
+        names = sorted(fields)
+        # A rollup tier stores f as f_mean, f_min, ... (source_fields names f).
+        suffix = "" if src.is_raw else "_mean"
+        results = self.client.query(
+            [f"SELECT first({ident(fields[m][0] + suffix)}) FROM {self.client.source(src.name, m)}"
+             for m in names]
+        )  # fmt: skip
+        times = [int(values[0][0]) for r in results for _, _, _, values in rows(r) if values]
+        return min(times, default=None)
+
     def source_hosts(self, src: Tier) -> tuple[str, ...]:
         """Every host tag value (stored form) of the source tier, sorted.
 
@@ -296,6 +312,10 @@ class _Step:
     def sources(self, src: Tier) -> Sources:
         """The numeric fields of every measurement of the source tier, and its hosts."""
         return Sources(self._b.source_fields(src), self._b.source_hosts(src))
+
+    def first_time(self, src: Tier) -> int | None:
+        """The oldest point of the source tier (None: it holds none)."""
+        return self._b.first_time(src)
 
     def roll(self, src: Tier, dst: Tier, start_ns: int, end_ns: int, sources: Sources) -> None:
         """Written at once."""

@@ -70,6 +70,11 @@ class _Step:
     def sources(self, src: Tier) -> None:
         """Nothing: every series of the source is rolled up by one statement."""
 
+    def first_time(self, src: Tier) -> int | None:
+        """0 (cannot tell cheaply): a catch-up over empty windows costs one statement per
+        chunk of windows here, less than finding where the data begins."""
+        return 0
+
     def roll(self, src: Tier, dst: Tier, start_ns: int, end_ns: int, sources: None) -> None:
         """INSERT ... SELECT the windows' statistics, replacing windows computed before."""
         width = int_sql(dst.resolution_s * NS)
