@@ -60,3 +60,11 @@ def test_a_full_ledger_costs_under_85_bytes_an_id() -> None:
         tracemalloc.stop()
     assert len(led) == n
     assert cost / n < 85, f"{cost / n:.0f} bytes an id"
+
+
+def test_clear_forgets_every_id() -> None:
+    led = ledger(FakeClock())
+    led.record_now("1:a")
+    led.clear()
+    assert not led.seen_now("1:a")
+    assert len(led) == 0

@@ -144,7 +144,7 @@ def test_redis_counters_use_the_configured_prefix(redis_url: str, tmp_path: Path
             assert any("ingest" in k for k in keys), keys
             assert any(k.endswith(b["batch_id"]) for k in keys), keys  # idempotency ledger
             # A second worker (fresh memory) still sees the batch as done via Redis.
-            api.state.ledger._local._items.clear()
+            api.state.ledger._local.clear()
             again = api.client.post("/api/v1/metrics/collect", json=b, headers=auth)
             assert again.json()["duplicate"] is True
         finally:

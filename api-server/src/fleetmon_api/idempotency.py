@@ -98,6 +98,12 @@ class MemoryLedger:
         if self._gens and self._gens[0][0] + self._gen_s + self._ttl <= now:
             self._count -= len(self._gens.popleft()[1])
 
+    def clear(self) -> None:
+        """Forget every id (what a restarted process knows)."""
+        with self._lock:
+            self._gens.clear()
+            self._count = 0
+
     def __len__(self) -> int:
         return self._count
 
