@@ -154,7 +154,7 @@ def main(argv: list[str]) -> int:
     if args.docs:
         command = (
             f"uv run python -m bench soak --hosts {args.hosts} --interval {args.interval:g} "
-            f"--minutes {args.minutes:g}"
+            f"--minutes {args.minutes:g} --warmup {args.warmup:g}"
         )
         fleet_row = [
             f"{args.hosts:,} x {args.interval:g} s", *phase.row()[3:5],
