@@ -89,6 +89,19 @@ class Sampler(threading.Thread):
         return table(["time", *(f"{g} MB" for g in self.samples)], rows)
 
 
+def spawn(
+    stack: ExitStack, program: str, env: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """`program run` in its own session, its output in `log_path`, stopped with the stack."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(BIN / program), "run"], env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    stack.callback(stop_process, proc)
+    return proc
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench soak")
     ap.add_argument("--hosts", type=int, default=500)
@@ -112,23 +125,13 @@ def main(argv: list[str]) -> int:
             "FLEETMON_DATA_DIR": str(tmp / "worker"),
             "FLEETMON_PUBLIC_URL": rig.url,
         }
-        with (tmp / "worker.log").open("wb") as log:
-            worker = subprocess.Popen(
-                [str(BIN / "fleetmon-alerts"), "run"], env=worker_env, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        stack.callback(stop_process, worker)
+        worker = spawn(stack, "fleetmon-alerts", worker_env, tmp / "worker.log")
         env = agent_env(
             FLEETMON_SERVER_URL=rig.url,
             FLEETMON_SERVER_API_KEY=rig.keys[args.hosts],
             FLEETMON_SPOOL_DIR=str(tmp / "agent" / "spool"),
         )
-        with (tmp / "agent.log").open("wb") as log:
-            agent = subprocess.Popen(
-                [str(BIN / "fleetmon-agent"), "run"], env=env, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        stack.callback(stop_process, agent)
+        agent = spawn(stack, "fleetmon-agent", env, tmp / "agent.log")
         sampler = Sampler(
             {
                 "API (fleetmon serve)": descendants(rig.proc.pid),
