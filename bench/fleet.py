@@ -392,7 +392,8 @@ def run_phase(
         run_fleet(target, payloads, interval=interval, seconds=seconds, progress=True)
     )
     if timeline is not None:
-        slow_seconds(results, timeline.with_name(f"{timeline.name}.{label.split()[0]}"))
+        name = f"{timeline.name}.{label.split()[0]}.{hosts}x{interval:g}"
+        slow_seconds(results, timeline.with_name(name))
     cpu = {g: c for g, c in rig.meter.stop().items() if g in cpu_groups}
     time.sleep(1)  # influxd makes a write visible to queries at once; a margin all the same
     per_batch = len(template)
@@ -418,10 +419,10 @@ def run_phase(
 
 
 def slow_seconds(results: list[HostResult], out: Path, slow_s: float = 0.1) -> None:
-    """Write (sent at, latency) of every request to `out` as JSON and print the half-seconds
-    of the run whose requests had answers slower than `slow_s`: a cold start, a rollup run
-    or a store stall shows as a cluster at its time."""
-    pairs = [(t, lat) for r in results for t, lat in zip(r.sent, r.latencies, strict=True)]
+    """Write (answered at, latency) of every request to `out` as JSON and print the
+    half-seconds of the run whose requests, by the time they were sent, had answers slower
+    than `slow_s`: a cold start, a rollup run or a store stall shows as a cluster there."""
+    pairs = [(t, lat) for r in results for t, lat in zip(r.answered, r.latencies, strict=True)]
     out.write_text(json.dumps(pairs))
     if not pairs:
         return
@@ -529,7 +530,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--docs", action="store_true", help="write docs/benchmarks.md's section")
     ap.add_argument("--profile-api", type=Path, help="py-spy raw profile of the API phase here")
     ap.add_argument(
-        "--timeline", type=Path, help="each request's send time and latency (JSON) to FILE.<path>"
+        "--timeline",
+        type=Path,
+        help="each request's answer time and latency (JSON) to FILE.<path>.<fleet>",
     )
     ap.add_argument(
         "--overview-only",

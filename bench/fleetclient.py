@@ -101,8 +101,9 @@ class HostResult:
     accepted_points: int = 0
     failed_batches: int = 0
     latencies: list[float] = field(default_factory=list)
-    # Wall-clock time each request was sent (same order as latencies): when the slow ones were.
-    sent: list[float] = field(default_factory=list)
+    # Wall-clock time each answer came (same order as latencies; minus the latency, when the
+    # request was sent): when the slow ones were.
+    answered: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     # The first answer body of each refused status (what the server said).
     samples: dict[int, bytes] = field(default_factory=dict)
@@ -243,7 +244,7 @@ async def run_host(
                 if status != target.ok_status:
                     result.samples.setdefault(status, answer[:300])
                 result.latencies.append(time.perf_counter() - t0)
-                result.sent.append(time.time())
+                result.answered.append(time.time())
                 result.statuses[status] += 1
                 if status == target.ok_status:
                     result.accepted_batches += 1

@@ -183,11 +183,11 @@ class RollupScheduler(Generic[C]):
                 # at the retention's start whatever the data: on InfluxDB a day of empty
                 # windows for a fleet already sending was thousands of requests, one window
                 # of one host group each, and the job did not finish a run for minutes.)
-                wm = align_down(now_ns - src.retention_s * NS, res)
+                closed = align_down(now_ns - self.delay_ns, res)
                 first = step.first_time(src)
-                if first is None:
-                    first = now_ns - self.delay_ns  # nothing yet: later points are late
-                wm = max(wm, min(align_down(first, res), align_down(now_ns - self.delay_ns, res)))
+                # An empty source: every window closed so far is empty (later points are late).
+                begins = closed if first is None else min(align_down(first, res), closed)
+                wm = max(align_down(now_ns - src.retention_s * NS, res), begins)
                 step.set_watermark(dst.name, wm)
             claim = step.claim_dirty(dst.name)
             # Windows at or past the watermark are rolled up by the catch-up.
