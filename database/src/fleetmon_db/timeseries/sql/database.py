@@ -64,13 +64,33 @@ class Database:
             yield conn
 
     def create_tables(self) -> None:
-        """Create the tables if missing."""
-        with self.errors():
-            self.tables.metadata.create_all(self.engine)
+        """Create the tables if missing.
+
+        Several processes may do this at once (`fleetmon serve --workers N` on a fresh data
+        directory): one's CREATE can lose to another's between the check and the create, so
+        a table that already exists by then means: look again (a second pass finds it)."""
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                with self.errors():
+                    self.tables.metadata.create_all(self.engine)
+                return
+            except StoreError as exc:
+                if attempt + 1 == CREATE_ATTEMPTS or not _lost_create_race(exc):
+                    raise
 
     def close(self) -> None:
         """Dispose of the connection pool."""
         self.engine.dispose()
+
+
+CREATE_ATTEMPTS = 3
+
+
+def _lost_create_race(exc: StoreError) -> bool:
+    # SQLite: "table x already exists"; PostgreSQL: "relation x already exists" or the
+    # type catalogue's unique index when both CREATEs run at once.
+    text = str(exc)
+    return "already exists" in text or "pg_type_typname_nsp_index" in text
 
 
 def rows(conn: Connection, stmt: Any) -> list[Any]:
